@@ -14,17 +14,19 @@
 //! - [`validate`] checks any trace, independently of the generator, against spec §2.15.
 
 pub mod action;
-// pub mod codec;
+pub mod codec;
 pub mod event;
 pub mod options;
 pub mod trace;
 // pub mod validate;
-// pub mod world;
+pub mod world;
 
-pub use action::{Action, ActionKind, Databag, Effect, RelationInit, SecretOrigin, SecretOwner, Source};
-// pub use codec::{Decoder, EncodeError, Weights, decode, encode};
+pub use action::{
+    Action, ActionKind, Databag, Effect, RelationInit, SecretOrigin, SecretOwner, Source,
+};
+pub use codec::{Decoder, Driver, EncodeError, Vocabulary, Weights, decode, encode};
 pub use event::{Event, HookKind, HookResult};
 pub use options::{EngineOptions, JujuVersion};
-pub use trace::{Phase, Step, Trace, TRACE_FORMAT};
+pub use trace::{Phase, Step, TRACE_FORMAT, Trace};
 // pub use validate::{Violation, validate};
-// pub use world::World;
+pub use world::World;
