@@ -17,7 +17,7 @@
 mod fuzzconfig;
 mod parse;
 
-pub use fuzzconfig::{FuzzConfig, FuzzConfigError};
+pub use fuzzconfig::{FuzzConfig, FuzzConfigError, Samples};
 pub use parse::SpecError;
 
 use serde::{Deserialize, Serialize};
