@@ -6,3 +6,5 @@
 
 pub mod engine;
 pub mod spec;
+pub mod charm;
+pub mod story;

@@ -348,6 +348,8 @@ pub struct Driver<'v, T: Tape> {
     script: Option<&'v Trace>,
     cursor: (usize, usize),
     ended: bool,
+    /// Decoding: end the story (after delivering what is pending) after this many actions.
+    max_steps: Option<usize>,
 }
 
 /// The decoder: a [`Driver`] reading fuzzer bytes.
@@ -392,7 +394,14 @@ impl<'v, T: Tape> Driver<'v, T> {
             script,
             cursor: (0, 0),
             ended: false,
+            max_steps: None,
         }
+    }
+
+    /// Stop choosing new actions after `n` steps (pending hooks are still delivered).
+    pub fn with_max_steps(mut self, n: usize) -> Self {
+        self.max_steps = Some(n);
+        self
     }
 
     pub fn world(&self) -> &World {
@@ -442,7 +451,8 @@ impl<'v, T: Tape> Driver<'v, T> {
                 self.ended = true;
                 return Ok(None);
             }
-            if self.tape.exhausted() {
+            let out_of_steps = self.max_steps.is_some_and(|m| self.trace.steps.len() >= m);
+            if self.tape.exhausted() || out_of_steps {
                 // Out of bytes: deliver what is pending, optionally tear down, then stop.
                 if let Some(first) = candidates.first() {
                     return Ok(Some(self.deliver(first.clone())));

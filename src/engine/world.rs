@@ -1174,6 +1174,7 @@ impl World {
             }
             A::RemoveUnit | A::RemoveApplication | A::DestroyModel => self.begin_teardown(),
         }
+        self.resign_if_needed();
         self.refresh_life();
         Ok(())
     }
@@ -1846,9 +1847,13 @@ impl World {
                 }
             }
         }
-        // Leadership resigns silently when the lease is gone or the unit is dying
-        // (J-LEAD): no hook runs for it.
-        if self.local_leader && (!self.leader || self.is_dying()) {
+        self.resign_if_needed();
+    }
+
+    /// Leadership resigns silently when the lease is gone or the unit is dying (J-LEAD,
+    /// spec §2.0 step 6): no hook runs for it.
+    fn resign_if_needed(&mut self) {
+        if self.local_leader && (!self.leader || self.is_dying()) && self.in_flight.is_none() {
             self.local_leader = false;
         }
     }

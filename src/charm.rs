@@ -1,0 +1,67 @@
+//! A charm ready to fuzz: its spec, its fuzzing config, and what the decoder needs from both.
+//!
+//! Loading happens once per process (per libFuzzer worker); everything per-input is cheap.
+
+use crate::engine::{EngineOptions, Vocabulary, Weights};
+use crate::spec::{CharmSpec, FuzzConfig, FuzzConfigError, SpecError};
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CharmError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Config(#[from] FuzzConfigError),
+}
+
+/// A charm directory, understood.
+#[derive(Debug, Clone)]
+pub struct Charm {
+    pub spec: Arc<CharmSpec>,
+    pub config: FuzzConfig,
+    pub weights: Weights,
+    pub vocab: Vocabulary,
+}
+
+impl Charm {
+    /// Read the charm's metadata and its fuzzing config (`charmfuzz.toml` or
+    /// `[tool.charmfuzz]` in `pyproject.toml`).
+    pub fn load(dir: &Path) -> Result<Charm, CharmError> {
+        let mut spec = CharmSpec::load(dir)?;
+        let config = FuzzConfig::load(dir)?;
+        if let Some(s) = config.substrate {
+            spec.substrate = s;
+        }
+        Ok(Charm::from_parts(spec, config))
+    }
+
+    pub fn from_parts(spec: CharmSpec, config: FuzzConfig) -> Charm {
+        let weights = Weights::with_overrides(config.weights.iter());
+        let mut vocab = Vocabulary::for_spec(&spec);
+        let s = &config.samples;
+        for w in &s.strings {
+            if !vocab.words.contains(w) {
+                vocab.words.push(w.clone());
+            }
+        }
+        vocab.config_samples = s.config.clone();
+        vocab.relation_samples = s.relation.clone();
+        if !s.notice_keys.is_empty() {
+            vocab.notice_keys = s.notice_keys.clone();
+        }
+        vocab.secret_samples = s.secrets.clone();
+        vocab.checks = s.checks.clone();
+        Charm {
+            spec: Arc::new(spec),
+            config,
+            weights,
+            vocab,
+        }
+    }
+
+    /// The engine options from the config (Juju version and §8 switches).
+    pub fn options(&self) -> EngineOptions {
+        self.config.engine.clone()
+    }
+}
