@@ -207,6 +207,24 @@ impl CharmSpec {
     /// `config:` or `actions:`, used when the split file is absent. `has_metrics` is set when
     /// `metrics.yaml` exists.
     pub fn load(dir: &Path) -> Result<CharmSpec, SpecError> {
+        // A missing or mistyped charm directory deserves its own message, not "no metadata".
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(SpecError::Read {
+                    file: display(dir),
+                    source: std::io::Error::other(
+                        "not a directory (expected the charm's directory)",
+                    ),
+                });
+            }
+            Err(source) => {
+                return Err(SpecError::Read {
+                    file: display(dir),
+                    source,
+                });
+            }
+        }
         let has_metrics_file = dir.join("metrics.yaml").is_file();
         let charmcraft_path = dir.join("charmcraft.yaml");
         let charmcraft = match read_optional(&charmcraft_path)? {

@@ -516,9 +516,13 @@ fn resolve_int(text: &str) -> Option<Scalar> {
     };
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
     if clean.is_empty() {
-        // `0_` or `0b_`: PyYAML's regex accepts them and int('', base) fails; treat as 0
-        // would be wrong, so keep the text.
-        return None;
+        // `0_` is 0 for PyYAML (it strips the underscores first); `0b_` and `0x_` make its
+        // constructor fail, which we do not imitate: they stay strings.
+        return if radix == 8 {
+            Some(Scalar::Int(0))
+        } else {
+            None
+        };
     }
     let with_sign = if neg { format!("-{clean}") } else { clean };
     Some(match i64::from_str_radix(&with_sign, radix) {
@@ -697,6 +701,8 @@ mod tests {
         assert_eq!(plain("-42"), Scalar::Int(-42));
         assert_eq!(plain("+7"), Scalar::Int(7));
         assert_eq!(plain("0"), Scalar::Int(0));
+        assert_eq!(plain("0_"), Scalar::Int(0));
+        assert_eq!(plain("0__7"), Scalar::Int(7));
         assert_eq!(plain("1_000"), Scalar::Int(1000));
         assert_eq!(plain("0x1F"), Scalar::Int(31));
         assert_eq!(plain("017"), Scalar::Int(15));
