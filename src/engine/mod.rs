@@ -18,7 +18,7 @@ pub mod codec;
 pub mod event;
 pub mod options;
 pub mod trace;
-// pub mod validate;
+pub mod validate;
 pub mod world;
 
 pub use action::{
@@ -28,5 +28,5 @@ pub use codec::{Decoder, Driver, EncodeError, Vocabulary, Weights, decode, encod
 pub use event::{Event, HookKind, HookResult};
 pub use options::{EngineOptions, JujuVersion};
 pub use trace::{Phase, Step, TRACE_FORMAT, Trace};
-// pub use validate::{Violation, validate};
+pub use validate::{Violation, validate};
 pub use world::World;
