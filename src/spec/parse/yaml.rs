@@ -183,8 +183,6 @@ struct Builder {
     anchors: HashMap<usize, Node>,
     total: usize,
     error: Option<YamlError>,
-    /// Position of the document start, for documents that hold no node.
-    doc_pos: Pos,
 }
 
 impl Builder {
@@ -325,10 +323,7 @@ impl<'input> SpannedEventReceiver<'input> for Builder {
         let pos = Pos::of(&span);
         match ev {
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
-            Event::DocumentStart(_) => {
-                self.doc_pos = pos;
-                self.anchors.clear();
-            }
+            Event::DocumentStart(_) => self.anchors.clear(),
             Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
                 if let Some(tag) = tag {
                     if !(tag.is_yaml_core_schema() || tag.handle == "!" && tag.suffix.is_empty()) {
