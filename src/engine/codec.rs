@@ -691,11 +691,15 @@ impl<'v, T: Tape> Driver<'v, T> {
         match opts[i] {
             Some(s) => Ok(s.to_string()),
             None => {
+                if want.is_some_and(|w| !w.bytes().all(printable)) {
+                    let what = format!("{what} (only printable ASCII can be encoded)");
+                    return Err(self.err(&what, want));
+                }
                 let bytes = self
                     .tape
                     .literal(want.map(str::as_bytes))
                     .map_err(|e| self.err(what, e))?;
-                let s = String::from_utf8_lossy(&bytes).into_owned();
+                let s = printable_string(&bytes);
                 if want.is_some_and(|w| w != s) {
                     return Err(self.err(what, want));
                 }
@@ -876,11 +880,18 @@ impl<'v, T: Tape> Driver<'v, T> {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         });
+        if want_text
+            .as_ref()
+            .is_some_and(|w| !w.bytes().all(printable))
+        {
+            let what = "config literal (only printable ASCII can be encoded)";
+            return Err(self.err(what, want));
+        }
         let bytes = self
             .tape
             .literal(want_text.as_deref().map(str::as_bytes))
             .map_err(|e| self.err("config literal", e))?;
-        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let text = printable_string(&bytes);
         let v = match ty {
             ConfigType::Int => json!(text.trim().parse::<i64>().unwrap_or(0)),
             _ => json!(text),
@@ -1534,6 +1545,25 @@ impl<'v, T: Tape> Driver<'v, T> {
             storage,
         })
     }
+}
+
+fn printable(b: u8) -> bool {
+    (0x20..=0x7e).contains(&b)
+}
+
+/// Literal bytes as text: printable ASCII stays itself, any other byte is folded into the
+/// printable range, so every decoded string encodes back to the same bytes.
+fn printable_string(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| {
+            if printable(b) {
+                b as char
+            } else {
+                (0x20 + b % 95) as char
+            }
+        })
+        .collect()
 }
 
 /// Two events are the same delivery if hook, kind, env (but the per-run context id) and
