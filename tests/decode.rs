@@ -137,7 +137,7 @@ fn hand_written_story_encodes() {
         t
     };
     let bytes = encode(&bytes_free, spec.clone(), &w, &v).unwrap();
-    // One byte per decision: 2 steps, 6 hooks, 5 deploy arguments, 3 config arguments.
+    // One byte per decision: 2 steps, 7 hooks, 5 deploy arguments, 3 config arguments.
     assert!(
         bytes.len() <= 24,
         "a short story is a short input: {} bytes",
