@@ -154,7 +154,8 @@ fn hand_written_story_encodes() {
             "cluster-relation-created",
             "leader-elected",
             "config-changed",
-            "start"
+            "start",
+            "config-changed"
         ]
     );
 }
