@@ -1,1 +1,411 @@
-fn main() {}
+//! The `charmfuzz` command line.
+
+use anyhow::{Context, Result, bail};
+use charmfuzz::charm::Charm;
+use charmfuzz::engine::{self, ActionKind, Decoder, HookKind, HookResult, Trace};
+use charmfuzz::spec::{Role, Substrate};
+use charmfuzz::story;
+use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A coverage-guided lifecycle fuzzer for Juju charms.
+#[derive(Parser)]
+#[command(name = "charmfuzz", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print one random but valid story for a charm (the same for the same seed).
+    Simulate(Simulate),
+    /// Check a trace (JSON) against Juju's ordering rules.
+    Validate(Validate),
+    /// Show what charmfuzz understood of a charm, and its action space.
+    Spec(SpecCmd),
+    /// Decode many random inputs and count the actions and hooks they contain.
+    Stats(Stats),
+    /// Encode a trace (JSON) into fuzzer bytes, e.g. to make a seed.
+    Encode(Encode),
+    /// Decode fuzzer bytes (a corpus file or artifact) into a trace.
+    Decode(DecodeCmd),
+}
+
+#[derive(Args)]
+struct CharmArg {
+    /// The charm directory (with charmcraft.yaml or metadata.yaml).
+    #[arg(long, default_value = ".")]
+    charm: PathBuf,
+    /// Override the Juju version (3.1 to 3.6).
+    #[arg(long)]
+    juju_version: Option<String>,
+}
+
+impl CharmArg {
+    fn load(&self) -> Result<Charm> {
+        let mut charm = Charm::load(&self.charm)
+            .with_context(|| format!("cannot load the charm in {}", self.charm.display()))?;
+        if let Some(v) = &self.juju_version {
+            charm.config.engine.juju_version = v.parse()?;
+        }
+        Ok(charm)
+    }
+}
+
+#[derive(Args)]
+struct Simulate {
+    #[command(flatten)]
+    charm: CharmArg,
+    /// Seed for the random bytes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Number of actions before the story winds down.
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+    /// Print the JSON trace instead of the story.
+    #[arg(long)]
+    json: bool,
+    /// Length of the random input (default: enough for the steps).
+    #[arg(long)]
+    len: Option<usize>,
+    /// Print the story even if the validator rejects it (for debugging the engine).
+    #[arg(long, hide = true)]
+    unchecked: bool,
+}
+
+#[derive(Args)]
+struct Validate {
+    /// The trace to check.
+    trace: PathBuf,
+    #[command(flatten)]
+    charm: CharmArg,
+}
+
+#[derive(Args)]
+struct SpecCmd {
+    /// The charm directory.
+    dir: PathBuf,
+}
+
+#[derive(Args)]
+struct Stats {
+    #[command(flatten)]
+    charm: CharmArg,
+    /// How many random inputs to decode.
+    #[arg(long, default_value_t = 5000)]
+    inputs: u64,
+    /// Length of each random input in bytes.
+    #[arg(long, default_value_t = 256)]
+    len: usize,
+}
+
+#[derive(Args)]
+struct Encode {
+    trace: PathBuf,
+    #[command(flatten)]
+    charm: CharmArg,
+    /// Where to write the bytes.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct DecodeCmd {
+    input: PathBuf,
+    #[command(flatten)]
+    charm: CharmArg,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Deterministic bytes for a seed (splitmix64), so `simulate --seed N` is reproducible.
+fn seed_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        out.extend_from_slice(&z.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn decode_all(charm: &Charm, bytes: &[u8], max_steps: Option<usize>) -> Trace {
+    let mut d = Decoder::from_bytes(
+        charm.spec.clone(),
+        charm.options(),
+        &charm.weights,
+        &charm.vocab,
+        bytes,
+    );
+    if let Some(n) = max_steps {
+        d = d.with_max_steps(n);
+    }
+    while let Ok(Some(_)) = d.next_event() {
+        d.complete(HookResult::Ok, Vec::new())
+            .expect("an event is in flight");
+    }
+    d.into_trace()
+}
+
+fn read_trace(path: &PathBuf) -> Result<Trace> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Trace::from_json(&text).with_context(|| {
+        format!(
+            "{} is not a charmfuzz trace (see docs/trace-format.md)",
+            path.display()
+        )
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Simulate(s) => {
+            let charm = s.charm.load()?;
+            let bytes = seed_bytes(s.seed, s.len.unwrap_or(64 + s.steps * 24));
+            let trace = decode_all(&charm, &bytes, Some(s.steps));
+            if let (Err(v), false) = (engine::validate(&trace, &charm.spec), s.unchecked) {
+                // Never print an invalid story: this is an engine bug.
+                bail!(
+                    "internal error: the engine produced an invalid trace: {}",
+                    v[0]
+                );
+            }
+            if s.json {
+                println!("{}", trace.to_json());
+            } else {
+                print!("{}", story::story(&trace));
+            }
+        }
+        Command::Validate(v) => {
+            let charm = v.charm.load()?;
+            let trace = read_trace(&v.trace)?;
+            match engine::validate(&trace, &charm.spec) {
+                Ok(()) => println!(
+                    "{}: valid ({} steps, {} events)",
+                    v.trace.display(),
+                    trace.steps.len(),
+                    trace.events().count()
+                ),
+                Err(violations) => {
+                    for x in &violations {
+                        println!("{}: {x}", v.trace.display());
+                    }
+                    println!("{} violation(s)", violations.len());
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        Command::Spec(s) => {
+            let charm = Charm::load(&s.dir)
+                .with_context(|| format!("cannot load the charm in {}", s.dir.display()))?;
+            print_spec(&charm);
+        }
+        Command::Stats(s) => {
+            let charm = s.charm.load()?;
+            let (actions, hooks, invalid) = stats(&charm, s.inputs, s.len);
+            println!(
+                "{} random inputs of {} bytes for {}:",
+                s.inputs, s.len, charm.spec.name
+            );
+            println!("actions:");
+            for k in ActionKind::ALL {
+                println!(
+                    "  {:<28} {}",
+                    k.as_str(),
+                    actions.get(&k).copied().unwrap_or(0)
+                );
+            }
+            println!("hooks:");
+            for k in HookKind::ALL {
+                println!(
+                    "  {:<28} {}",
+                    k.as_str(),
+                    hooks.get(&k).copied().unwrap_or(0)
+                );
+            }
+            println!("invalid traces: {invalid}");
+            if invalid > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Encode(e) => {
+            let charm = e.charm.load()?;
+            let trace = read_trace(&e.trace)?;
+            let bytes = engine::encode(&trace, charm.spec.clone(), &charm.weights, &charm.vocab)
+                .with_context(|| format!("cannot encode {}", e.trace.display()))?;
+            std::fs::write(&e.output, &bytes)
+                .with_context(|| format!("cannot write {}", e.output.display()))?;
+            println!("{}: {} bytes", e.output.display(), bytes.len());
+        }
+        Command::Decode(d) => {
+            let charm = d.charm.load()?;
+            let bytes = std::fs::read(&d.input)
+                .with_context(|| format!("cannot read {}", d.input.display()))?;
+            let trace = decode_all(&charm, &bytes, None);
+            if d.json {
+                println!("{}", trace.to_json());
+            } else {
+                print!("{}", story::story(&trace));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Count action and hook kinds over many random inputs, and invalid traces (should be 0).
+fn stats(
+    charm: &Charm,
+    inputs: u64,
+    len: usize,
+) -> (BTreeMap<ActionKind, u64>, BTreeMap<HookKind, u64>, u64) {
+    let mut actions = BTreeMap::new();
+    let mut hooks = BTreeMap::new();
+    let mut invalid = 0;
+    for seed in 0..inputs {
+        let trace = decode_all(charm, &seed_bytes(seed, len), None);
+        if let Err(v) = engine::validate(&trace, &charm.spec) {
+            invalid += 1;
+            if invalid <= 5 {
+                eprintln!("seed {seed}: {}", v[0]);
+            }
+        }
+        for step in &trace.steps {
+            *actions.entry(step.action.kind()).or_insert(0) += 1;
+            for e in &step.events {
+                *hooks.entry(e.kind).or_insert(0) += 1;
+            }
+        }
+    }
+    (actions, hooks, invalid)
+}
+
+fn print_spec(charm: &Charm) {
+    let s = &charm.spec;
+    println!(
+        "charm {} ({:?} layout) in {}",
+        s.name,
+        s.layout,
+        s.dir.display()
+    );
+    println!(
+        "  substrate: {}{}",
+        match s.substrate {
+            Substrate::Kubernetes => "kubernetes (sidecar)",
+            Substrate::Machine => "machine",
+        },
+        if s.subordinate { ", subordinate" } else { "" }
+    );
+    println!("  juju version: {}", charm.config.engine.juju_version);
+    println!("endpoints:");
+    for e in &s.endpoints {
+        let role = match e.role {
+            Role::Requires => "requires",
+            Role::Provides => "provides",
+            Role::Peer => "peers",
+        };
+        println!(
+            "  {:<24} {:<9} {:<24} limit {:<5} scope {:?}",
+            e.name,
+            role,
+            e.interface,
+            e.limit.map(|l| l.to_string()).unwrap_or("-".into()),
+            e.scope
+        );
+    }
+    println!("storage:");
+    for st in &s.storage {
+        println!(
+            "  {:<24} {:<10} instances {}..{} {}",
+            st.name,
+            st.kind.as_str(),
+            st.multiple.min,
+            st.multiple.max.map(|m| m.to_string()).unwrap_or("∞".into()),
+            st.location.clone().unwrap_or_default()
+        );
+    }
+    println!("containers:");
+    for c in &s.containers {
+        println!("  {}", c.name);
+    }
+    println!("config options:");
+    for o in &s.config {
+        println!(
+            "  {:<24} {:<8} default {}",
+            o.name,
+            format!("{:?}", o.ty).to_lowercase(),
+            o.default
+                .clone()
+                .map(|d| d.to_string())
+                .unwrap_or("(unset)".into())
+        );
+    }
+    println!("actions:");
+    for a in &s.actions {
+        let params: Vec<String> = a
+            .params
+            .iter()
+            .map(|p| format!("{}: {:?}", p.name, p.ty).to_lowercase())
+            .collect();
+        println!("  {:<24} {}", a.name, params.join(", "));
+    }
+    println!("action space (kind, weight, possible for this charm):");
+    for k in ActionKind::ALL {
+        let possible = action_possible(charm, k);
+        println!(
+            "  {:<28} {:>3}  {}",
+            k.as_str(),
+            charm.weights.get(k),
+            if possible { "yes" } else { "no" }
+        );
+    }
+}
+
+/// Whether an action kind can ever happen to this charm (statically).
+fn action_possible(charm: &Charm, k: ActionKind) -> bool {
+    let s = &charm.spec;
+    let k8s = s.substrate == Substrate::Kubernetes;
+    let v = charm.config.engine.juju_version;
+    use ActionKind as K;
+    match k {
+        K::Integrate
+        | K::RemoveRelation
+        | K::SuspendRelation
+        | K::ResumeRelation
+        | K::RemoteUnitAdded
+        | K::RemoteUnitRemoved
+        | K::RemoteAppData => s.endpoints.iter().any(|e| e.role != Role::Peer),
+        K::RemoteUnitData => !s.endpoints.is_empty(),
+        K::Config => !s.config.is_empty(),
+        K::StorageAdded | K::StorageDetached => !s.storage.is_empty(),
+        K::WorkloadStarted | K::WorkloadStopped => k8s && !s.containers.is_empty(),
+        K::CustomNotice => k8s && !s.containers.is_empty() && v.has_custom_notices(),
+        K::CheckFailed | K::CheckRecovered => {
+            k8s && !s.containers.is_empty() && v.has_check_events()
+        }
+        K::RunAction => !s.actions.is_empty(),
+        K::PodRecreated | K::CharmContainerRestarted => k8s,
+        K::MachineRebooted | K::SeriesUpgradePrepare | K::SeriesUpgradeComplete => !k8s,
+        K::CollectMetricsTimer => !k8s && s.has_metrics && v.has_collect_metrics(),
+        _ => true,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -107,7 +107,11 @@ pub enum Action {
     /// A remote unit left the relation.
     RemoteUnitRemoved { relation_id: u32, unit: String },
     /// A remote unit (or peer) wrote its unit databag; `data` is the databag afterwards.
-    RemoteUnitData { relation_id: u32, unit: String, data: Databag },
+    RemoteUnitData {
+        relation_id: u32,
+        unit: String,
+        data: Databag,
+    },
     /// The remote leader (or this application's leader, on the peer relation) wrote the
     /// application databag; `data` is the databag afterwards.
     RemoteAppData { relation_id: u32, data: Databag },
@@ -130,7 +134,11 @@ pub enum Action {
     /// The workload container went away; `can_connect()` is false until it starts again.
     WorkloadStopped { container: String },
     /// `pebble notify`: a custom notice was recorded (Juju ≥ 3.4).
-    CustomNotice { container: String, key: String, notice_id: u32 },
+    CustomNotice {
+        container: String,
+        key: String,
+        notice_id: u32,
+    },
     /// A Pebble check reached its failure threshold (Juju ≥ 3.6).
     CheckFailed { container: String, check: String },
     /// A failed Pebble check passes again (Juju ≥ 3.6).
@@ -332,15 +340,35 @@ impl ActionKind {
     pub fn source(self) -> Source {
         use ActionKind::*;
         match self {
-            Deploy | Config | Trust | Integrate | RemoveRelation | SuspendRelation
-            | ResumeRelation | ScaleUp | ScaleDown | StorageAdded | StorageDetached
-            | RunAction | Refresh | SeriesUpgradePrepare | SeriesUpgradeComplete | Resolved
-            | RemoveUnit | RemoveApplication | DestroyModel => Source::User,
+            Deploy
+            | Config
+            | Trust
+            | Integrate
+            | RemoveRelation
+            | SuspendRelation
+            | ResumeRelation
+            | ScaleUp
+            | ScaleDown
+            | StorageAdded
+            | StorageDetached
+            | RunAction
+            | Refresh
+            | SeriesUpgradePrepare
+            | SeriesUpgradeComplete
+            | Resolved
+            | RemoveUnit
+            | RemoveApplication
+            | DestroyModel => Source::User,
             RemoteUnitAdded | RemoteUnitRemoved | RemoteUnitData | RemoteAppData
             | SecretRevised => Source::OtherCharm,
             LeaderSet => Source::Peer,
-            LeadershipGained | LeadershipLost | SecretRotateDue | SecretExpired
-            | SecretRevisionObsolete | UpdateStatusTimer | CollectMetricsTimer => Source::Juju,
+            LeadershipGained
+            | LeadershipLost
+            | SecretRotateDue
+            | SecretExpired
+            | SecretRevisionObsolete
+            | UpdateStatusTimer
+            | CollectMetricsTimer => Source::Juju,
             WorkloadStarted | WorkloadStopped | CustomNotice | CheckFailed | CheckRecovered => {
                 Source::Workload
             }
@@ -449,7 +477,10 @@ pub enum Effect {
     /// `storage-add name=count`: Juju provisions more instances.
     StorageRequested { storage: String, count: u32 },
     /// The charm added a Pebble layer declaring these checks in the container.
-    ChecksDeclared { container: String, checks: Vec<String> },
+    ChecksDeclared {
+        container: String,
+        checks: Vec<String>,
+    },
     /// `juju-reboot` (without `--now`: after the hook).
     RebootRequested,
 }

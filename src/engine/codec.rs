@@ -472,8 +472,11 @@ impl<'v, T: Tape> Driver<'v, T> {
                 options.push(StepChoice::Deliver);
                 weights.push((action_total * 3).max(1));
             }
-            options.push(StepChoice::End);
-            weights.push(1);
+            // Every story starts with a deploy; after that, a story may end at any point.
+            if self.world.deployed {
+                options.push(StepChoice::End);
+                weights.push(1);
+            }
             for k in &kinds {
                 options.push(StepChoice::Act(*k));
                 weights.push(self.weights.get(*k));

@@ -148,7 +148,10 @@ impl HookKind {
         )
     }
     pub fn is_leadership(self) -> bool {
-        matches!(self, HookKind::LeaderElected | HookKind::LeaderSettingsChanged)
+        matches!(
+            self,
+            HookKind::LeaderElected | HookKind::LeaderSettingsChanged
+        )
     }
     /// Whether `ops` lets a handler `event.defer()` this kind (spec §1.3, §4.2).
     pub fn is_deferrable(self) -> bool {
@@ -233,7 +236,11 @@ impl Event {
     }
     /// The relation id from `JUJU_RELATION_ID` (`endpoint:id`).
     pub fn relation_id(&self) -> Option<u32> {
-        self.env("JUJU_RELATION_ID")?.rsplit(':').next()?.parse().ok()
+        self.env("JUJU_RELATION_ID")?
+            .rsplit(':')
+            .next()?
+            .parse()
+            .ok()
     }
     /// The endpoint, storage name, container name or action name this event is about.
     pub fn prefix(&self) -> Option<&str> {
@@ -253,9 +260,18 @@ mod tests {
 
     #[test]
     fn hook_names() {
-        assert_eq!(HookKind::RelationChanged.hook_name(Some("db")), "db-relation-changed");
-        assert_eq!(HookKind::StorageAttached.hook_name(Some("data")), "data-storage-attached");
-        assert_eq!(HookKind::PebbleReady.hook_name(Some("web")), "web-pebble-ready");
+        assert_eq!(
+            HookKind::RelationChanged.hook_name(Some("db")),
+            "db-relation-changed"
+        );
+        assert_eq!(
+            HookKind::StorageAttached.hook_name(Some("data")),
+            "data-storage-attached"
+        );
+        assert_eq!(
+            HookKind::PebbleReady.hook_name(Some("web")),
+            "web-pebble-ready"
+        );
         assert_eq!(HookKind::Action.hook_name(Some("backup")), "backup-action");
         assert_eq!(HookKind::Install.hook_name(None), "install");
         assert_eq!(HookKind::SecretRotate.hook_name(None), "secret-rotate");

@@ -19,7 +19,11 @@ pub struct JujuVersion {
 
 impl JujuVersion {
     pub const fn new(major: u32, minor: u32, patch: u32) -> Self {
-        JujuVersion { major, minor, patch }
+        JujuVersion {
+            major,
+            minor,
+            patch,
+        }
     }
     /// The oldest agent the engine models.
     pub const MIN: JujuVersion = JujuVersion::new(3, 1, 0);
@@ -156,8 +160,14 @@ mod tests {
 
     #[test]
     fn parses_versions() {
-        assert_eq!("3.6".parse::<JujuVersion>().unwrap(), JujuVersion::new(3, 6, 0));
-        assert_eq!("3.4.2".parse::<JujuVersion>().unwrap(), JujuVersion::new(3, 4, 2));
+        assert_eq!(
+            "3.6".parse::<JujuVersion>().unwrap(),
+            JujuVersion::new(3, 6, 0)
+        );
+        assert_eq!(
+            "3.4.2".parse::<JujuVersion>().unwrap(),
+            JujuVersion::new(3, 4, 2)
+        );
         assert!("2.9.0".parse::<JujuVersion>().is_err());
         assert!("4.0".parse::<JujuVersion>().is_err());
         assert!("3.x".parse::<JujuVersion>().is_err());

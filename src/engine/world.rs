@@ -561,7 +561,7 @@ impl World {
                         .iter()
                         .any(|r| self.removable(r) && !r.suspended)
             }
-            K::ResumeRelation => alive && self.relations.iter().any(|r| r.suspended),
+            K::ResumeRelation => alive && self.relations.iter().any(|r| r.suspended && !r.dying),
             K::RemoteUnitAdded => self.relations.iter().any(|r| self.can_add_remote_unit(r)),
             K::RemoteUnitRemoved => self.relations.iter().any(|r| {
                 !r.peer && !r.container_scoped && live_rel(r) && !r.remote_units.is_empty()
@@ -628,7 +628,13 @@ impl World {
             K::SeriesUpgradePrepare => !k8s && alive && self.started && !upgrading,
             K::SeriesUpgradeComplete => self.series == SeriesUpgrade::Upgrading,
             K::Resolved => self.failed.is_some(),
-            K::RemoveUnit | K::RemoveApplication | K::DestroyModel => alive && !upgrading,
+            // Not while a pod or charm container is being replaced: the agent is gone
+            // until the new one starts.
+            K::RemoveUnit | K::RemoveApplication | K::DestroyModel => {
+                // Nor between the members of a queued pair: Juju would finish the pair first
+                // and §2.15.14 forbids its config-changed on a Dying unit.
+                alive && !upgrading && self.shutdown.is_none() && self.queued.is_none()
+            }
         }
     }
 
@@ -871,7 +877,7 @@ impl World {
                 let rel = self
                     .relation_mut(*relation_id)
                     .ok_or_else(|| na("no such relation"))?;
-                if !rel.suspended {
+                if !rel.suspended || rel.dying {
                     return Err(na("the relation is not suspended"));
                 }
                 rel.suspended = false;
@@ -957,8 +963,18 @@ impl World {
             A::LeadershipGained => self.leader = true,
             A::LeadershipLost => {
                 self.leader = false;
-                if self.opts.lsc_on_leadership_loss {
-                    self.lsc_pending = true;
+                // Code reading: resigning runs no hook; the docs' reading (§8.5) gives the
+                // ex-leader a leader-settings-changed.
+                self.lsc_pending = self.opts.lsc_on_leadership_loss;
+                // Juju checks leadership again before running leader-elected or an
+                // app-owned secret's owner hook (J-RUNHOOK): a failed one waiting for its
+                // retry is skipped now.
+                if self
+                    .failed
+                    .as_ref()
+                    .is_some_and(|(h, _)| self.leader_gated(h))
+                {
+                    self.failed = None;
                 }
             }
             A::LeaderSet => self.lsc_pending = true,
@@ -1313,6 +1329,8 @@ impl World {
         self.update_status_pending = false;
         self.collect_metrics_pending = false;
         self.upgrade_pending = false;
+        self.pod_upgrade_pending = false;
+        self.restart_pending = false;
         for s in &mut self.secrets {
             s.changed_pending = false;
             s.rotate_pending = false;
@@ -1320,7 +1338,13 @@ impl World {
             s.remove_pending.clear();
         }
         // Storage that never got its attached hook goes without hooks (spec §2.8).
-        self.storage.retain(|s| s.attached);
+        // (Not one whose failed storage-attached waits for its retry.)
+        let retrying = match self.failed.as_ref() {
+            Some((Hook::StorageAttached { id }, _)) => Some(id.clone()),
+            _ => None,
+        };
+        self.storage
+            .retain(|s| s.attached || Some(s.id()) == retrying);
     }
 
     fn begin_shutdown(&mut self, restart: Restart) {
@@ -1366,6 +1390,14 @@ impl World {
     }
 
     fn refresh_life(&mut self) {
+        // A removed relation leaving before this unit ever entered it (no relation-created) goes
+        // without hooks, unless the §2.3 race switch lets relation-broken run.
+        if !self.opts.broken_without_created || !self.installed {
+            // (Not one whose failed relation-created waits for its retry: that one enters.)
+            let retrying = self.failed.as_ref().and_then(|(h, _)| hook_relation(h));
+            self.relations
+                .retain(|r| r.created || !r.dying || Some(r.id) == retrying);
+        }
         if self.life != Life::Dying || self.in_flight.is_some() || self.failed.is_some() {
             return;
         }
@@ -1521,6 +1553,19 @@ impl World {
             }
         }
         Vec::new()
+    }
+
+    /// Hooks Juju runs only while this unit leads.
+    fn leader_gated(&self, hook: &Hook) -> bool {
+        match hook {
+            Hook::LeaderElected => true,
+            Hook::SecretRotate { id }
+            | Hook::SecretExpired { id, .. }
+            | Hook::SecretRemove { id, .. } => self
+                .secret(id)
+                .is_some_and(|s| s.role == SecretRole::Owner(SecretOwner::App)),
+            _ => false,
+        }
     }
 
     fn lsc_due(&self) -> bool {

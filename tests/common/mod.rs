@@ -9,11 +9,23 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 fn ep(name: &str, role: Role, interface: &str, limit: Option<u32>) -> Endpoint {
-    Endpoint { name: name.into(), role, interface: interface.into(), limit, scope: Scope::Global, optional: false }
+    Endpoint {
+        name: name.into(),
+        role,
+        interface: interface.into(),
+        limit,
+        scope: Scope::Global,
+        optional: false,
+    }
 }
 
 fn opt(name: &str, ty: ConfigType, default: Option<serde_json::Value>) -> ConfigOption {
-    ConfigOption { name: name.into(), ty, default, description: None }
+    ConfigOption {
+        name: name.into(),
+        ty,
+        default,
+        description: None,
+    }
 }
 
 fn param(name: &str, ty: ParamType, default: Option<serde_json::Value>) -> ActionParam {
@@ -40,14 +52,22 @@ pub fn k8s_rich() -> Arc<CharmSpec> {
             ep("replicas", Role::Peer, "demo_replicas", None),
             ep("db", Role::Requires, "postgresql_client", Some(1)),
             ep("ingress", Role::Requires, "ingress", Some(1)),
-            ep("metrics-endpoint", Role::Provides, "prometheus_scrape", None),
+            ep(
+                "metrics-endpoint",
+                Role::Provides,
+                "prometheus_scrape",
+                None,
+            ),
         ],
         storage: vec![
             StorageSpec {
                 name: "data".into(),
                 kind: StorageKind::Filesystem,
                 location: Some("/var/lib/demo".into()),
-                multiple: Multiple { min: 1, max: Some(3) },
+                multiple: Multiple {
+                    min: 1,
+                    max: Some(3),
+                },
                 shared: false,
                 read_only: false,
             },
@@ -55,14 +75,25 @@ pub fn k8s_rich() -> Arc<CharmSpec> {
                 name: "logs".into(),
                 kind: StorageKind::Filesystem,
                 location: None,
-                multiple: Multiple { min: 0, max: Some(2) },
+                multiple: Multiple {
+                    min: 0,
+                    max: Some(2),
+                },
                 shared: false,
                 read_only: false,
             },
         ],
         containers: vec![
-            ContainerSpec { name: "web".into(), resource: Some("web-image".into()), mounts: vec![] },
-            ContainerSpec { name: "sidecar".into(), resource: None, mounts: vec![] },
+            ContainerSpec {
+                name: "web".into(),
+                resource: Some("web-image".into()),
+                mounts: vec![],
+            },
+            ContainerSpec {
+                name: "sidecar".into(),
+                resource: None,
+                mounts: vec![],
+            },
         ],
         actions: vec![
             ActionSpec {
@@ -125,7 +156,10 @@ pub fn machine() -> Arc<CharmSpec> {
             required: vec![],
             additional_properties: false,
         }],
-        config: vec![opt("port", ConfigType::Int, Some(json!(80))), opt("name", ConfigType::String, None)],
+        config: vec![
+            opt("port", ConfigType::Int, Some(json!(80))),
+            opt("name", ConfigType::String, None),
+        ],
         resources: vec![],
         extra_bindings: vec![],
         has_metrics: true,
@@ -156,11 +190,15 @@ pub fn minimal() -> Arc<CharmSpec> {
 pub fn vocab(spec: &CharmSpec) -> Vocabulary {
     let mut v = Vocabulary::for_spec(spec);
     for c in &spec.containers {
-        v.checks.insert(c.name.clone(), vec!["alive".into(), "ready".into()]);
+        v.checks
+            .insert(c.name.clone(), vec!["alive".into(), "ready".into()]);
     }
     v.relation_samples.insert(
         "postgresql_client".into(),
-        vec![BTreeMap::from([("endpoints".to_string(), "db:5432".to_string()), ("username".into(), "u".into())])],
+        vec![BTreeMap::from([
+            ("endpoints".to_string(), "db:5432".to_string()),
+            ("username".into(), "u".into()),
+        ])],
     );
     v
 }
