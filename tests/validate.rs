@@ -1855,6 +1855,36 @@ fn r14_nothing_of_the_kind_while_dying() {
 }
 
 #[test]
+fn r14_queued_and_churn_hooks_still_run_while_dying() {
+    // §2.0 step 13: a queued config-changed (after upgrade-charm) runs even once Dying.
+    let mut t = machine_started();
+    t.act(Action::Refresh).hook(K::UpgradeCharm);
+    t.act(Action::RemoveUnit).hook(K::ConfigChanged);
+    ok(&t);
+    // But a machine refresh is not started on a Dying unit.
+    let mut t = machine_started();
+    t.act(Action::Refresh);
+    t.act(Action::RemoveUnit).hook(K::UpgradeCharm);
+    bad(&t, Rule::WhileDying, 2);
+    // K8s: the recreated pod's upgrade-charm → config-changed → start run at agent
+    // start, whatever the unit's life (J-LOOP); the shutdown stop too.
+    let mut t = k8s_started(false);
+    t.act(Action::PodRecreated);
+    t.act(Action::RemoveUnit)
+        .hook(K::Stop)
+        .hook(K::UpgradeCharm)
+        .hook(K::ConfigChanged)
+        .hook(K::Start)
+        .detaching("data/0")
+        .departed(1, "postgresql/0", "webapp/0")
+        .broken(1)
+        .departed(0, "webapp/1", "webapp/0")
+        .hook(K::Stop)
+        .hook(K::Remove);
+    ok(&t);
+}
+
+#[test]
 fn r15_actions_declared_after_install_fifo() {
     let mut t = k8s_started(true);
     t.run("explode", 1).action("explode", 1);

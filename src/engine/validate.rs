@@ -483,6 +483,9 @@ struct Validator<'a> {
 
     config_pending: bool,
     upgrade_pending: bool,
+    /// The pending upgrade comes from K8s pod churn (charm dir gone, J-LOOP): it runs at
+    /// agent start, ahead of the Dying branch of the resolver.
+    churn_upgrade: bool,
     update_status_pending: bool,
     metrics_pending: bool,
     lsc_pending: bool,
@@ -538,6 +541,7 @@ impl<'a> Validator<'a> {
             failed: None,
             config_pending: false,
             upgrade_pending: false,
+            churn_upgrade: false,
             update_status_pending: false,
             metrics_pending: false,
             lsc_pending: false,
@@ -662,6 +666,7 @@ impl<'a> Validator<'a> {
         self.restart_pending = true;
         if upgrade {
             self.upgrade_pending = true;
+            self.churn_upgrade = true;
         }
         // §2.5: config-changed on agent restart is optional [M].
         self.config_pending = true;
@@ -1244,8 +1249,15 @@ impl<'a> Validator<'a> {
                 return found(Rule::BeforeInstall, format!("{} before install", ev.hook));
             }
         }
-        // §2.15.14 (and §2.0 step 13: a Dying unit never installs).
+        // §2.15.14 (and §2.0 step 13: a Dying unit never installs). Two exceptions from
+        // the resolver chain: a hook already *queued* still runs (§2.0 step 13: the
+        // config-changed after upgrade-charm), and the upgrade of a recreated K8s pod runs
+        // at agent start, before the Dying branch of nextOp (J-LOOP, §2.13).
+        let queued_follow_up = kind == K::ConfigChanged && self.queued == Some(K::ConfigChanged);
+        let churn_upgrade = kind == K::UpgradeCharm && self.churn_upgrade;
         if self.dying.is_some()
+            && !queued_follow_up
+            && !churn_upgrade
             && matches!(
                 kind,
                 K::Install
@@ -1298,10 +1310,12 @@ impl<'a> Validator<'a> {
                 if !self.running {
                     return found(Rule::StartStop, "stop while not started");
                 }
-                if self.dying.is_some() {
-                    self.teardown_done("stop")
-                } else if self.shutdown_pending {
+                // A K8s pod shutdown stops the unit whatever its life (§2.13); the Dying
+                // unit's own stop comes after its teardown (§2.12).
+                if self.shutdown_pending {
                     None
+                } else if self.dying.is_some() {
+                    self.teardown_done("stop")
                 } else {
                     found(
                         Rule::StartStop,
@@ -1912,6 +1926,7 @@ impl<'a> Validator<'a> {
             }
             K::UpgradeCharm => {
                 self.upgrade_pending = false;
+                self.churn_upgrade = false;
                 self.config_pending = true;
                 // §2.6: the loop restarts after an upgrade: lsc on non-leaders.
                 self.lsc_pending = true;
