@@ -4,7 +4,7 @@
 //! a stream of hook events. charmfuzz decodes fuzzer bytes into *valid* Juju event orderings
 //! ([`engine`]), for the charm described by its [`spec`], and runs them against the real charm.
 
+pub mod charm;
 pub mod engine;
 pub mod spec;
-pub mod charm;
 pub mod story;

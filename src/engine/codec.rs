@@ -1065,7 +1065,7 @@ impl<'v, T: Tape> Driver<'v, T> {
                     .filter(|r| match kind {
                         K::RemoveRelation => w.removable(r),
                         K::SuspendRelation => w.removable(r) && !r.suspended,
-                        _ => r.suspended,
+                        _ => r.suspended && !r.dying,
                     })
                     .map(|r| r.id)
                     .collect();

@@ -1130,8 +1130,6 @@ impl<'a> Validator<'a> {
     // Events
 
     fn event(&mut self, step: usize, index: usize, ev: &Event) {
-        let env_problems = self.check_env(ev);
-
         // §2.14: after a failed hook, only actions until the same hook runs again.
         let mut retry = false;
         if ev.kind != HookKind::Action
@@ -1149,6 +1147,13 @@ impl<'a> Validator<'a> {
             }
         }
 
+        // A retry carries the failed event's environment, already checked when it first
+        // ran (Juju keeps the hook's info, e.g. its departing unit, across retries).
+        let env_problems = if retry {
+            Vec::new()
+        } else {
+            self.check_env(ev)
+        };
         if !retry && let Some(f) = self.check(ev) {
             if let Some(id) = f.relation
                 && let Some(r) = self.relations.get_mut(&id)

@@ -612,9 +612,16 @@ impl World {
                         .any(|s| self.owns_now(s) && !self.obsolete_candidates(s).is_empty())
             }
             K::RunAction => !self.spec.actions.is_empty(),
-            K::Refresh => alive && self.installed && !upgrading && self.shutdown.is_none(),
+            // Not inside a queued pair (§2.15.12): the pair finishes first.
+            K::Refresh => {
+                alive
+                    && self.installed
+                    && !upgrading
+                    && self.shutdown.is_none()
+                    && self.queued.is_none()
+            }
             K::PodRecreated | K::CharmContainerRestarted => {
-                k8s && alive && self.installed && self.shutdown.is_none()
+                k8s && alive && self.installed && self.shutdown.is_none() && self.queued.is_none()
             }
             K::MachineRebooted => !k8s && alive && self.installed,
             K::UpdateStatusTimer => alive && self.started && !self.update_status_pending,
@@ -1351,6 +1358,9 @@ impl World {
         // Shutdown: queued hooks are abandoned (spec §2.0 step 12); deferred events and
         // unit state go with a replaced pod (the target wipes them).
         self.queued = None;
+        // A failed hook is not retried in the new agent (the validator's reading, with
+        // churn as a fresh start of the unit agent).
+        self.failed = None;
         self.shutdown = Some(restart);
         self.workload_queue.clear();
         for c in &mut self.containers {
@@ -1604,7 +1614,13 @@ impl World {
         if let Some(s) = self.secrets.iter().filter(owned).find(|s| s.rotate_pending) {
             return Some(Hook::SecretRotate { id: s.id.clone() });
         }
-        if let Some(s) = self.secrets.iter().find(|s| s.changed_pending) {
+        // Never to the owner: an app-owned secret's changes skip the leader (§2.10).
+        let to_owner = |s: &Secret| s.role == SecretRole::Owner(SecretOwner::App) && self.leader;
+        if let Some(s) = self
+            .secrets
+            .iter()
+            .find(|s| s.changed_pending && !to_owner(s))
+        {
             return Some(Hook::SecretChanged { id: s.id.clone() });
         }
         if let Some((s, r)) = self
@@ -1645,7 +1661,9 @@ impl World {
         if !r.created {
             // A relation torn down before relation-created ran: with the §2.3 race
             // switch on, Juju may still run relation-broken.
-            if breaking
+            // (A suspension before relation-created just leaves the relation unentered.)
+            if (r.dying || unit_dying)
+                && !r.suspended
                 && !r.peer
                 && self.opts.broken_without_created
                 && self.installed
@@ -1846,7 +1864,10 @@ impl World {
                 }
             }
             Hook::RelationBroken { rel } => {
-                let suspended = self.relation(*rel).is_some_and(|r| r.suspended && !r.dying);
+                let unit_dying = self.is_dying();
+                let suspended = self
+                    .relation(*rel)
+                    .is_some_and(|r| r.suspended && !r.dying && !unit_dying);
                 if suspended {
                     // Broken by suspension: the relation stays, and is entered again
                     // (relation-created once more) when resumed (§2.3).
