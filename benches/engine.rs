@@ -32,8 +32,14 @@ fn main() {
         let start = Instant::now();
         let mut traces = Vec::new();
         for b in &inputs {
-            let mut d = Decoder::from_bytes(charm.spec.clone(), charm.options(), &charm.weights, &charm.vocab, b)
-                .with_max_steps(50);
+            let mut d = Decoder::from_bytes(
+                charm.spec.clone(),
+                charm.options(),
+                &charm.weights,
+                &charm.vocab,
+                b,
+            )
+            .with_max_steps(50);
             while let Ok(Some(_)) = d.next_event() {
                 d.complete(HookResult::Ok, Vec::new()).unwrap();
             }
@@ -50,10 +56,19 @@ fn main() {
         let enc = start.elapsed().as_secs_f64();
         let ev_per_s = events as f64 / secs;
         println!("{dir}: {} traces of up to 50 steps", inputs.len());
-        println!("  decode: {:.0} traces/s, {:.0} steps/s, {:.0} events/s ({:.2} µs/event)", inputs.len() as f64 / secs, steps as f64 / secs, ev_per_s, 1e6 / ev_per_s);
+        println!(
+            "  decode: {:.0} traces/s, {:.0} steps/s, {:.0} events/s ({:.2} µs/event)",
+            inputs.len() as f64 / secs,
+            steps as f64 / secs,
+            ev_per_s,
+            1e6 / ev_per_s
+        );
         println!("  encode: {:.0} traces/s", traces.len() as f64 / enc);
         // A forked ops charm: ~7 ms per event (feasibility notes). The ratio is how many
         // events the engine makes in the time the charm runs one.
-        println!("  engine vs charm side (7 ms/event): {:.0}x faster", ev_per_s * 0.007);
+        println!(
+            "  engine vs charm side (7 ms/event): {:.0}x faster",
+            ev_per_s * 0.007
+        );
     }
 }

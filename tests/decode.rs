@@ -100,7 +100,7 @@ fn round_trip_with_charm_effects_and_failures() {
         let bytes = encode(&t, spec.clone(), &w, &v).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         let mut d = Decoder::from_bytes(spec.clone(), common::opts(), &w, &v, &bytes);
         let mut recorded = t.events();
-        while let Some(_) = d.next_event().unwrap() {
+        while d.next_event().unwrap().is_some() {
             let r = recorded.next().expect("same number of events");
             d.complete(r.result, r.effects.clone()).unwrap();
         }

@@ -1614,15 +1614,11 @@ pub fn encode(
         vocab,
         Some(trace),
     );
-    loop {
-        match d.next_event()? {
-            Some(_) => {
-                let want = d.wanted_event().cloned();
-                let (result, effects) = want.map(|e| (e.result, e.effects)).unwrap_or_default();
-                d.complete(result, effects)?;
-            }
-            None => break,
-        }
+    // Replay each event with the outcome the trace recorded for it.
+    while d.next_event()?.is_some() {
+        let want = d.wanted_event().cloned();
+        let (result, effects) = want.map(|e| (e.result, e.effects)).unwrap_or_default();
+        d.complete(result, effects)?;
     }
     // Everything in the trace must have been replayed.
     let replayed = d.trace.steps.len();

@@ -1366,7 +1366,7 @@ impl World {
         for c in &mut self.containers {
             c.up = false;
         }
-        if !(self.started && !self.stopped) {
+        if !self.started || self.stopped {
             self.finish_shutdown();
         }
     }
