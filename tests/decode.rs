@@ -62,6 +62,12 @@ fn empty_and_tiny_inputs_decode() {
         let v = common::vocab(&spec);
         let t = decode(spec.clone(), common::opts(), &Weights::default(), &v, &[]);
         assert!(t.steps.is_empty(), "no bytes, no story");
+        assert!(validate(&t, &spec).is_ok(), "the empty story is valid");
+        assert!(
+            encode(&t, spec.clone(), &Weights::default(), &v)
+                .unwrap()
+                .is_empty()
+        );
         for b in [&[0u8][..], &[255], &[7, 7], &[1, 2, 3, 4]] {
             let t = decode(spec.clone(), common::opts(), &Weights::default(), &v, b);
             assert!(t.steps.len() <= 4);

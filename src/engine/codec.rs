@@ -1614,6 +1614,10 @@ pub fn encode(
         vocab,
         Some(trace),
     );
+    // The empty story is the empty input.
+    if trace.steps.is_empty() {
+        return Ok(Vec::new());
+    }
     // Replay each event with the outcome the trace recorded for it.
     while d.next_event()?.is_some() {
         let want = d.wanted_event().cloned();
