@@ -7,27 +7,15 @@
 //! faster for its cost to vanish from a fuzzing run.
 
 use charmfuzz::charm::Charm;
-use charmfuzz::engine::{Decoder, HookResult, encode};
+use charmfuzz::engine::{Decoder, HookResult, encode, seed_bytes};
 use std::path::Path;
 use std::time::Instant;
-
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for dir in ["examples/charms/demo-k8s", "examples/charms/demo-machine"] {
         let charm = Charm::load(&root.join(dir)).expect("demo charm loads");
-        let inputs: Vec<Vec<u8>> = (0..2000).map(|s| bytes(s, 2048)).collect();
+        let inputs: Vec<Vec<u8>> = (0..2000).map(|s| seed_bytes(s, 2048)).collect();
         let (mut steps, mut events) = (0u64, 0u64);
         let start = Instant::now();
         let mut traces = Vec::new();

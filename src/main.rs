@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use charmfuzz::charm::Charm;
-use charmfuzz::engine::{self, ActionKind, Decoder, HookKind, HookResult, Trace};
+use charmfuzz::engine::{self, ActionKind, Decoder, HookKind, HookResult, Trace, seed_bytes};
 use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
 use clap::{Args, Parser, Subcommand};
@@ -119,22 +119,6 @@ struct DecodeCmd {
     charm: CharmArg,
     #[arg(long)]
     json: bool,
-}
-
-/// Deterministic bytes for a seed (splitmix64), so `simulate --seed N` is reproducible.
-fn seed_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        out.extend_from_slice(&z.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 fn decode_all(charm: &Charm, bytes: &[u8], max_steps: Option<usize>) -> Trace {
@@ -400,6 +384,12 @@ fn action_possible(charm: &Charm, k: ActionKind) -> bool {
 }
 
 fn main() -> ExitCode {
+    // Behave like a Unix filter: `charmfuzz spec . | head` ends quietly when the reader
+    // goes away instead of panicking on a broken pipe.
+    // SAFETY: resetting a signal disposition to its default at start-up, before any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

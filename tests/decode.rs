@@ -12,32 +12,13 @@ fn specs() -> Vec<Arc<CharmSpec>> {
     vec![common::k8s_rich(), common::machine(), common::minimal()]
 }
 
-/// Decode with a stand-in charm that creates an app secret and a unit secret at install and
-/// revises a secret whenever asked to rotate it, as real charms do: so owner-side secret
-/// hooks are reachable.
+/// Decode with the stand-in charm of `common::stand_in_effects`.
 fn decode_with_effects(spec: &Arc<CharmSpec>, opts: EngineOptions, bytes: &[u8]) -> Trace {
     let v = common::vocab(spec);
     let w = Weights::default();
     let mut d = Decoder::from_bytes(spec.clone(), opts, &w, &v, bytes);
     while let Some(e) = d.next_event().unwrap() {
-        let effects = match e.kind {
-            HookKind::Install => vec![
-                Effect::SecretCreated {
-                    id: "secret:d0000000000000000app".into(),
-                    owner: SecretOwner::App,
-                    label: None,
-                },
-                Effect::SecretCreated {
-                    id: "secret:d000000000000000unit".into(),
-                    owner: SecretOwner::Unit,
-                    label: Some("mine".into()),
-                },
-            ],
-            HookKind::SecretRotate => vec![Effect::SecretRevised {
-                id: e.env["JUJU_SECRET_ID"].clone(),
-            }],
-            _ => vec![],
-        };
+        let effects = common::stand_in_effects(&e);
         d.complete(HookResult::Ok, effects).unwrap();
     }
     d.into_trace()

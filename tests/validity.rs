@@ -20,24 +20,7 @@ fn check(spec: &Arc<CharmSpec>, opts: EngineOptions, seeds: std::ops::Range<u64>
         let mut n = 0u64;
         while let Some(e) = d.next_event().unwrap() {
             n += 1;
-            let effects = match e.kind {
-                HookKind::Install => vec![
-                    Effect::SecretCreated {
-                        id: "secret:d0000000000000000app".into(),
-                        owner: SecretOwner::App,
-                        label: None,
-                    },
-                    Effect::SecretCreated {
-                        id: "secret:d000000000000000unit".into(),
-                        owner: SecretOwner::Unit,
-                        label: None,
-                    },
-                ],
-                HookKind::SecretRotate => vec![Effect::SecretRevised {
-                    id: e.env["JUJU_SECRET_ID"].clone(),
-                }],
-                _ => vec![],
-            };
+            let effects = common::stand_in_effects(&e);
             // Fail roughly one hook in 23, deterministically.
             let result = if (seed + n) % 23 == 0 && e.kind != HookKind::Action {
                 HookResult::Error

@@ -1582,6 +1582,24 @@ fn same_event(a: &Event, b: &Event) -> bool {
     a.hook == b.hook && a.kind == b.kind && a.params == b.params && strip(a) == strip(b)
 }
 
+/// Deterministic pseudo-random input bytes for a seed (splitmix64): what `charmfuzz
+/// simulate --seed N` decodes, and what tests and benchmarks use for "random" inputs. Pure:
+/// the same seed always gives the same bytes.
+pub fn seed_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        out.extend_from_slice(&z.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
 /// Decode fuzzer bytes into a trace, every hook succeeding (no charm involved).
 pub fn decode(
     spec: Arc<CharmSpec>,

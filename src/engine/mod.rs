@@ -24,7 +24,7 @@ pub mod world;
 pub use action::{
     Action, ActionKind, Databag, Effect, RelationInit, SecretOrigin, SecretOwner, Source,
 };
-pub use codec::{Decoder, Driver, EncodeError, Vocabulary, Weights, decode, encode};
+pub use codec::{Decoder, Driver, EncodeError, Vocabulary, Weights, decode, encode, seed_bytes};
 pub use event::{Event, HookKind, HookResult};
 pub use options::{EngineOptions, JujuVersion};
 pub use trace::{Phase, Step, TRACE_FORMAT, Trace};

@@ -2,7 +2,7 @@
 //! minimal one. (The YAML parser has its own tests; these keep engine tests independent.)
 #![allow(dead_code)]
 
-use charmfuzz::engine::{EngineOptions, Vocabulary};
+use charmfuzz::engine::{Effect, EngineOptions, Event, HookKind, SecretOwner, Vocabulary};
 use charmfuzz::spec::*;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -207,15 +207,31 @@ pub fn opts() -> EngineOptions {
     EngineOptions::default()
 }
 
-/// A deterministic pseudo-random byte generator for tests (xorshift).
+/// Deterministic "random" input bytes for a seed.
 pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    charmfuzz::engine::seed_bytes(seed, len)
+}
+
+/// What a stand-in charm reports: it creates an app secret and a unit secret at install and
+/// publishes a new revision whenever asked to rotate, as real charms do, so owner-side
+/// secret hooks are reachable without a real charm.
+pub fn stand_in_effects(e: &Event) -> Vec<Effect> {
+    match e.kind {
+        HookKind::Install => vec![
+            Effect::SecretCreated {
+                id: "secret:d0000000000000000app".into(),
+                owner: SecretOwner::App,
+                label: None,
+            },
+            Effect::SecretCreated {
+                id: "secret:d000000000000000unit".into(),
+                owner: SecretOwner::Unit,
+                label: Some("mine".into()),
+            },
+        ],
+        HookKind::SecretRotate => vec![Effect::SecretRevised {
+            id: e.env["JUJU_SECRET_ID"].clone(),
+        }],
+        _ => vec![],
+    }
 }
