@@ -369,7 +369,6 @@ fn action_possible(charm: &Charm, k: ActionKind) -> bool {
         | K::RemoteAppData => s.endpoints.iter().any(|e| e.role != Role::Peer),
         K::RemoteUnitData => !s.endpoints.is_empty(),
         K::Config => !s.config.is_empty(),
-        K::StorageAdded | K::StorageDetached => !s.storage.is_empty(),
         K::WorkloadStarted | K::WorkloadStopped => k8s && !s.containers.is_empty(),
         K::CustomNotice => k8s && !s.containers.is_empty() && v.has_custom_notices(),
         K::CheckFailed | K::CheckRecovered => {
@@ -379,6 +378,11 @@ fn action_possible(charm: &Charm, k: ActionKind) -> bool {
         K::PodRecreated | K::CharmContainerRestarted => k8s,
         K::MachineRebooted | K::SeriesUpgradePrepare | K::SeriesUpgradeComplete => !k8s,
         K::CollectMetricsTimer => !k8s && s.has_metrics && v.has_collect_metrics(),
+        K::ForceRemoveUnit => charm.config.engine.forced_removal,
+        K::StorageAdded | K::StorageDetached => s
+            .storage
+            .iter()
+            .any(|st| st.multiple.max.is_none_or(|m| m > st.multiple.min)),
         _ => true,
     }
 }

@@ -220,8 +220,8 @@ fn every_possible_kind_appears_kubernetes() {
         ActionKind::CollectMetricsTimer,
     ];
     for k in ActionKind::ALL {
-        if k == ActionKind::Resolved {
-            continue; // needs a failing charm; covered in recipes
+        if k == ActionKind::Resolved || k == ActionKind::ForceRemoveUnit {
+            continue; // needs a failing charm / the forced-removal switch; see recipes
         }
         assert_eq!(a.contains(&k), !machine_only.contains(&k), "action {k}");
     }
@@ -249,7 +249,7 @@ fn every_possible_kind_appears_machine() {
         ActionKind::Resolved,
     ];
     for k in ActionKind::ALL {
-        if k == ActionKind::Resolved {
+        if k == ActionKind::Resolved || k == ActionKind::ForceRemoveUnit {
             continue;
         }
         assert_eq!(a.contains(&k), !impossible.contains(&k), "action {k}");

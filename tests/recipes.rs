@@ -762,3 +762,28 @@ fn update_status_only_when_idle_after_start() {
     );
     assert_eq!(apply(&mut w, Action::UpdateStatusTimer), ["update-status"]);
 }
+
+#[test]
+fn forced_removal_skips_teardown() {
+    let mut opts = common::opts();
+    opts.forced_removal = true;
+    let mut w = World::new(common::k8s_rich(), opts);
+    apply(
+        &mut w,
+        Action::Deploy {
+            unit: "demo/0".into(),
+            leader: true,
+            peers: vec![],
+            relations: vec![
+                rel(0, "replicas", "demo", &[]),
+                rel(1, "db", "db-app", &["db-app/0"]),
+            ],
+            storage: vec!["data/0".into()],
+        },
+    );
+    assert_eq!(apply(&mut w, Action::ForceRemoveUnit), ["stop", "remove"]);
+    assert!(w.is_dead());
+    // Without the switch the action is not offered.
+    let (w2, _) = k8s_deploy(true);
+    assert!(!w2.enabled(ActionKind::ForceRemoveUnit));
+}

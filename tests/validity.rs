@@ -73,6 +73,7 @@ fn random_traces_are_valid_with_every_switch() {
     o.secret_changed_for_owner_app_peers = true;
     o.broken_without_created = true;
     o.teardown_at_end = true;
+    o.forced_removal = true;
     check(&common::k8s_rich(), o.clone(), 0..1500);
     check(&common::machine(), o, 0..1500);
 }

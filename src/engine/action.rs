@@ -188,6 +188,9 @@ pub enum Action {
     RemoveApplication,
     /// `juju destroy-model`.
     DestroyModel,
+    /// `juju remove-unit --force --no-wait` (only with the `forced-removal` switch): the unit
+    /// goes without storage or relation teardown, straight to `stop` and `remove` (§2.12).
+    ForceRemoveUnit,
 }
 
 /// The kind of an [`Action`], without arguments: what the decoder chooses first, and what
@@ -237,10 +240,11 @@ pub enum ActionKind {
     RemoveUnit,
     RemoveApplication,
     DestroyModel,
+    ForceRemoveUnit,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 42] = [
+    pub const ALL: [ActionKind; 43] = [
         ActionKind::Deploy,
         ActionKind::Config,
         ActionKind::Trust,
@@ -283,6 +287,7 @@ impl ActionKind {
         ActionKind::RemoveUnit,
         ActionKind::RemoveApplication,
         ActionKind::DestroyModel,
+        ActionKind::ForceRemoveUnit,
     ];
 
     /// The kebab-case name used in JSON, configs and stories.
@@ -330,6 +335,7 @@ impl ActionKind {
             ActionKind::RemoveUnit => "remove-unit",
             ActionKind::RemoveApplication => "remove-application",
             ActionKind::DestroyModel => "destroy-model",
+            ActionKind::ForceRemoveUnit => "force-remove-unit",
         }
     }
 
@@ -358,7 +364,8 @@ impl ActionKind {
             | Resolved
             | RemoveUnit
             | RemoveApplication
-            | DestroyModel => Source::User,
+            | DestroyModel
+            | ForceRemoveUnit => Source::User,
             RemoteUnitAdded | RemoteUnitRemoved | RemoteUnitData | RemoteAppData
             | SecretRevised => Source::OtherCharm,
             LeaderSet => Source::Peer,
@@ -383,7 +390,10 @@ impl ActionKind {
     pub fn is_removal(self) -> bool {
         matches!(
             self,
-            ActionKind::RemoveUnit | ActionKind::RemoveApplication | ActionKind::DestroyModel
+            ActionKind::RemoveUnit
+                | ActionKind::RemoveApplication
+                | ActionKind::DestroyModel
+                | ActionKind::ForceRemoveUnit
         )
     }
 }
@@ -440,6 +450,7 @@ impl Action {
             A::RemoveUnit => ActionKind::RemoveUnit,
             A::RemoveApplication => ActionKind::RemoveApplication,
             A::DestroyModel => ActionKind::DestroyModel,
+            A::ForceRemoveUnit => ActionKind::ForceRemoveUnit,
         }
     }
 

@@ -94,6 +94,7 @@ impl Default for Weights {
             (K::RemoveUnit, 1),
             (K::RemoveApplication, 1),
             (K::DestroyModel, 1),
+            (K::ForceRemoveUnit, 1),
         ] {
             set(&mut w, k, v);
         }
@@ -1436,6 +1437,7 @@ impl<'v, T: Tape> Driver<'v, T> {
                 }
             }
             K::RemoveUnit => A::RemoveUnit,
+            K::ForceRemoveUnit => A::ForceRemoveUnit,
             K::RemoveApplication => A::RemoveApplication,
             K::DestroyModel => A::DestroyModel,
         })

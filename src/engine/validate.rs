@@ -1082,7 +1082,10 @@ impl<'a> Validator<'a> {
                     self.queued = None;
                 }
             }
-            Action::RemoveUnit | Action::RemoveApplication | Action::DestroyModel => {
+            Action::RemoveUnit
+            | Action::RemoveApplication
+            | Action::DestroyModel
+            | Action::ForceRemoveUnit => {
                 if self.dying.is_none() {
                     self.dying = Some(DyingCause::Removal);
                 }

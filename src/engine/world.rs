@@ -303,6 +303,8 @@ pub struct World {
     upgrade_pending: bool,
     pub series: SeriesUpgrade,
     pub phase: Phase,
+    /// The unit is being removed with `--force`: no storage or relation teardown.
+    pub forced_removal: bool,
     next_relation_id: u32,
     next_action_id: u32,
     next_notice_id: u32,
@@ -374,6 +376,7 @@ impl World {
             upgrade_pending: false,
             series: SeriesUpgrade::None,
             phase: Phase::Setup,
+            forced_removal: false,
             next_relation_id: 0,
             next_action_id: 1,
             next_notice_id: 1,
@@ -637,10 +640,14 @@ impl World {
             K::Resolved => self.failed.is_some(),
             // Not while a pod or charm container is being replaced: the agent is gone
             // until the new one starts.
-            K::RemoveUnit | K::RemoveApplication | K::DestroyModel => {
+            K::RemoveUnit | K::RemoveApplication | K::DestroyModel | K::ForceRemoveUnit => {
                 // Nor between the members of a queued pair: Juju would finish the pair first
                 // and §2.15.14 forbids its config-changed on a Dying unit.
-                alive && !upgrading && self.shutdown.is_none() && self.queued.is_none()
+                alive
+                    && !upgrading
+                    && self.shutdown.is_none()
+                    && self.queued.is_none()
+                    && (kind != K::ForceRemoveUnit || self.opts.forced_removal)
             }
         }
     }
@@ -1196,6 +1203,10 @@ impl World {
                 }
             }
             A::RemoveUnit | A::RemoveApplication | A::DestroyModel => self.begin_teardown(),
+            A::ForceRemoveUnit => {
+                self.forced_removal = true;
+                self.begin_teardown();
+            }
         }
         self.resign_if_needed();
         self.refresh_life();
@@ -1430,7 +1441,12 @@ impl World {
         // §2.14: a failed hook is re-run; only actions may run meanwhile.
         if let Some((hook, _)) = &self.failed {
             let mut out = vec![hook.clone()];
-            if let Some(a) = self.action_queue.front() {
+            // (Not inside a series upgrade: the series resolver outranks actions, §2.15.13.)
+            let series_hook = matches!(
+                hook,
+                Hook::PreSeriesUpgrade { .. } | Hook::PostSeriesUpgrade
+            );
+            if let (Some(a), false) = (self.action_queue.front(), series_hook) {
                 out.push(Hook::Action(a.clone()));
             }
             return out;
@@ -1514,6 +1530,17 @@ impl World {
         // Step 9: actions, FIFO.
         if let Some(a) = self.action_queue.front() {
             return vec![Hook::Action(a.clone())];
+        }
+        // A forced removal skips the storage and relation teardown (§2.12, J-DOC).
+        if dying && self.forced_removal {
+            if self.started && !self.stopped {
+                return vec![Hook::Stop];
+            }
+            return if self.installed {
+                vec![Hook::Remove]
+            } else {
+                Vec::new()
+            };
         }
         // Step 11: storage. On K8s, optionally held until the first start (§8.3).
         let storage =
