@@ -787,3 +787,107 @@ fn forced_removal_skips_teardown() {
     let (w2, _) = k8s_deploy(true);
     assert!(!w2.enabled(ActionKind::ForceRemoveUnit));
 }
+
+#[test]
+fn workload_container_restart() {
+    let (mut w, _) = k8s_deploy(true);
+    apply(
+        &mut w,
+        Action::WorkloadStarted {
+            container: "web".into(),
+        },
+    );
+    // Down: no hook, but can_connect() is false until Pebble is back.
+    assert!(
+        apply(
+            &mut w,
+            Action::WorkloadStopped {
+                container: "web".into()
+            }
+        )
+        .is_empty()
+    );
+    assert!(!w.container("web").unwrap().up);
+    assert_eq!(
+        apply(
+            &mut w,
+            Action::WorkloadStarted {
+                container: "web".into()
+            }
+        ),
+        ["web-pebble-ready"]
+    );
+}
+
+#[test]
+fn remove_application_and_destroy_model_tear_down_like_remove_unit() {
+    for removal in [Action::RemoveApplication, Action::DestroyModel] {
+        let (mut w, _) = k8s_deploy(false);
+        apply(
+            &mut w,
+            Action::Integrate {
+                relation: rel(1, "db", "db-app", &["db-app/0"]),
+            },
+        );
+        assert_eq!(
+            apply(&mut w, removal),
+            [
+                "data-storage-detaching",
+                "db-relation-departed",
+                "db-relation-broken",
+                "stop",
+                "remove"
+            ]
+        );
+    }
+}
+
+#[test]
+fn peer_leader_removed_then_this_unit_leads() {
+    let (mut w, _) = k8s_deploy(false);
+    apply(
+        &mut w,
+        Action::ScaleUp {
+            unit: "demo/1".into(),
+        },
+    );
+    // The leader (demo/1) goes; the lease moves here.
+    assert_eq!(
+        apply(
+            &mut w,
+            Action::ScaleDown {
+                unit: "demo/1".into()
+            }
+        ),
+        ["replicas-relation-departed"]
+    );
+    assert_eq!(apply(&mut w, Action::LeadershipGained), ["leader-elected"]);
+}
+
+#[test]
+fn remote_app_with_many_units_joins_each_in_order() {
+    let (mut w, _) = k8s_deploy(true);
+    let hooks = apply(
+        &mut w,
+        Action::Integrate {
+            relation: rel(
+                1,
+                "metrics-endpoint",
+                "prom",
+                &["prom/0", "prom/1", "prom/2"],
+            ),
+        },
+    );
+    assert_eq!(
+        hooks,
+        [
+            "metrics-endpoint-relation-created",
+            "metrics-endpoint-relation-joined",
+            "metrics-endpoint-relation-changed",
+            "metrics-endpoint-relation-joined",
+            "metrics-endpoint-relation-changed",
+            "metrics-endpoint-relation-joined",
+            "metrics-endpoint-relation-changed"
+        ]
+    );
+}

@@ -1,0 +1,142 @@
+//! The `charmfuzz` command line, run as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn charmfuzz(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_charmfuzz"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("charmfuzz runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const DEMO: &str = "examples/charms/demo-k8s";
+
+#[test]
+fn simulate_is_deterministic_per_seed() {
+    let a = charmfuzz(&["simulate", "--charm", DEMO, "--seed", "7"]);
+    let b = charmfuzz(&["simulate", "--charm", DEMO, "--seed", "7"]);
+    let c = charmfuzz(&["simulate", "--charm", DEMO, "--seed", "8"]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(stdout(&a), stdout(&b));
+    assert_ne!(stdout(&a), stdout(&c));
+    let s = stdout(&a);
+    assert!(s.contains("PHASE Phase.setup:"), "{s}");
+    assert!(s.contains("Action :: Source.user --> 'deploy'"), "{s}");
+    assert!(s.contains("Event :: install"), "{s}");
+    assert!(s.trim_end().ends_with("end."), "{s}");
+}
+
+#[test]
+fn simulated_json_validates_and_round_trips_through_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.json");
+    let seed = dir.path().join("seed.bin");
+    let o = charmfuzz(&["simulate", "--charm", DEMO, "--seed", "3", "--json"]);
+    assert!(o.status.success());
+    std::fs::write(&trace, &o.stdout).unwrap();
+    let t = trace.to_str().unwrap();
+    let v = charmfuzz(&["validate", t, "--charm", DEMO]);
+    assert!(v.status.success(), "{}", stdout(&v));
+    assert!(stdout(&v).contains("valid"));
+    let e = charmfuzz(&["encode", t, "--charm", DEMO, "-o", seed.to_str().unwrap()]);
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    let d = charmfuzz(&["decode", seed.to_str().unwrap(), "--charm", DEMO, "--json"]);
+    let original: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let decoded: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+    assert_eq!(original, decoded);
+}
+
+#[test]
+fn validate_names_the_step_and_rule_of_a_bad_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = charmfuzz(&["simulate", "--charm", DEMO, "--seed", "5", "--json"]);
+    let mut trace: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Drop `install`: the hooks after it now come before any install.
+    let events = trace["steps"][0]["events"].as_array_mut().unwrap();
+    assert_eq!(events[0]["hook"], "install");
+    events.remove(0);
+    let first_after = (0..)
+        .map(|i| &trace["steps"][i])
+        .position(|s| s["events"].as_array().is_some_and(|e| !e.is_empty()))
+        .unwrap();
+    let path: PathBuf = dir.path().join("bad.json");
+    std::fs::write(&path, serde_json::to_vec(&trace).unwrap()).unwrap();
+    let v = charmfuzz(&["validate", path.to_str().unwrap(), "--charm", DEMO]);
+    assert_eq!(v.status.code(), Some(1));
+    let out = stdout(&v);
+    assert!(
+        out.contains(&format!("step {first_after} (event 0")),
+        "{out}"
+    );
+    assert!(out.contains("§2.15.2"), "{out}");
+}
+
+#[test]
+fn broken_charm_and_bad_trace_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("metadata.yaml"),
+        "name: x\nrequires:\n  db: {}\n",
+    )
+    .unwrap();
+    let o = charmfuzz(&["spec", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("metadata.yaml") && err.contains("interface"),
+        "{err}"
+    );
+
+    let bad = dir.path().join("t.json");
+    std::fs::write(&bad, "{not json").unwrap();
+    let o = charmfuzz(&["validate", bad.to_str().unwrap(), "--charm", DEMO]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a charmfuzz trace"));
+
+    let missing = Path::new("/nonexistent/charm");
+    let o = charmfuzz(&["simulate", "--charm", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/charm"));
+}
+
+#[test]
+fn spec_prints_the_action_space() {
+    let o = charmfuzz(&["spec", DEMO]);
+    assert!(o.status.success());
+    let s = stdout(&o);
+    assert!(s.contains("kubernetes"), "{s}");
+    assert!(s.contains("replicas") && s.contains("peers"), "{s}");
+    assert!(s.contains("machine-rebooted") && s.contains("no"), "{s}");
+}
+
+#[test]
+fn stats_reach_every_kubernetes_hook_kind_of_the_demo_charm() {
+    let o = charmfuzz(&["stats", "--charm", DEMO, "--inputs", "3000", "--len", "600"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = stdout(&o);
+    assert!(s.contains("invalid traces: 0"), "{s}");
+    let hooks = s.split("hooks:").nth(1).unwrap();
+    for line in hooks.lines().filter(|l| l.starts_with("  ")) {
+        let mut parts = line.split_whitespace();
+        let (name, count) = (parts.next().unwrap(), parts.next().unwrap());
+        let machine_only = [
+            "pre-series-upgrade",
+            "post-series-upgrade",
+            "collect-metrics",
+        ];
+        // Owner-side secret hooks need the charm to create a secret (a real target reports
+        // that); the engine alone cannot.
+        let needs_charm = ["secret-rotate", "secret-expired", "secret-remove"];
+        if machine_only.contains(&name) || needs_charm.contains(&name) {
+            assert_eq!(count, "0", "{name}");
+        } else {
+            assert_ne!(count, "0", "{name} never appeared");
+        }
+    }
+}
