@@ -494,6 +494,14 @@ pub enum Effect {
     },
     /// `juju-reboot` (without `--now`: after the hook).
     RebootRequested,
+    /// `relation-set`: this unit's databag (or, `app: true`, its application's) as the
+    /// committed hook left it. Remote units read it from then on.
+    RelationDataSet {
+        relation_id: u32,
+        #[serde(default)]
+        app: bool,
+        data: Databag,
+    },
 }
 
 /// Owner of a secret the charm created.

@@ -2017,6 +2017,19 @@ impl World {
                     }
                 }
             }
+            Effect::RelationDataSet {
+                relation_id,
+                app,
+                data,
+            } => {
+                if let Some(r) = self.relation_mut(*relation_id) {
+                    if *app {
+                        r.local_app_data = data.clone();
+                    } else {
+                        r.local_unit_data = data.clone();
+                    }
+                }
+            }
             Effect::RebootRequested => {
                 if !self.is_kubernetes() && self.life == Life::Alive {
                     self.restart_pending = self.started;
