@@ -271,3 +271,60 @@ proptest! {
         prop_assert_eq!(decode(spec, common::opts(), &w, &v, &enc), t);
     }
 }
+
+#[test]
+fn the_charms_fuzzing_config_steers_decoding() {
+    // tests/fixtures/charms/k8s-rich/pyproject.toml: run-action weight 0, Juju 3.4 (no
+    // check events), teardown at the end, notice keys and config samples.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let charm =
+        charmfuzz::charm::Charm::load(&root.join("tests/fixtures/charms/k8s-rich")).unwrap();
+    assert_eq!(charm.options().juju_version.to_string(), "3.4.0");
+    let (mut notices, mut samples) = (0, 0);
+    for seed in 0..400 {
+        let t = decode(
+            charm.spec.clone(),
+            charm.options(),
+            &charm.weights,
+            &charm.vocab,
+            &common::bytes(seed, 500),
+        );
+        for s in &t.steps {
+            assert_ne!(s.action.kind(), ActionKind::RunAction);
+            match &s.action {
+                Action::CustomNotice { key, .. } => {
+                    notices += usize::from(key == "example.com/reload");
+                }
+                Action::Config { changes } => {
+                    samples +=
+                        usize::from(changes.get("log-level") == Some(&serde_json::json!("bogus")));
+                }
+                _ => {}
+            }
+            for e in &s.events {
+                assert!(!matches!(
+                    e.kind,
+                    HookKind::PebbleCheckFailed | HookKind::PebbleCheckRecovered
+                ));
+            }
+        }
+        // teardown-at-end: every story ends with the unit removed (`remove` is the last
+        // hook, unless it never installed: then it gets no hooks at all).
+        if !t.steps.is_empty() {
+            assert!(
+                t.steps.iter().any(|s| s.action.kind().is_removal()),
+                "seed {seed}"
+            );
+            let last = t.events().last().map(|e| e.kind);
+            assert!(
+                matches!(last, Some(HookKind::Remove) | None),
+                "seed {seed}: {last:?}"
+            );
+        }
+    }
+
+    assert!(
+        notices > 0 && samples > 0,
+        "notices {notices}, config samples {samples}"
+    );
+}

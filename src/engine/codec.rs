@@ -349,6 +349,9 @@ pub struct Driver<'v, T: Tape> {
     script: Option<&'v Trace>,
     cursor: (usize, usize),
     ended: bool,
+    /// The story is winding down (the tape chose to end it): deliver what is pending,
+    /// tear down if the options ask for it, and stop.
+    winding_down: bool,
     /// Decoding: end the story (after delivering what is pending) after this many actions.
     max_steps: Option<usize>,
 }
@@ -395,6 +398,7 @@ impl<'v, T: Tape> Driver<'v, T> {
             script,
             cursor: (0, 0),
             ended: false,
+            winding_down: false,
             max_steps: None,
         }
     }
@@ -453,7 +457,7 @@ impl<'v, T: Tape> Driver<'v, T> {
                 return Ok(None);
             }
             let out_of_steps = self.max_steps.is_some_and(|m| self.trace.steps.len() >= m);
-            if self.tape.exhausted() || out_of_steps {
+            if self.tape.exhausted() || out_of_steps || self.winding_down {
                 // Out of bytes: deliver what is pending, optionally tear down, then stop.
                 if let Some(first) = candidates.first() {
                     return Ok(Some(self.deliver(first.clone())));
@@ -498,8 +502,8 @@ impl<'v, T: Tape> Driver<'v, T> {
                 .map_err(|_| self.err("next step", want))?;
             match options[i] {
                 StepChoice::End => {
-                    self.ended = true;
-                    return Ok(None);
+                    self.winding_down = true;
+                    continue;
                 }
                 StepChoice::Deliver => {
                     let want = self.wanted_event().map(|e| {
@@ -1649,7 +1653,10 @@ pub fn encode(
     if replayed != trace.steps.len() || d.trace.events().count() != trace.events().count() {
         return Err(EncodeError::Invalid {
             step: replayed,
-            message: "the trace goes on after the engine's story ended".into(),
+            message: "the trace and the engine's story end differently (the trace goes on \
+                      after the engine's story ended, or the options ask for a teardown at the end \
+                      the trace does not have)"
+                .into(),
         });
     }
     Ok(d.tape.bytes)
