@@ -8,3 +8,4 @@ pub mod charm;
 pub mod engine;
 pub mod spec;
 pub mod story;
+pub mod target;

@@ -1,0 +1,13 @@
+//! The I/O side of charmfuzz: the process boundary to the real charm.
+//!
+//! Where [`crate::engine`] is pure (it decides which Juju events happen, in which order,
+//! from the fuzzer's bytes), `target` is everything that touches the outside world to
+//! play those events against the charm's own Python: the servers that answer what a
+//! charm asks of Juju and of its workloads, the processes the charm runs in, and the
+//! sandbox around them. Each piece here imitates one side of the boundary described in
+//! `spec/juju-boundary.md` as faithfully as the real charm can observe it.
+//!
+//! - [`pebble`]: a fake Pebble per workload container, a real HTTP server on a Unix
+//!   socket speaking the API `ops.pebble.Client` uses.
+
+pub mod pebble;

@@ -1,0 +1,803 @@
+//! A fake Pebble, one per workload container.
+//!
+//! # What Pebble is, and why a charm talks to it
+//!
+//! On Kubernetes, a Juju unit is a pod: the charm container (the unit agent plus the
+//! charm's Python) and one *workload* container per entry of `containers:` in the charm's
+//! metadata. Juju injects [Pebble](https://github.com/canonical/pebble), a small service
+//! manager, as PID 1 of each workload container, and shares its Unix socket with the charm
+//! container at `/charm/containers/<name>/pebble.socket`. Everything a sidecar charm does
+//! to its workload goes through that socket via `ops.pebble.Client` (usually wrapped as
+//! `ops.Container`): it checks the container is reachable (`can_connect()`), adds a
+//! *layer* describing services and health checks, *replans* so they start, pushes config
+//! files, pulls and lists files, runs commands with `exec`, watches checks and notices,
+//! and sends signals.
+//!
+//! # What we fake, and why faithfully
+//!
+//! A fuzzer cannot run real workload images, but it must run the charm's real `ops` client
+//! against something that behaves like Pebble, or the charm's Pebble code paths (and their
+//! bugs) are never exercised. So each container gets a real HTTP/1.1 server on a real Unix
+//! socket (hyper on a tokio runtime owned by [`FakePebble`]) speaking Pebble's API byte for
+//! byte as `ops` 3.x sees it: the same routes, response envelopes, `Content-Type`s, chunked
+//! `push` bodies, multipart `pull` answers, websockets for `exec`, status codes and error
+//! messages (`ops` turns them into `APIError`, `PathError`, `ChangeError`, `ExecError`,
+//! and charms branch on them: `Container.exists()` is a 404 from a file listing). The
+//! shapes and messages here follow Pebble's Go source; see
+//! `spec/juju-boundary.md` §3.
+//!
+//! What is *not* real is the workload: services are a state machine that starts at once
+//! (optionally failing on purpose, see [`FakePebble::set_start_failure`]), health checks
+//! pass or fail when the harness says so ([`FakePebble::fail_check`]), `exec` answers come
+//! from a script ([`ExecAnswers`]), and the container filesystem is a host directory
+//! standing in for the image's root (empty at first: only what the charm pushes is there).
+//!
+//! # Connectivity and restarts
+//!
+//! A container can be taken [down](FakePebble::down): its socket file is removed and open
+//! connections are dropped, so `can_connect()` is false and any call raises
+//! `ConnectionError`, as when Kubernetes restarts a workload container.
+//! [`FakePebble::restart`] brings it back. With `fresh = true` it models a real container
+//! restart: Pebble's state is gone (layers, plan, services, changes, checks, notices,
+//! identities), the boot id changes, and the filesystem is reset except for the paths
+//! declared persistent with [`FakePebble::set_persistent_paths`] (the container's mounted
+//! storage). The charm must add its layer again, typically on the `pebble-ready` event
+//! Juju sends after the restart. With `fresh = false` everything is kept (a transient
+//! outage).
+//!
+//! # Snapshots
+//!
+//! [`FakePebble::snapshot`] captures every container's Pebble state, logs and filesystem;
+//! [`FakePebble::restore`] puts them back, so a fuzz input can resume from a saved prefix.
+//!
+//! # Inspection
+//!
+//! The harness reads what the charm did: the plan and layers, service states, changes,
+//! checks, notices the charm added, every exec (command, environment, working directory,
+//! stdin, signals), every request (method, path, status), and the files.
+//!
+//! # Socket paths
+//!
+//! Container `c` listens on `<dir>/containers/c/pebble.socket` (that directory holds
+//! nothing else, like the real shared volume); its root filesystem is `<dir>/rootfs/c/`.
+//! A Unix socket path must fit in 107 bytes; a longer one is refused with
+//! [`PebbleError::SocketPathTooLong`]. Pointing `ops` (which hard-codes
+//! `/charm/containers/<name>/pebble.socket`) at these sockets is the worker's job.
+
+mod exec;
+mod files;
+mod gotime;
+mod http;
+mod layer;
+mod state;
+
+pub use exec::{ExecAnswer, ExecAnswers, ExecMatch};
+pub use files::{FileError, FileInfo, FsEntry, FsImage, UserEntry, Users};
+pub use gotime::{Timestamp, format_duration, parse_duration};
+pub use layer::{
+    Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck, parse_layer,
+};
+pub use state::{
+    Change, CheckRuntime, CheckStatus, ExecRecord, Notice, NotifyRecord, RequestRecord,
+    ServiceInfo, ServiceState, ServiceStatus, SignalRecord, Status, Task,
+};
+
+use exec::ExecSession;
+use files::ContainerFs;
+use state::ContainerState;
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The longest Unix socket path (`sun_path` is 108 bytes including the terminating NUL).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// The Pebble version the fake reports in `/v1/system-info`.
+pub const DEFAULT_VERSION: &str = "v1.19.0";
+
+/// What can go wrong running the fake Pebble.
+#[derive(Debug, thiserror::Error)]
+pub enum PebbleError {
+    /// The socket path does not fit in `sun_path`.
+    #[error(
+        "Pebble socket path {path} is {len} bytes long, but a Unix socket path can be at most {max} bytes; use a shorter working directory",
+        max = MAX_SOCKET_PATH
+    )]
+    SocketPathTooLong { path: PathBuf, len: usize },
+    /// A container name that cannot be a directory name.
+    #[error(
+        "invalid container name {0:?}: it must be non-empty and must not contain '/' or be '.' or '..'"
+    )]
+    InvalidContainerName(String),
+    /// The same container twice.
+    #[error("container {0:?} is listed twice")]
+    DuplicateContainer(String),
+    /// A name that is not one of this server's containers.
+    #[error("no container named {name:?} (this Pebble server has: {known})")]
+    UnknownContainer { name: String, known: String },
+    /// Creating a directory or file failed.
+    #[error("cannot create {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    /// Binding the socket failed.
+    #[error("cannot listen on Pebble socket {path}: {source}")]
+    Bind { path: PathBuf, source: io::Error },
+    /// The async runtime could not start.
+    #[error("cannot start the fake Pebble's async runtime: {0}")]
+    Runtime(io::Error),
+    /// Reading or writing a container's filesystem for a snapshot or restart failed.
+    #[error("container {container:?}: cannot {what} its filesystem at {root}: {source}")]
+    Filesystem {
+        container: String,
+        what: &'static str,
+        root: PathBuf,
+        source: io::Error,
+    },
+    /// A snapshot taken from a server with other containers.
+    #[error("snapshot is of containers [{snapshot}] but this Pebble server has [{server}]")]
+    SnapshotMismatch { snapshot: String, server: String },
+}
+
+/// Settings for [`FakePebble::start_with`].
+#[derive(Debug, Clone)]
+pub struct PebbleConfig {
+    /// How `exec` calls are answered (every container starts with these).
+    pub exec: ExecAnswers,
+    /// The version string reported by `/v1/system-info`.
+    pub version: String,
+    /// The containers' user database (by default `root`, and unknown names are created
+    /// on first use).
+    pub users: Users,
+}
+
+impl Default for PebbleConfig {
+    fn default() -> Self {
+        PebbleConfig {
+            exec: ExecAnswers::default(),
+            version: DEFAULT_VERSION.to_string(),
+            users: Users::default(),
+        }
+    }
+}
+
+/// One container's daemon: its state, its socket, its connections.
+pub(crate) struct Container {
+    pub socket: PathBuf,
+    pub state: Mutex<ContainerState>,
+    /// Bumped whenever changes or notices move (change waiters watch it).
+    pub version_tx: watch::Sender<u64>,
+    /// Bumped when the container goes down: every connection and exec watching it ends.
+    pub gen_tx: watch::Sender<u64>,
+    /// Execs waiting for their websockets, by task id.
+    pub sessions: Mutex<HashMap<String, ExecSession>>,
+    listener: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Container {
+    /// Wakes up everyone waiting on a change or notice.
+    pub fn bump(&self) {
+        self.version_tx.send_modify(|v| *v += 1);
+    }
+}
+
+/// The logs of one container, taken with [`FakePebble::take_logs`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerLogs {
+    pub requests: Vec<RequestRecord>,
+    pub execs: Vec<ExecRecord>,
+    pub notifies: Vec<NotifyRecord>,
+    pub signals: Vec<SignalRecord>,
+}
+
+/// One container's part of a [`PebbleSnapshot`].
+#[derive(Debug, Clone)]
+pub struct ContainerSnapshot {
+    pub up: bool,
+    pub boot: u64,
+    pub plan: Plan,
+    pub services: BTreeMap<String, state::ServiceRuntime>,
+    pub changes: Vec<Change>,
+    pub last_change_id: u64,
+    pub last_task_id: u64,
+    pub checks: BTreeMap<String, CheckRuntime>,
+    pub notices: Vec<Notice>,
+    pub last_notice_id: u64,
+    pub identities: BTreeMap<String, serde_json::Value>,
+    pub users: Users,
+    pub exec_answers: ExecAnswers,
+    pub start_failures: BTreeMap<String, i32>,
+    pub persistent_paths: Vec<String>,
+    pub logs: ContainerLogs,
+    pub fs: FsImage,
+}
+
+/// Every container's Pebble state and filesystem at one moment.
+#[derive(Debug, Clone)]
+pub struct PebbleSnapshot {
+    pub containers: BTreeMap<String, ContainerSnapshot>,
+}
+
+/// The fake Pebble server: one daemon per workload container, all served by one tokio
+/// runtime that this struct owns. Dropping it (or [`FakePebble::shutdown`]) stops
+/// everything and removes the sockets.
+pub struct FakePebble {
+    runtime: Option<tokio::runtime::Runtime>,
+    dir: PathBuf,
+    containers: BTreeMap<String, Arc<Container>>,
+}
+
+impl std::fmt::Debug for FakePebble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakePebble")
+            .field("dir", &self.dir)
+            .field("containers", &self.containers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PebbleError + '_ {
+    move |source| PebbleError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl FakePebble {
+    /// Starts one Pebble per container under `dir`, all reachable, answering `exec` with
+    /// `exec`.
+    pub fn start(
+        dir: &Path,
+        containers: &[String],
+        exec: ExecAnswers,
+    ) -> Result<FakePebble, PebbleError> {
+        FakePebble::start_with(
+            dir,
+            containers,
+            PebbleConfig {
+                exec,
+                ..PebbleConfig::default()
+            },
+        )
+    }
+
+    /// Starts one Pebble per container under `dir` with the given settings.
+    pub fn start_with(
+        dir: &Path,
+        containers: &[String],
+        config: PebbleConfig,
+    ) -> Result<FakePebble, PebbleError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("charmfuzz-pebble")
+            .enable_all()
+            .build()
+            .map_err(PebbleError::Runtime)?;
+        let mut pebble = FakePebble {
+            runtime: Some(runtime),
+            dir: dir.to_path_buf(),
+            containers: BTreeMap::new(),
+        };
+        for name in containers {
+            if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                return Err(PebbleError::InvalidContainerName(name.clone()));
+            }
+            if pebble.containers.contains_key(name) {
+                return Err(PebbleError::DuplicateContainer(name.clone()));
+            }
+            let sock_dir = dir.join("containers").join(name);
+            let socket = sock_dir.join("pebble.socket");
+            let len = socket.as_os_str().len();
+            if len > MAX_SOCKET_PATH {
+                return Err(PebbleError::SocketPathTooLong { path: socket, len });
+            }
+            std::fs::create_dir_all(&sock_dir).map_err(io_err(&sock_dir))?;
+            let root = dir.join("rootfs").join(name);
+            let fs = ContainerFs::new(root.clone()).map_err(io_err(&root))?;
+            let mut st = ContainerState::new(name, fs, config.exec.clone(), &config.version);
+            st.users = config.users.clone();
+            let c = Arc::new(Container {
+                socket,
+                state: Mutex::new(st),
+                version_tx: watch::channel(0).0,
+                gen_tx: watch::channel(0).0,
+                sessions: Mutex::new(HashMap::new()),
+                listener: Mutex::new(None),
+            });
+            pebble.containers.insert(name.clone(), c.clone());
+            pebble.bring_up(&c)?;
+        }
+        Ok(pebble)
+    }
+
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().expect("runtime lives until shutdown")
+    }
+
+    fn container(&self, name: &str) -> Result<&Arc<Container>, PebbleError> {
+        self.containers
+            .get(name)
+            .ok_or_else(|| PebbleError::UnknownContainer {
+                name: name.to_string(),
+                known: self
+                    .containers
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    fn lock(&self, name: &str) -> Result<std::sync::MutexGuard<'_, ContainerState>, PebbleError> {
+        Ok(self.container(name)?.state.lock().expect("poisoned"))
+    }
+
+    fn bring_up(&self, c: &Arc<Container>) -> Result<(), PebbleError> {
+        let mut listener = c.listener.lock().expect("poisoned");
+        if listener.is_some() {
+            return Ok(());
+        }
+        let _ = std::fs::remove_file(&c.socket);
+        let bind_err = |source| PebbleError::Bind {
+            path: c.socket.clone(),
+            source,
+        };
+        let std_listener = std::os::unix::net::UnixListener::bind(&c.socket).map_err(bind_err)?;
+        std_listener.set_nonblocking(true).map_err(bind_err)?;
+        let _guard = self.rt().enter();
+        let l = tokio::net::UnixListener::from_std(std_listener).map_err(bind_err)?;
+        let gen_rx = c.gen_tx.subscribe();
+        *listener = Some(self.rt().spawn(accept_loop(c.clone(), l, gen_rx)));
+        c.state.lock().expect("poisoned").up = true;
+        Ok(())
+    }
+
+    fn take_down(&self, c: &Arc<Container>) {
+        // Removing the file first makes every new connect fail at once (ENOENT, which ops
+        // reports as "socket not found … (container restarted?)").
+        let _ = std::fs::remove_file(&c.socket);
+        c.gen_tx.send_modify(|g| *g += 1);
+        if let Some(h) = c.listener.lock().expect("poisoned").take() {
+            h.abort();
+        }
+        c.sessions.lock().expect("poisoned").clear();
+        c.state.lock().expect("poisoned").up = false;
+        c.bump();
+    }
+
+    /// The container names, sorted.
+    pub fn container_names(&self) -> Vec<String> {
+        self.containers.keys().cloned().collect()
+    }
+
+    /// The directory everything lives under.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The socket of a container (`<dir>/containers/<name>/pebble.socket`).
+    pub fn socket_path(&self, name: &str) -> Result<PathBuf, PebbleError> {
+        Ok(self.container(name)?.socket.clone())
+    }
+
+    /// The host directory standing in for the container's `/`.
+    pub fn root_dir(&self, name: &str) -> Result<PathBuf, PebbleError> {
+        Ok(self.lock(name)?.fs.root().to_path_buf())
+    }
+
+    /// Whether the container's Pebble is reachable.
+    pub fn is_up(&self, name: &str) -> Result<bool, PebbleError> {
+        Ok(self.lock(name)?.up)
+    }
+
+    /// Takes the container down: the socket disappears and connections drop, so the
+    /// charm's `can_connect()` is false. State is kept until [`restart`](Self::restart).
+    pub fn down(&self, name: &str) -> Result<(), PebbleError> {
+        let c = self.container(name)?.clone();
+        self.take_down(&c);
+        Ok(())
+    }
+
+    /// Brings a container back up with its state as it was (a transient outage).
+    pub fn up(&self, name: &str) -> Result<(), PebbleError> {
+        let c = self.container(name)?.clone();
+        self.bring_up(&c)
+    }
+
+    /// Restarts a container: down, then up. With `fresh`, this is a new boot of the
+    /// workload container: Pebble's state is lost (layers, plan, services, changes,
+    /// checks, notices, identities; the boot id changes) and the filesystem is reset
+    /// except for the persistent paths. Without `fresh`, everything is kept.
+    pub fn restart(&self, name: &str, fresh: bool) -> Result<(), PebbleError> {
+        let c = self.container(name)?.clone();
+        self.take_down(&c);
+        if fresh {
+            let mut st = c.state.lock().expect("poisoned");
+            st.reset_daemon();
+            st.boot += 1;
+            st.epoch += 1;
+            let keep = st.persistent_paths.clone();
+            let root = st.fs.root().to_path_buf();
+            st.fs
+                .reset_keeping(&keep)
+                .map_err(|source| PebbleError::Filesystem {
+                    container: name.to_string(),
+                    what: "reset",
+                    root,
+                    source,
+                })?;
+        }
+        self.bring_up(&c)
+    }
+
+    /// Container paths that survive a fresh restart (the container's mounted storage).
+    pub fn set_persistent_paths(&self, name: &str, paths: &[String]) -> Result<(), PebbleError> {
+        self.lock(name)?.persistent_paths = paths.to_vec();
+        Ok(())
+    }
+
+    /// Replaces a container's scripted exec answers.
+    pub fn set_exec_answers(&self, name: &str, answers: ExecAnswers) -> Result<(), PebbleError> {
+        self.lock(name)?.exec_answers = answers;
+        Ok(())
+    }
+
+    /// Makes starting `service` fail (`cannot start service: exited quickly with code
+    /// N`, the service ends in `backoff`), or with `None` succeed again.
+    pub fn set_start_failure(
+        &self,
+        name: &str,
+        service: &str,
+        exit_code: Option<i32>,
+    ) -> Result<(), PebbleError> {
+        let mut st = self.lock(name)?;
+        match exit_code {
+            Some(code) => st.start_failures.insert(service.to_string(), code),
+            None => st.start_failures.remove(service),
+        };
+        Ok(())
+    }
+
+    /// Sets a service's state from outside, as when the workload crashes (`Backoff` or
+    /// `Exited`) or is started by hand. Returns false if the plan has no such service.
+    pub fn set_service_state(
+        &self,
+        name: &str,
+        service: &str,
+        state: ServiceState,
+    ) -> Result<bool, PebbleError> {
+        let mut st = self.lock(name)?;
+        let Some(cfg) = st.plan.services.get(service).cloned() else {
+            return Ok(false);
+        };
+        st.set_service_state(service, state, cfg, Timestamp::now());
+        Ok(true)
+    }
+
+    /// A health check fails past its threshold: status `down`, its `perform-check` change
+    /// errors with `message`, a `recover-check` change starts (what Juju turns into
+    /// `<container>-pebble-check-failed`). Returns false if no such running check.
+    pub fn fail_check(&self, name: &str, check: &str, message: &str) -> Result<bool, PebbleError> {
+        let c = self.container(name)?;
+        let ok = c.state.lock().expect("poisoned").fail_check(check, message);
+        c.bump();
+        Ok(ok)
+    }
+
+    /// A failing health check passes again (`up`, a new `perform-check` change).
+    pub fn recover_check(&self, name: &str, check: &str) -> Result<bool, PebbleError> {
+        let c = self.container(name)?;
+        let ok = c.state.lock().expect("poisoned").recover_check(check);
+        c.bump();
+        Ok(ok)
+    }
+
+    /// The workload records a custom notice (as `pebble notify` would), which Juju turns
+    /// into `<container>-pebble-custom-notice`. Returns the notice id.
+    pub fn add_workload_notice(
+        &self,
+        name: &str,
+        key: &str,
+        data: BTreeMap<String, String>,
+    ) -> Result<String, PebbleError> {
+        let c = self.container(name)?;
+        let id = c.state.lock().expect("poisoned").add_notice_at(
+            Some(0),
+            "custom",
+            key,
+            data,
+            None,
+            Timestamp::now(),
+        );
+        c.bump();
+        Ok(id)
+    }
+
+    /// Writes a file into the container's filesystem directly (as the image would have
+    /// it), creating parent directories.
+    pub fn put_file(
+        &self,
+        name: &str,
+        path: &str,
+        content: &[u8],
+        mode: u32,
+    ) -> Result<(), PebbleError> {
+        let mut st = self.lock(name)?;
+        let root = st.fs.root().to_path_buf();
+        st.fs
+            .put(path, content, mode)
+            .map_err(|source| PebbleError::Filesystem {
+                container: name.to_string(),
+                what: "write",
+                root,
+                source,
+            })
+    }
+
+    // ---- inspection ------------------------------------------------------------------
+
+    /// The combined plan.
+    pub fn plan(&self, name: &str) -> Result<Plan, PebbleError> {
+        Ok(self.lock(name)?.plan.clone())
+    }
+
+    /// The plan as `GET /v1/plan?format=yaml` returns it.
+    pub fn plan_yaml(&self, name: &str) -> Result<String, PebbleError> {
+        Ok(self.lock(name)?.plan.to_yaml())
+    }
+
+    /// Every service in the plan and its status.
+    pub fn services(&self, name: &str) -> Result<Vec<ServiceInfo>, PebbleError> {
+        Ok(self.lock(name)?.service_infos(&[]))
+    }
+
+    /// Every change, oldest first.
+    pub fn changes(&self, name: &str) -> Result<Vec<Change>, PebbleError> {
+        Ok(self.lock(name)?.changes.clone())
+    }
+
+    /// Every health check and its status.
+    pub fn checks(&self, name: &str) -> Result<Vec<CheckRuntime>, PebbleError> {
+        Ok(self.lock(name)?.checks.values().cloned().collect())
+    }
+
+    /// Every notice (custom and `change-update`), by last-repeated time.
+    pub fn notices(&self, name: &str) -> Result<Vec<Notice>, PebbleError> {
+        Ok(self
+            .lock(name)?
+            .sorted_notices()
+            .into_iter()
+            .cloned()
+            .collect())
+    }
+
+    /// The identities (passwords included).
+    pub fn identities(
+        &self,
+        name: &str,
+    ) -> Result<BTreeMap<String, serde_json::Value>, PebbleError> {
+        Ok(self.lock(name)?.identities.clone())
+    }
+
+    /// The notices the charm added with `notify`, in order.
+    pub fn notify_log(&self, name: &str) -> Result<Vec<NotifyRecord>, PebbleError> {
+        Ok(self.lock(name)?.notify_log.clone())
+    }
+
+    /// Every exec the charm ran or tried to run, in order.
+    pub fn exec_log(&self, name: &str) -> Result<Vec<ExecRecord>, PebbleError> {
+        Ok(self.lock(name)?.exec_log.clone())
+    }
+
+    /// Every request the charm made, in order.
+    pub fn request_log(&self, name: &str) -> Result<Vec<RequestRecord>, PebbleError> {
+        Ok(self.lock(name)?.request_log.clone())
+    }
+
+    /// Every `send_signal` the charm made, in order.
+    pub fn signal_log(&self, name: &str) -> Result<Vec<SignalRecord>, PebbleError> {
+        Ok(self.lock(name)?.signal_log.clone())
+    }
+
+    /// Takes (and clears) all logs of a container, e.g. after each event.
+    pub fn take_logs(&self, name: &str) -> Result<ContainerLogs, PebbleError> {
+        let mut st = self.lock(name)?;
+        Ok(ContainerLogs {
+            requests: std::mem::take(&mut st.request_log),
+            execs: std::mem::take(&mut st.exec_log),
+            notifies: std::mem::take(&mut st.notify_log),
+            signals: std::mem::take(&mut st.signal_log),
+        })
+    }
+
+    /// A file's content in the container, if it is a readable regular file.
+    pub fn file(&self, name: &str, path: &str) -> Result<Option<Vec<u8>>, PebbleError> {
+        Ok(self.lock(name)?.fs.get(path))
+    }
+
+    /// Every file and directory in the container.
+    pub fn files(&self, name: &str) -> Result<FsImage, PebbleError> {
+        let st = self.lock(name)?;
+        let root = st.fs.root().to_path_buf();
+        st.fs.walk().map_err(|source| PebbleError::Filesystem {
+            container: name.to_string(),
+            what: "read",
+            root,
+            source,
+        })
+    }
+
+    // ---- snapshots -------------------------------------------------------------------
+
+    /// Captures every container's state, logs and filesystem.
+    pub fn snapshot(&self) -> Result<PebbleSnapshot, PebbleError> {
+        let mut containers = BTreeMap::new();
+        for (name, c) in &self.containers {
+            let st = c.state.lock().expect("poisoned");
+            let fs = st.fs.image().map_err(|source| PebbleError::Filesystem {
+                container: name.clone(),
+                what: "read",
+                root: st.fs.root().to_path_buf(),
+                source,
+            })?;
+            containers.insert(
+                name.clone(),
+                ContainerSnapshot {
+                    up: st.up,
+                    boot: st.boot,
+                    plan: st.plan.clone(),
+                    services: st.services.clone(),
+                    changes: st.changes.clone(),
+                    last_change_id: st.last_change_id,
+                    last_task_id: st.last_task_id,
+                    checks: st.checks.clone(),
+                    notices: st.notices.clone(),
+                    last_notice_id: st.last_notice_id,
+                    identities: st.identities.clone(),
+                    users: st.users.clone(),
+                    exec_answers: st.exec_answers.clone(),
+                    start_failures: st.start_failures.clone(),
+                    persistent_paths: st.persistent_paths.clone(),
+                    logs: ContainerLogs {
+                        requests: st.request_log.clone(),
+                        execs: st.exec_log.clone(),
+                        notifies: st.notify_log.clone(),
+                        signals: st.signal_log.clone(),
+                    },
+                    fs,
+                },
+            );
+        }
+        Ok(PebbleSnapshot { containers })
+    }
+
+    /// Puts every container back as the snapshot has it (reachability included). Execs
+    /// that were still running when the snapshot was taken end in error (there is no
+    /// process to resume).
+    pub fn restore(&self, snap: &PebbleSnapshot) -> Result<(), PebbleError> {
+        let ours: Vec<&String> = self.containers.keys().collect();
+        let theirs: Vec<&String> = snap.containers.keys().collect();
+        if ours != theirs {
+            let join = |v: Vec<&String>| {
+                v.into_iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(PebbleError::SnapshotMismatch {
+                snapshot: join(theirs),
+                server: join(ours),
+            });
+        }
+        for (name, s) in &snap.containers {
+            let c = self.containers[name].clone();
+            // Drop connections and running execs of the present.
+            self.take_down(&c);
+            {
+                let mut st = c.state.lock().expect("poisoned");
+                st.epoch += 1;
+                st.boot = s.boot;
+                st.plan = s.plan.clone();
+                st.services = s.services.clone();
+                st.changes = s.changes.clone();
+                st.last_change_id = s.last_change_id;
+                st.last_task_id = s.last_task_id;
+                st.checks = s.checks.clone();
+                st.notices = s.notices.clone();
+                st.last_notice_id = s.last_notice_id;
+                st.identities = s.identities.clone();
+                st.users = s.users.clone();
+                st.exec_answers = s.exec_answers.clone();
+                st.start_failures = s.start_failures.clone();
+                st.persistent_paths = s.persistent_paths.clone();
+                st.request_log = s.logs.requests.clone();
+                st.exec_log = s.logs.execs.clone();
+                st.notify_log = s.logs.notifies.clone();
+                st.signal_log = s.logs.signals.clone();
+                st.interrupt_running_execs("exec interrupted: state restored from a snapshot");
+                let root = st.fs.root().to_path_buf();
+                st.fs
+                    .restore(&s.fs)
+                    .map_err(|source| PebbleError::Filesystem {
+                        container: name.clone(),
+                        what: "restore",
+                        root,
+                        source,
+                    })?;
+            }
+            if s.up {
+                self.bring_up(&c)?;
+            }
+            c.bump();
+        }
+        Ok(())
+    }
+
+    /// Stops every container and the runtime, and removes the sockets.
+    pub fn shutdown(mut self) {
+        self.shutdown_inner();
+    }
+
+    fn shutdown_inner(&mut self) {
+        let Some(rt) = self.runtime.take() else {
+            return;
+        };
+        for c in self.containers.values() {
+            let _ = std::fs::remove_file(&c.socket);
+            c.gen_tx.send_modify(|g| *g += 1);
+            if let Some(h) = c.listener.lock().expect("poisoned").take() {
+                h.abort();
+            }
+            c.sessions.lock().expect("poisoned").clear();
+            c.state.lock().expect("poisoned").up = false;
+        }
+        rt.shutdown_timeout(Duration::from_secs(2));
+    }
+}
+
+impl Drop for FakePebble {
+    fn drop(&mut self) {
+        self.shutdown_inner();
+    }
+}
+
+async fn accept_loop(
+    c: Arc<Container>,
+    listener: tokio::net::UnixListener,
+    mut gen_rx: watch::Receiver<u64>,
+) {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve(c.clone(), stream, c.gen_tx.subscribe()));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            _ = gen_rx.changed() => break,
+        }
+    }
+}
+
+async fn serve(
+    c: Arc<Container>,
+    stream: tokio::net::UnixStream,
+    mut gen_rx: watch::Receiver<u64>,
+) {
+    let svc = hyper::service::service_fn(move |req| {
+        let c = c.clone();
+        async move { Ok::<_, Infallible>(http::handle(c, req).await) }
+    });
+    // Go's net/http writes canonical header names (`Content-Type`); so do we.
+    let conn = hyper::server::conn::http1::Builder::new()
+        .title_case_headers(true)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+        .with_upgrades();
+    tokio::select! {
+        _ = conn => {}
+        _ = gen_rx.changed() => {}
+    }
+}
