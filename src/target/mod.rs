@@ -7,7 +7,11 @@
 //! sandbox around them. Each piece here imitates one side of the boundary described in
 //! `spec/juju-boundary.md` as faithfully as the real charm can observe it.
 //!
+//! - [`hooktools`]: the unit agent's answers to the charm's hook tools (`relation-get`,
+//!   `secret-add`, `status-set`, …), with Juju's rules and its commit-on-success semantics,
+//!   as a pure state machine the process plumbing calls.
 //! - [`pebble`]: a fake Pebble per workload container, a real HTTP server on a Unix
 //!   socket speaking the API `ops.pebble.Client` uses.
 
+pub mod hooktools;
 pub mod pebble;

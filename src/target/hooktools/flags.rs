@@ -185,7 +185,11 @@ mod tests {
         assert_eq!(a.value("format"), Some("json"));
         assert_eq!(a.value("r"), Some("db:1"));
         assert!(a.flag("app"));
-        let a = parse(&s(&["--application=False", "active", "--", "-x", "--app"]), FLAGS).unwrap();
+        let a = parse(
+            &s(&["--application=False", "active", "--", "-x", "--app"]),
+            FLAGS,
+        )
+        .unwrap();
         assert!(!a.flag("application"));
         assert_eq!(a.pos, ["active", "-x", "--app"]);
         let a = parse(&s(&["--relation", "7"]), FLAGS).unwrap();
@@ -200,7 +204,13 @@ mod tests {
         let e = parse(&s(&["-r"]), FLAGS).unwrap_err();
         assert_eq!(e.to_string(), "flag needs an argument: -r");
         let e = parse(&s(&["--app=maybe"]), FLAGS).unwrap_err();
-        assert!(e.to_string().starts_with("invalid value \"maybe\" for flag --app"));
-        assert!(matches!(parse(&s(&["--help"]), FLAGS), Err(ToolError::Help)));
+        assert!(
+            e.to_string()
+                .starts_with("invalid value \"maybe\" for flag --app")
+        );
+        assert!(matches!(
+            parse(&s(&["--help"]), FLAGS),
+            Err(ToolError::Help)
+        ));
     }
 }

@@ -179,7 +179,7 @@ fn exp_form(f: f64) -> String {
 }
 
 /// A float64 as yaml.v2 writes it (`strconv.FormatFloat(f, 'g', -1, 64)`): exponent form
-/// when the decimal exponent is below -4 or at least 21, with two exponent digits.
+/// when the decimal exponent is below -4 or at least 6, with two exponent digits.
 fn go_g_float(f: f64) -> String {
     if f.is_nan() {
         return ".nan".into();
@@ -191,7 +191,7 @@ fn go_g_float(f: f64) -> String {
         return format!("{f}");
     }
     let exp = f.abs().log10().floor() as i32;
-    if !(-4..21).contains(&exp) {
+    if !(-4..6).contains(&exp) {
         let s = format!("{f:e}");
         let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
         let (sign, digits) = match e.strip_prefix('-') {
@@ -302,7 +302,10 @@ fn yaml_string(s: &str, indent: usize) -> String {
     if s.is_empty() || resolves_as_non_string(s) || s.chars().any(|c| c.is_control()) {
         let mut out = String::new();
         write_json_string(s, &mut out);
-        return out.replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&");
+        return out
+            .replace("\\u003c", "<")
+            .replace("\\u003e", ">")
+            .replace("\\u0026", "&");
     }
     if plain_allowed(s) {
         s.to_string()
@@ -314,9 +317,8 @@ fn yaml_string(s: &str, indent: usize) -> String {
 fn resolves_as_non_string(s: &str) -> bool {
     const WORDS: &[&str] = &[
         "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "yes",
-        "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n",
-        "N", ".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF", "+.inf", ".nan", ".NaN", ".NAN",
-        "<<",
+        "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N",
+        ".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF", "+.inf", ".nan", ".NaN", ".NAN", "<<",
     ];
     if WORDS.contains(&s) {
         return true;
@@ -364,7 +366,9 @@ mod tests {
 
     #[test]
     fn json_like_go() {
-        let v = sorted(json!({"b": 1.0, "a": "<x&y>", "c": [true, null], "d": 0.5, "e": 1e21, "f": 1e-7}));
+        let v = sorted(
+            json!({"b": 1.0, "a": "<x&y>", "c": [true, null], "d": 0.5, "e": 1e21, "f": 1e-7}),
+        );
         assert_eq!(
             go_json(&v),
             r#"{"a":"\u003cx\u0026y\u003e","b":1,"c":[true,null],"d":0.5,"e":1e+21,"f":1e-7}"#
@@ -396,6 +400,9 @@ mod tests {
             "big: 1e+06\ncolon: 'a: b'\nempty: \"\"\nlist:\n- a\n- b\nmulti: |-\n  l1\n  l2\nname: x\nnested:\n  k: v\nport: 8080\nratio: 0.5\nt: \"true\"\n"
         );
         assert_eq!(render(Format::Yaml, &json!({})), b"{}\n");
-        assert_eq!(render(Format::Yaml, &json!([{"a": 1, "b": 2}])), b"- a: 1\n  b: 2\n");
+        assert_eq!(
+            render(Format::Yaml, &json!([{"a": 1, "b": 2}])),
+            b"- a: 1\n  b: 2\n"
+        );
     }
 }

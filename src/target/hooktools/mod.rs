@@ -285,6 +285,9 @@ pub struct UnitAgent {
     pub remote_data: BTreeMap<u32, BTreeMap<String, Databag>>,
     /// Where `resource-get` says resource files are (`<dir>/<name>/<filename>`).
     pub resource_dir: PathBuf,
+    /// The charm has set its unit status at least once (Juju's `StatusSet`): Juju then
+    /// stops setting it around install and start.
+    pub charm_set_status: bool,
     secrets_created: u32,
 }
 
@@ -421,6 +424,8 @@ struct RelView {
     suspended: bool,
     /// `relation-list`.
     members: Vec<String>,
+    /// The remote units in the relation now (goal-state).
+    remote_units: Vec<String>,
     /// Remote units' databags (departed ones included while the relation lives).
     unit_data: BTreeMap<String, Databag>,
     remote_app_data: Databag,
@@ -482,7 +487,6 @@ pub struct HookContext {
     remote_unit: Option<String>,
     remote_app: Option<String>,
     storage_id: Option<String>,
-    secret_id: Option<String>,
     peers: Vec<String>,
     config: BTreeMap<String, Value>,
     relations: BTreeMap<u32, RelView>,
@@ -582,7 +586,10 @@ pub fn secret_xid(uri: &str) -> Option<&str> {
     } else {
         rest
     };
-    let ok = id.len() == 20 && id.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase());
+    let ok = id.len() == 20
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase());
     ok.then_some(id)
 }
 
@@ -662,22 +669,17 @@ impl HookContext {
                     }
                 }
             }
-            let mut unit_data: BTreeMap<String, Databag> = agent
-                .remote_data
-                .get(&r.id)
-                .cloned()
-                .unwrap_or_default();
+            let mut unit_data: BTreeMap<String, Databag> =
+                agent.remote_data.get(&r.id).cloned().unwrap_or_default();
             for (u, ru) in &r.remote_units {
                 unit_data.insert(u.clone(), with_defaults(u, &ru.data));
             }
-            let local_app = if r.peer
-                && r.app_version > 0
-                && (r.local_app_data.is_empty() || !world.leader)
-            {
-                r.app_data.clone()
-            } else {
-                r.local_app_data.clone()
-            };
+            let local_app =
+                if r.peer && r.app_version > 0 && (r.local_app_data.is_empty() || !world.leader) {
+                    r.app_data.clone()
+                } else {
+                    r.local_app_data.clone()
+                };
             relations.insert(
                 r.id,
                 RelView {
@@ -687,6 +689,7 @@ impl HookContext {
                     dying: r.dying,
                     suspended: r.suspended,
                     members: members.into_iter().collect(),
+                    remote_units: r.remote_units.keys().cloned().collect(),
                     unit_data,
                     remote_app_data: r.app_data.clone(),
                     local_unit: with_defaults(&world.unit, &r.local_unit_data),
@@ -794,7 +797,7 @@ impl HookContext {
         let mut unit_status = agent.unit_status.clone();
         let mut statuses = Vec::new();
         let pre = match kind {
-            HookKind::Install => Some("installing charm software"),
+            HookKind::Install if !agent.charm_set_status => Some("installing charm software"),
             HookKind::Stop => Some("stopping charm software"),
             HookKind::Remove => Some("cleaning up prior to charm deletion"),
             _ => None,
@@ -824,7 +827,6 @@ impl HookContext {
             remote_unit,
             remote_app: env("JUJU_REMOTE_APP"),
             storage_id: hook_storage,
-            secret_id: env("JUJU_SECRET_ID"),
             peers: world.peers.iter().cloned().collect(),
             config: world.effective_config(),
             relations,
@@ -904,7 +906,9 @@ impl HookContext {
             "relation-list" => self.relation_list(args),
             "relation-get" => self.relation_get(args),
             "relation-set" => self.relation_set(args, stdin),
-            "relation-model-get" => self.relation_model_get(args),
+            "relation-model-get" if self.juju_version >= JujuVersion::new(3, 6, 2) => {
+                self.relation_model_get(args)
+            }
             "network-get" => self.network_get(args),
             "unit-get" => self.unit_get(args),
             "goal-state" => self.goal_state(args),
@@ -945,6 +949,33 @@ impl HookContext {
     pub fn finish(mut self, exit_ok: bool, agent: &mut UnitAgent) -> HookOutcome {
         let reboot_now = self.reboot == Some(Reboot::Now);
         let commit = exit_ok && !reboot_now;
+
+        // What Juju sets itself after a hook that succeeded (`runHook.afterHook`).
+        let set_unit_status = self
+            .statuses
+            .iter()
+            .any(|s| s.target == StatusTarget::Unit && !s.by_juju);
+        if exit_ok {
+            let after = match self.kind {
+                HookKind::Stop => Some(Status::new("maintenance", "")),
+                HookKind::Remove => Some(Status::new("terminated", "")),
+                HookKind::Start if !set_unit_status && !agent.charm_set_status => {
+                    Some(Status::default())
+                }
+                _ => None,
+            };
+            if let Some(s) = after {
+                self.statuses.push(StatusRecord {
+                    target: StatusTarget::Unit,
+                    status: s.status.clone(),
+                    message: s.message.clone(),
+                    hook: self.hook.clone(),
+                    by_juju: true,
+                });
+                self.unit_status = s;
+            }
+        }
+        agent.charm_set_status |= set_unit_status;
 
         // Applied at once, whatever happened.
         agent.unit_status = self.unit_status.clone();
@@ -1037,8 +1068,9 @@ impl HookContext {
                 count: *count,
             });
         }
-        buffered.append(&mut self.secret_changes);
-        effects.append(&mut self.secret_effects);
+        let (secret_changes, secret_effects) = self.secret_commit();
+        buffered.extend(secret_changes);
+        effects.extend(secret_effects);
         if let Some(r) = self.reboot {
             buffered.push(Change::Reboot {
                 now: r == Reboot::Now,
@@ -1051,8 +1083,8 @@ impl HookContext {
         let mut committed = std::mem::take(&mut self.immediate);
         let discarded;
         if commit {
-            agent.charm_state = self.state;
             agent.opened_ports = self.opened_now();
+            agent.charm_state = self.state;
             agent.secrets = self.owned;
             agent.secrets_created = self.next_secret;
             committed.extend(buffered);

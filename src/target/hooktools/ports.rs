@@ -82,7 +82,11 @@ impl PortRange {
             ),
             _ => return Err(format!("invalid port range {ports:?}")),
         };
-        let proto = if from == -1 { "icmp".to_string() } else { proto };
+        let proto = if from == -1 {
+            "icmp".to_string()
+        } else {
+            proto
+        };
         let protocol = match proto.as_str() {
             "tcp" => Protocol::Tcp,
             "udp" => Protocol::Udp,

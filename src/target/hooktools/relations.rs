@@ -90,7 +90,7 @@ pub(super) fn parse_key_values(args: &[String]) -> Result<BTreeMap<String, Strin
 
 /// A YAML (or JSON) map of strings, as yaml.v2 decodes it into `map[string]string`.
 pub(super) fn parse_string_map(text: &str) -> Result<BTreeMap<String, String>, String> {
-    use saphyr::{LoadableYamlNode, Yaml, YamlLoader};
+    use saphyr::{Yaml, YamlLoader};
     let mut parser = saphyr_parser::Parser::new_from_str(text);
     let mut loader: YamlLoader<Yaml> = YamlLoader::default();
     loader.early_parse(false);
@@ -210,7 +210,10 @@ impl HookContext {
                 if valid_app(name) {
                     name.clone()
                 } else if valid_unit(name) {
-                    name.rsplit_once('/').map(|x| x.0).unwrap_or(name).to_string()
+                    name.rsplit_once('/')
+                        .map(|x| x.0)
+                        .unwrap_or(name)
+                        .to_string()
                 } else {
                     String::new()
                 }
@@ -262,7 +265,11 @@ impl HookContext {
         if key.is_empty() {
             return Ok(render(format, &string_map(&bag)));
         }
-        let v = bag.get(&key).cloned().map(Value::String).unwrap_or(Value::Null);
+        let v = bag
+            .get(&key)
+            .cloned()
+            .map(Value::String)
+            .unwrap_or(Value::Null);
         Ok(render(format, &v))
     }
 
@@ -287,7 +294,10 @@ impl HookContext {
         if app && !self.leader {
             return Err(failed("cannot write relation settings"));
         }
-        let r = self.relations.get_mut(&id).expect("checked by relation_arg");
+        let r = self
+            .relations
+            .get_mut(&id)
+            .expect("checked by relation_arg");
         if app {
             apply(&mut r.local_app, &settings);
         } else {
@@ -306,7 +316,12 @@ impl HookContext {
     }
 
     fn bindings(&self) -> Vec<&str> {
-        let mut b: Vec<&str> = self.spec.endpoints.iter().map(|e| e.name.as_str()).collect();
+        let mut b: Vec<&str> = self
+            .spec
+            .endpoints
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
         b.extend(self.spec.extra_bindings.iter().map(String::as_str));
         b.push("juju-info");
         b
@@ -379,7 +394,10 @@ impl HookContext {
                 info.insert("interfacename".into(), Value::String("eth0".into()));
             }
             let mut out = Map::new();
-            out.insert("bind-addresses".into(), Value::Array(vec![Value::Object(info)]));
+            out.insert(
+                "bind-addresses".into(),
+                Value::Array(vec![Value::Object(info)]),
+            );
             out.insert("egress-subnets".into(), json!([format!("{ip}/32")]));
             out.insert("ingress-addresses".into(), json!([ip]));
             return Ok(render(format, &Value::Object(out)));
@@ -439,10 +457,8 @@ impl HookContext {
                 "joined"
             };
             m.insert(r.remote_app.clone(), goal(status));
-            for u in r.unit_data.keys() {
-                if r.members.contains(u) || r.unit_data.contains_key(u) {
-                    m.insert(u.clone(), goal("active"));
-                }
+            for u in &r.remote_units {
+                m.insert(u.clone(), goal(if r.dying { "dying" } else { "active" }));
             }
         }
         let mut out = Map::new();
@@ -473,7 +489,10 @@ mod tests {
         assert_eq!(m["a"], "1");
         assert_eq!(m["b"], "");
         let m = parse_string_map("a: 1\nb: true\nc: ~\n").unwrap();
-        assert_eq!((m["a"].as_str(), m["b"].as_str(), m["c"].as_str()), ("1", "true", ""));
+        assert_eq!(
+            (m["a"].as_str(), m["b"].as_str(), m["c"].as_str()),
+            ("1", "true", "")
+        );
         assert!(parse_string_map("a: [1").is_err());
         assert!(parse_string_map("a:\n  b: c\n").is_err());
     }

@@ -117,7 +117,10 @@ fn secret_data(args: &[String]) -> Result<Databag, ToolError> {
                         io_reason(&e)
                     ))
                 })?;
-                raw.push((k.to_string(), String::from_utf8_lossy(&content).into_owned()));
+                raw.push((
+                    k.to_string(),
+                    String::from_utf8_lossy(&content).into_owned(),
+                ));
             }
             None => raw.push((key.to_string(), value.to_string())),
         }
@@ -178,7 +181,12 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 /// the same without a zone (UTC), as `secret-add --expire` accepts.
 fn parse_time(s: &str) -> Option<(i64, u32)> {
     let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':'
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return None;
     }
@@ -286,7 +294,9 @@ fn parse_expire(spec: &str) -> Result<String, ToolError> {
     }
     match parse_duration(spec) {
         None => Err(usage(format!("expire time or duration {spec:?} not valid"))),
-        Some(d) if d <= 0 => Err(usage(format!("negative expire duration {spec:?} not valid"))),
+        Some(d) if d <= 0 => Err(usage(format!(
+            "negative expire duration {spec:?} not valid"
+        ))),
         Some(d) => {
             let total = EPOCH_NOW as i128 * 1_000_000_000 + d;
             Ok(format_time(
@@ -564,7 +574,12 @@ impl HookContext {
                     .ok_or_else(|| failed(format!("consumer label {l:?} not found")))?,
                 (None, None) => unreachable!("checked above"),
             };
-            self.consumer_read(&xid, uri.is_some().then_some(label).flatten(), refresh, peek)
+            self.consumer_read(
+                &xid,
+                uri.is_some().then_some(label).flatten(),
+                refresh,
+                peek,
+            )
         };
         let out = match key {
             None => string_map(&content),
@@ -576,7 +591,11 @@ impl HookContext {
                 let v = content
                     .get(&name)
                     .ok_or_else(|| failed(format!("secret key {name:?} not found")))?;
-                Value::String(if b64 { b64_encode(v.as_bytes()) } else { v.clone() })
+                Value::String(if b64 {
+                    b64_encode(v.as_bytes())
+                } else {
+                    v.clone()
+                })
             }
         };
         Ok(render(format, &out))
@@ -745,7 +764,8 @@ impl HookContext {
         }
         s.grants.insert(grant.clone());
         let id = s.id.clone();
-        self.secret_changes.push(Change::SecretGranted { id, grant });
+        self.secret_changes
+            .push(Change::SecretGranted { id, grant });
         Ok(Vec::new())
     }
 
@@ -820,9 +840,12 @@ impl HookContext {
                 self.owned.remove(&xid);
             }
         }
-        self.secret_changes
-            .push(Change::SecretRemoved { id: id.clone(), revision });
-        self.secret_effects.push(Effect::SecretRemoved { id, revision });
+        self.secret_changes.push(Change::SecretRemoved {
+            id: id.clone(),
+            revision,
+        });
+        self.secret_effects
+            .push(Effect::SecretRemoved { id, revision });
         Ok(Vec::new())
     }
 
@@ -832,14 +855,8 @@ impl HookContext {
         let mut changes = Vec::new();
         let mut effects = Vec::new();
         for xid in &self.secrets_created {
-            let Some(s) = self.owned.get(xid).or_else(|| None) else {
-                // Created and removed in the same hook.
-                let id = format!("secret:{xid}");
-                changes.push(Change::SecretCreated {
-                    id: id.clone(),
-                    owner: SecretOwner::Unit,
-                    label: None,
-                });
+            // A secret created and removed in the same hook leaves only its removal.
+            let Some(s) = self.owned.get(xid) else {
                 continue;
             };
             changes.push(Change::SecretCreated {
