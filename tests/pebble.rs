@@ -643,3 +643,10 @@ except pebble.ConnectionError as e:
     p.shutdown();
     assert!(!sock.exists());
 }
+
+#[test]
+fn the_server_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<FakePebble>();
+    assert_send_sync::<charmfuzz::target::pebble::PebbleSnapshot>();
+}

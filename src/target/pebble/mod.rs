@@ -62,7 +62,27 @@
 //! nothing else, like the real shared volume); its root filesystem is `<dir>/rootfs/c/`.
 //! A Unix socket path must fit in 107 bytes; a longer one is refused with
 //! [`PebbleError::SocketPathTooLong`]. Pointing `ops` (which hard-codes
-//! `/charm/containers/<name>/pebble.socket`) at these sockets is the worker's job.
+//! `/charm/containers/<name>/pebble.socket`) at these sockets is the worker's job; redirect
+//! the `<dir>/containers` *directory* (e.g. bind-mount it on `/charm/containers`), not the
+//! socket file, which is removed and created again when a container goes down and up.
+//!
+//! # What is simplified
+//!
+//! - Services have no processes: starting one succeeds at once (Pebble waits a second to
+//!   see it stay up) unless a failure was scripted; `backoff` is a state, not a retry
+//!   timer; `on-check-failure` actions are not applied; `/v1/logs` is not served (ops never
+//!   calls it).
+//! - Checks do not run; they are `up` until the harness fails them.
+//! - `exec` does not check that `working-dir` exists (the image's directories are not
+//!   there); there is no terminal or interactive mode (ops never asks for one); output is
+//!   sent in one frame per stream; a signalled command exits with 128 + the signal number.
+//! - The plan YAML is emitted by `saphyr`, not Go's yaml.v3: different indentation and
+//!   quoting, the same values once loaded.
+//! - File owners are virtual, and unknown user and group names are created on first use
+//!   (see [`Users`]). Layer labels with sub-directories (`inner`) are not supported.
+//! - Identities are stored and listed (passwords masked) without further meaning.
+//! - Ids, boot ids and multipart boundaries are deterministic; timestamps are the wall
+//!   clock.
 
 mod exec;
 mod files;
