@@ -316,6 +316,24 @@ fn juju_sets_status_around_install_and_stop() {
 }
 
 #[test]
+fn juju_sets_status_around_teardown() {
+    let mut u = Unit::k8s(true);
+    u.apply(Action::RemoveUnit);
+    u.until("stop");
+    u.hook(true, |c| {
+        assert_eq!(
+            c.out("status-get", &["--include-data", "--format=json", "--application=false"]),
+            "{\"message\":\"stopping charm software\",\"status\":\"maintenance\",\"status-data\":{}}\n"
+        );
+    });
+    assert_eq!(u.agent.unit_status, Status::new("maintenance", ""));
+    assert_eq!(u.peek().unwrap(), "remove");
+    u.hook(true, |_| {});
+    assert_eq!(u.agent.unit_status, Status::new("terminated", ""));
+    assert!(u.w.is_dead());
+}
+
+#[test]
 fn application_version_sticks() {
     let mut u = Unit::k8s(true);
     u.apply(Action::UpdateStatusTimer);
@@ -1387,4 +1405,151 @@ fn the_world_learns_what_the_charm_did() {
             "[\"8081/tcp\"]\n"
         );
     });
+}
+
+// ---------------------------------------------------------------------------------------
+// ops' own client
+// ---------------------------------------------------------------------------------------
+
+fn venv_python() -> std::path::PathBuf {
+    let venv = std::env::var_os("CHARMFUZZ_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"));
+    let py = venv.join("bin/python");
+    assert!(
+        py.exists(),
+        "no Python virtualenv at {}: run scripts/setup-python.sh (or point CHARMFUZZ_VENV at a venv with ops 3.9)",
+        venv.display()
+    );
+    py
+}
+
+/// ops 3.9's `Model` and `_ModelBackend` (and `JujuStorage`) build the argv and parse the
+/// answers: every API a typical charm uses, against this agent.
+#[test]
+fn the_real_ops_model() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let charm = root.join("tests/fixtures/charms/k8s-rich");
+    let spec = Arc::new(CharmSpec::load(&charm).unwrap());
+    let mut u = Unit::new(
+        spec,
+        Action::Deploy {
+            unit: "rich-app/0".into(),
+            leader: true,
+            peers: vec!["rich-app/1".into()],
+            relations: vec![
+                rel(0, "replicas", "rich-app", &["rich-app/1"]),
+                rel(1, "db", "pg", &["pg/0"]),
+            ],
+            storage: vec!["data/0".into(), "logs/0".into()],
+        },
+    );
+    u.agent.resource_dir = "/charmfuzz/resources".into();
+    u.apply(Action::RemoteAppData {
+        relation_id: 1,
+        data: BTreeMap::from([("endpoints".into(), "pg:5432".into())]),
+    });
+    u.apply(Action::RemoteUnitData {
+        relation_id: 1,
+        unit: "pg/0".into(),
+        data: BTreeMap::from([("user".into(), "u".into())]),
+    });
+    let consumed = u.w.fresh_secret_id();
+    u.apply(Action::SecretGranted {
+        id: consumed.clone(),
+        origin: SecretOrigin::App {
+            app: "pg".into(),
+            relation_id: 1,
+        },
+        content: BTreeMap::from([("password".into(), "v1".into())]),
+    });
+    u.drain();
+    u.apply(Action::SecretRevised {
+        id: consumed.clone(),
+        content: BTreeMap::from([("password".into(), "v2".into())]),
+    });
+
+    let mut py = Command::new(venv_python())
+        .arg(root.join("tests/python/hooktools_ops_model.py"))
+        .arg(&charm)
+        .arg(&consumed)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut to_py = py.stdin.take().unwrap();
+    let from_py = BufReader::new(py.stdout.take().unwrap());
+    let mut done = false;
+    let (_, out) = u.hook(true, |c| {
+        for line in from_py.lines() {
+            let line = line.unwrap();
+            if line == "@@DONE" {
+                done = true;
+                break;
+            }
+            let Some(req) = line.strip_prefix("@@HOOKTOOL ") else {
+                continue;
+            };
+            let req: Value = serde_json::from_str(req).unwrap();
+            let args: Vec<&str> = req["args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            let r = c.stdin(
+                req["tool"].as_str().unwrap(),
+                &args,
+                req["stdin"].as_str().unwrap().as_bytes(),
+            );
+            let reply = json!({"stdout": r.stdout_str(), "stderr": r.stderr_str(), "code": r.code});
+            writeln!(to_py, "{reply}").unwrap();
+        }
+    });
+    drop(to_py);
+    let result = py.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        result.status.success() && done,
+        "ops client failed:\n{stderr}"
+    );
+
+    // What ops did is what the world learns.
+    let relation_sets: Vec<_> = out
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::RelationDataSet { app, data, .. } => Some((*app, data.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(relation_sets.len(), 2);
+    assert_eq!(relation_sets[0].1["k2"], "v2");
+    assert!(!relation_sets[0].1.contains_key("k"));
+    assert_eq!(
+        relation_sets[1],
+        (true, BTreeMap::from([("a".into(), "b".into())]))
+    );
+    assert!(out.effects.iter().any(|e| matches!(
+        e,
+        Effect::SecretCreated {
+            owner: SecretOwner::App,
+            label: Some(l),
+            ..
+        } if l == "admin"
+    )));
+    assert!(out.effects.contains(&Effect::SecretTracked {
+        id: consumed.clone(),
+        revision: 2
+    }));
+    assert_eq!(u.agent.opened_ports.len(), 4);
+    assert_eq!(u.agent.workload_version, "1.2.3");
+    assert_eq!(u.agent.logs.last().unwrap().message, "all done");
+    assert!(out.calls.iter().all(|c| c.tool != "unknown"));
+    assert_eq!(u.w.relation(1).unwrap().local_app_data["a"], "b");
 }
