@@ -40,8 +40,28 @@
 //!   what was committed (or discarded).
 //!
 //! No processes, sockets or Python here: the process plumbing calls this. The only I/O is
-//! reading the `KEY#file=PATH` files `secret-add` / `secret-set` pass their content in,
-//! synchronously, while the call is answered (ops deletes them as soon as the tool returns).
+//! reading the files a charm passes content in, synchronously while the call is answered:
+//! `KEY#file=PATH` for `secret-add` / `secret-set` (ops deletes them as soon as the tool
+//! returns), and `--file PATH` for `relation-set` / `state-set` (charmhelpers; ops uses `-`).
+//!
+//! # What is simplified
+//!
+//! - Some refusals Juju only discovers when it commits the hook (updating or removing a
+//!   secret the unit does not own, `storage-add` of an undeclared storage, a secret label
+//!   already in use) fail the tool call here, so the charm sees them where it made them.
+//! - `juju-reboot --now`: Juju kills the hook and runs it again after the reboot. Here the
+//!   hook's buffered changes are dropped and `RebootRequested` is reported; re-running the
+//!   hook is left to the engine.
+//! - Fixed data where Juju asks the cloud: addresses derived from the unit name (10.1.x.y),
+//!   a fixed LXD or MicroK8s cloud spec for `credential-get` (trusted applications only),
+//!   goal-state `since` times, and a "now" of 2025-01-01T00:00:00Z for expiry durations and
+//!   rotation schedules. `relation-model-get` answers this model's UUID.
+//! - Output without `--format=json` follows yaml.v2 for maps, lists and scalars, not every
+//!   corner of it (ops always asks for JSON).
+//! - The engine keeps a peer relation's application databag as two bags (what this unit
+//!   wrote as leader, what another leader wrote); the agent shows the one last written as
+//!   far as it can tell. `leader-get` only knows what this unit set with `leader-set`.
+//! - `open-port --endpoints` names are not checked against the charm's endpoints.
 
 mod flags;
 mod format;
