@@ -7,7 +7,7 @@
 //! faster for its cost to vanish from a fuzzing run.
 
 use charmfuzz::charm::Charm;
-use charmfuzz::engine::{Decoder, HookResult, encode, seed_bytes};
+use charmfuzz::engine::{Decoder, encode, seed_bytes};
 use std::path::Path;
 use std::time::Instant;
 
@@ -20,7 +20,7 @@ fn main() {
         let start = Instant::now();
         let mut traces = Vec::new();
         for b in &inputs {
-            let mut d = Decoder::from_bytes(
+            let d = Decoder::from_bytes(
                 charm.spec.clone(),
                 charm.options(),
                 &charm.weights,
@@ -28,10 +28,7 @@ fn main() {
                 b,
             )
             .with_max_steps(50);
-            while let Ok(Some(_)) = d.next_event() {
-                d.complete(HookResult::Ok, Vec::new()).unwrap();
-            }
-            let t = d.into_trace();
+            let t = d.run_to_end();
             steps += t.steps.len() as u64;
             events += t.events().count() as u64;
             traces.push(t);

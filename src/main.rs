@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use charmfuzz::charm::Charm;
-use charmfuzz::engine::{self, ActionKind, Decoder, HookKind, HookResult, Trace, seed_bytes};
+use charmfuzz::engine::{self, ActionKind, Decoder, HookKind, Trace, seed_bytes};
 use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
 use clap::{Args, Parser, Subcommand};
@@ -132,11 +132,7 @@ fn decode_all(charm: &Charm, bytes: &[u8], max_steps: Option<usize>) -> Trace {
     if let Some(n) = max_steps {
         d = d.with_max_steps(n);
     }
-    while let Ok(Some(_)) = d.next_event() {
-        d.complete(HookResult::Ok, Vec::new())
-            .expect("an event is in flight");
-    }
-    d.into_trace()
+    d.run_to_end()
 }
 
 fn read_trace(path: &PathBuf) -> Result<Trace> {

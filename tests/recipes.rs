@@ -36,18 +36,23 @@ fn rel(id: u32, endpoint: &str, app: &str, units: &[&str]) -> RelationInit {
     }
 }
 
+/// The Kubernetes deploy most tests start from: the peer relation, storage `data/0`, and
+/// `extra` relations.
+fn k8s_deploy_action(leader: bool, extra: Vec<RelationInit>) -> Action {
+    let mut relations = vec![rel(0, "replicas", "demo", &[])];
+    relations.extend(extra);
+    Action::Deploy {
+        unit: "demo/0".into(),
+        leader,
+        peers: vec![],
+        relations,
+        storage: vec!["data/0".into()],
+    }
+}
+
 fn k8s_deploy(leader: bool) -> (World, Vec<String>) {
     let mut w = World::new(common::k8s_rich(), common::opts());
-    let hooks = apply(
-        &mut w,
-        Action::Deploy {
-            unit: "demo/0".into(),
-            leader,
-            peers: vec![],
-            relations: vec![rel(0, "replicas", "demo", &[])],
-            storage: vec!["data/0".into()],
-        },
-    );
+    let hooks = apply(&mut w, k8s_deploy_action(leader, vec![]));
     (w, hooks)
 }
 
@@ -105,14 +110,7 @@ fn deploy_k8s_leader_and_non_leader() {
 fn deploy_k8s_pebble_ready_before_and_after_start() {
     // Pebble up while setup is still running: pebble-ready before config-changed (§2.1, §8.2).
     let mut w = World::new(common::k8s_rich(), common::opts());
-    w.apply(&Action::Deploy {
-        unit: "demo/0".into(),
-        leader: true,
-        peers: vec![],
-        relations: vec![rel(0, "replicas", "demo", &[])],
-        storage: vec!["data/0".into()],
-    })
-    .unwrap();
+    w.apply(&k8s_deploy_action(true, vec![])).unwrap();
     w.apply(&Action::WorkloadStarted {
         container: "web".into(),
     })
@@ -147,16 +145,7 @@ fn k8s_storage_after_start_switch() {
     let mut opts = common::opts();
     opts.k8s_storage_after_start = true;
     let mut w = World::new(common::k8s_rich(), opts);
-    let hooks = apply(
-        &mut w,
-        Action::Deploy {
-            unit: "demo/0".into(),
-            leader: true,
-            peers: vec![],
-            relations: vec![rel(0, "replicas", "demo", &[])],
-            storage: vec!["data/0".into()],
-        },
-    );
+    let hooks = apply(&mut w, k8s_deploy_action(true, vec![]));
     assert_eq!(
         &hooks[3..],
         ["config-changed", "start", "data-storage-attached"]
@@ -332,16 +321,7 @@ fn leadership() {
     let mut opts = common::opts();
     opts.lsc_on_leadership_loss = true;
     let mut w2 = World::new(common::k8s_rich(), opts);
-    apply(
-        &mut w2,
-        Action::Deploy {
-            unit: "demo/0".into(),
-            leader: true,
-            peers: vec![],
-            relations: vec![rel(0, "replicas", "demo", &[])],
-            storage: vec!["data/0".into()],
-        },
-    );
+    apply(&mut w2, k8s_deploy_action(true, vec![]));
     assert_eq!(
         apply(&mut w2, Action::LeadershipLost),
         ["leader-settings-changed"]
@@ -424,14 +404,7 @@ fn workload_notices_and_checks() {
     let mut opts = common::opts();
     opts.juju_version = "3.3".parse().unwrap();
     let mut old = World::new(common::k8s_rich(), opts);
-    old.apply(&Action::Deploy {
-        unit: "demo/0".into(),
-        leader: true,
-        peers: vec![],
-        relations: vec![rel(0, "replicas", "demo", &[])],
-        storage: vec!["data/0".into()],
-    })
-    .unwrap();
+    old.apply(&k8s_deploy_action(true, vec![])).unwrap();
     old.apply(&Action::WorkloadStarted {
         container: "web".into(),
     })
@@ -606,14 +579,7 @@ fn user_action_with_defaults() {
 #[test]
 fn actions_queue_before_install_and_run_during_hook_error() {
     let mut w = World::new(common::k8s_rich(), common::opts());
-    w.apply(&Action::Deploy {
-        unit: "demo/0".into(),
-        leader: true,
-        peers: vec![],
-        relations: vec![rel(0, "replicas", "demo", &[])],
-        storage: vec!["data/0".into()],
-    })
-    .unwrap();
+    w.apply(&k8s_deploy_action(true, vec![])).unwrap();
     w.apply(&Action::RunAction {
         name: "rotate-password".into(),
         id: 1,
@@ -688,16 +654,7 @@ fn teardown_relations_before_storage_switch() {
     let mut w = World::new(common::k8s_rich(), opts);
     apply(
         &mut w,
-        Action::Deploy {
-            unit: "demo/0".into(),
-            leader: true,
-            peers: vec![],
-            relations: vec![
-                rel(0, "replicas", "demo", &[]),
-                rel(1, "db", "db-app", &["db-app/0"]),
-            ],
-            storage: vec!["data/0".into()],
-        },
+        k8s_deploy_action(true, vec![rel(1, "db", "db-app", &["db-app/0"])]),
     );
     w.apply(&Action::RemoveUnit).unwrap();
     let names: Vec<String> = w.candidates().iter().map(|h| w.event_for(h).hook).collect();
@@ -709,14 +666,7 @@ fn teardown_relations_before_storage_switch() {
 #[test]
 fn removed_before_install_gets_nothing() {
     let mut w = World::new(common::k8s_rich(), common::opts());
-    w.apply(&Action::Deploy {
-        unit: "demo/0".into(),
-        leader: true,
-        peers: vec![],
-        relations: vec![rel(0, "replicas", "demo", &[])],
-        storage: vec!["data/0".into()],
-    })
-    .unwrap();
+    w.apply(&k8s_deploy_action(true, vec![])).unwrap();
     assert!(apply(&mut w, Action::RemoveUnit).is_empty());
     assert!(w.is_dead());
 }
@@ -770,16 +720,7 @@ fn forced_removal_skips_teardown() {
     let mut w = World::new(common::k8s_rich(), opts);
     apply(
         &mut w,
-        Action::Deploy {
-            unit: "demo/0".into(),
-            leader: true,
-            peers: vec![],
-            relations: vec![
-                rel(0, "replicas", "demo", &[]),
-                rel(1, "db", "db-app", &["db-app/0"]),
-            ],
-            storage: vec!["data/0".into()],
-        },
+        k8s_deploy_action(true, vec![rel(1, "db", "db-app", &["db-app/0"])]),
     );
     assert_eq!(apply(&mut w, Action::ForceRemoveUnit), ["stop", "remove"]);
     assert!(w.is_dead());

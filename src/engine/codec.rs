@@ -420,6 +420,15 @@ impl<'v, T: Tape> Driver<'v, T> {
         self.trace
     }
 
+    /// Run the story to its end with every hook succeeding (no charm involved).
+    pub fn run_to_end(mut self) -> Trace {
+        while let Ok(Some(_)) = self.next_event() {
+            self.complete(HookResult::Ok, Vec::new())
+                .expect("an event is in flight");
+        }
+        self.trace
+    }
+
     fn step_no(&self) -> usize {
         self.trace.steps.len()
     }
@@ -580,10 +589,7 @@ impl<'v, T: Tape> Driver<'v, T> {
     }
 
     fn deliver(&mut self, hook: Hook) -> Event {
-        let event = self
-            .world
-            .deliver(&hook)
-            .expect("candidates are deliverable");
+        let event = self.world.deliver_candidate(&hook);
         if let Some(step) = self.trace.steps.last_mut() {
             step.events.push(event.clone());
         }
@@ -1614,12 +1620,7 @@ pub fn decode(
     vocab: &Vocabulary,
     bytes: &[u8],
 ) -> Trace {
-    let mut d = Decoder::from_bytes(spec, opts, weights, vocab, bytes);
-    while let Ok(Some(_)) = d.next_event() {
-        d.complete(HookResult::Ok, Vec::new())
-            .expect("an event is in flight");
-    }
-    d.into_trace()
+    Decoder::from_bytes(spec, opts, weights, vocab, bytes).run_to_end()
 }
 
 /// Encode a trace into bytes that [`decode`] (or a [`Decoder`] fed the same outcomes) turns

@@ -1763,6 +1763,17 @@ impl World {
         if !self.candidates().contains(hook) {
             return Err(DeliverError::NotACandidate(format!("{hook:?}")));
         }
+        Ok(self.start(hook))
+    }
+
+    /// Start a hook the caller has just taken from [`World::candidates`] with nothing
+    /// applied since: the decoder's hot path, which need not walk the resolver chain twice.
+    pub(crate) fn deliver_candidate(&mut self, hook: &Hook) -> Event {
+        debug_assert!(self.in_flight.is_none() && self.candidates().contains(hook));
+        self.start(hook)
+    }
+
+    fn start(&mut self, hook: &Hook) -> Event {
         let event = match &self.failed {
             // A retry is the same hook with the same environment (spec §2.14).
             Some((h, e)) if h == hook => {
@@ -1783,7 +1794,7 @@ impl World {
         }
         self.events_delivered += 1;
         self.in_flight = Some((hook.clone(), event.clone()));
-        Ok(event)
+        event
     }
 
     /// Record how the running hook ended and what the charm did. On success Juju commits
@@ -2117,10 +2128,7 @@ impl World {
 
     /// Build the event Juju would dispatch for `hook` now.
     pub fn event_for(&self, hook: &Hook) -> Event {
-        let (kind, mut prefix) = hook_kind(hook);
-        if let Some(rel) = hook_relation(hook) {
-            prefix = self.relation(rel).map(|r| r.endpoint.clone());
-        }
+        let (kind, prefix) = self.hook_kind(hook);
         let name = match (kind, &prefix) {
             (HookKind::Action, Some(a)) => format!("{a}-action"),
             _ => kind.hook_name(prefix.as_deref()),
@@ -2245,61 +2253,68 @@ fn live_rel(r: &Relation) -> bool {
     !r.dying && !r.suspended
 }
 
-/// The hook kind and its prefix (endpoint, storage, container or action name).
-pub fn hook_kind(hook: &Hook) -> (HookKind, Option<String>) {
-    let none = |k| (k, None);
-    match hook {
-        Hook::Install => none(HookKind::Install),
-        Hook::Start => none(HookKind::Start),
-        Hook::ConfigChanged => none(HookKind::ConfigChanged),
-        Hook::UpdateStatus => none(HookKind::UpdateStatus),
-        Hook::UpgradeCharm => none(HookKind::UpgradeCharm),
-        Hook::Stop => none(HookKind::Stop),
-        Hook::Remove => none(HookKind::Remove),
-        Hook::LeaderElected => none(HookKind::LeaderElected),
-        Hook::LeaderSettingsChanged => none(HookKind::LeaderSettingsChanged),
-        Hook::PreSeriesUpgrade { .. } => none(HookKind::PreSeriesUpgrade),
-        Hook::PostSeriesUpgrade => none(HookKind::PostSeriesUpgrade),
-        Hook::CollectMetrics => none(HookKind::CollectMetrics),
-        Hook::RelationCreated { .. }
-        | Hook::RelationJoined { .. }
-        | Hook::RelationChanged { .. }
-        | Hook::RelationDeparted { .. }
-        | Hook::RelationBroken { .. } => (
-            match hook {
-                Hook::RelationCreated { .. } => HookKind::RelationCreated,
-                Hook::RelationJoined { .. } => HookKind::RelationJoined,
-                Hook::RelationChanged { .. } => HookKind::RelationChanged,
-                Hook::RelationDeparted { .. } => HookKind::RelationDeparted,
-                _ => HookKind::RelationBroken,
+impl World {
+    /// The hook kind and its prefix: the relation's endpoint, the storage name, the
+    /// container name or the action name.
+    pub fn hook_kind(&self, hook: &Hook) -> (HookKind, Option<String>) {
+        let none = |k| (k, None);
+        let endpoint =
+            || hook_relation(hook).and_then(|id| Some(self.relation(id)?.endpoint.clone()));
+        match hook {
+            Hook::Install => none(HookKind::Install),
+            Hook::Start => none(HookKind::Start),
+            Hook::ConfigChanged => none(HookKind::ConfigChanged),
+            Hook::UpdateStatus => none(HookKind::UpdateStatus),
+            Hook::UpgradeCharm => none(HookKind::UpgradeCharm),
+            Hook::Stop => none(HookKind::Stop),
+            Hook::Remove => none(HookKind::Remove),
+            Hook::LeaderElected => none(HookKind::LeaderElected),
+            Hook::LeaderSettingsChanged => none(HookKind::LeaderSettingsChanged),
+            Hook::PreSeriesUpgrade { .. } => none(HookKind::PreSeriesUpgrade),
+            Hook::PostSeriesUpgrade => none(HookKind::PostSeriesUpgrade),
+            Hook::CollectMetrics => none(HookKind::CollectMetrics),
+            Hook::RelationCreated { .. }
+            | Hook::RelationJoined { .. }
+            | Hook::RelationChanged { .. }
+            | Hook::RelationDeparted { .. }
+            | Hook::RelationBroken { .. } => (
+                match hook {
+                    Hook::RelationCreated { .. } => HookKind::RelationCreated,
+                    Hook::RelationJoined { .. } => HookKind::RelationJoined,
+                    Hook::RelationChanged { .. } => HookKind::RelationChanged,
+                    Hook::RelationDeparted { .. } => HookKind::RelationDeparted,
+                    _ => HookKind::RelationBroken,
+                },
+                endpoint(),
+            ),
+            Hook::StorageAttached { id } => (
+                HookKind::StorageAttached,
+                split_storage_id(id).map(|x| x.0.to_string()),
+            ),
+            Hook::StorageDetaching { id } => (
+                HookKind::StorageDetaching,
+                split_storage_id(id).map(|x| x.0.to_string()),
+            ),
+            Hook::Workload(w) => match w {
+                WorkloadEvent::Ready { container } => {
+                    (HookKind::PebbleReady, Some(container.clone()))
+                }
+                WorkloadEvent::Notice { container, .. } => {
+                    (HookKind::PebbleCustomNotice, Some(container.clone()))
+                }
+                WorkloadEvent::CheckFailed { container, .. } => {
+                    (HookKind::PebbleCheckFailed, Some(container.clone()))
+                }
+                WorkloadEvent::CheckRecovered { container, .. } => {
+                    (HookKind::PebbleCheckRecovered, Some(container.clone()))
+                }
             },
-            None, // filled by the caller from the world
-        ),
-        Hook::StorageAttached { id } => (
-            HookKind::StorageAttached,
-            split_storage_id(id).map(|x| x.0.to_string()),
-        ),
-        Hook::StorageDetaching { id } => (
-            HookKind::StorageDetaching,
-            split_storage_id(id).map(|x| x.0.to_string()),
-        ),
-        Hook::Workload(w) => match w {
-            WorkloadEvent::Ready { container } => (HookKind::PebbleReady, Some(container.clone())),
-            WorkloadEvent::Notice { container, .. } => {
-                (HookKind::PebbleCustomNotice, Some(container.clone()))
-            }
-            WorkloadEvent::CheckFailed { container, .. } => {
-                (HookKind::PebbleCheckFailed, Some(container.clone()))
-            }
-            WorkloadEvent::CheckRecovered { container, .. } => {
-                (HookKind::PebbleCheckRecovered, Some(container.clone()))
-            }
-        },
-        Hook::SecretChanged { .. } => none(HookKind::SecretChanged),
-        Hook::SecretRotate { .. } => none(HookKind::SecretRotate),
-        Hook::SecretExpired { .. } => none(HookKind::SecretExpired),
-        Hook::SecretRemove { .. } => none(HookKind::SecretRemove),
-        Hook::Action(a) => (HookKind::Action, Some(a.name.clone())),
+            Hook::SecretChanged { .. } => none(HookKind::SecretChanged),
+            Hook::SecretRotate { .. } => none(HookKind::SecretRotate),
+            Hook::SecretExpired { .. } => none(HookKind::SecretExpired),
+            Hook::SecretRemove { .. } => none(HookKind::SecretRemove),
+            Hook::Action(a) => (HookKind::Action, Some(a.name.clone())),
+        }
     }
 }
 
