@@ -5,6 +5,8 @@ use charmfuzz::charm::Charm;
 use charmfuzz::engine::{self, ActionKind, Decoder, HookKind, Trace, seed_bytes};
 use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
+use charmfuzz::target::sandbox::Containment;
+use charmfuzz::target::{EventOutcome, Mode, Target, TargetConfig};
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,6 +34,46 @@ enum Command {
     Encode(Encode),
     /// Decode fuzzer bytes (a corpus file or artifact) into a trace.
     Decode(DecodeCmd),
+    /// Run a story against the real charm and print what each event did.
+    ///
+    /// Exit status: 0 when the charm came through, 1 on a finding (an uncaught exception,
+    /// a hang, a crash), 2 on a usage or harness error.
+    Run(RunCmd),
+}
+
+#[derive(Args)]
+struct RunCmd {
+    #[command(flatten)]
+    charm: CharmArg,
+    /// A trace (JSON) to run.
+    #[arg(long, conflicts_with_all = ["seed", "input"])]
+    trace: Option<PathBuf>,
+    /// Fuzzer bytes (a corpus file or crash artifact) to run.
+    #[arg(long, conflicts_with = "seed")]
+    input: Option<PathBuf>,
+    /// Run a random story from this seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Actions in a random story.
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+    /// The charm's Python interpreter (default: the charm's venv, else the project's).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Seconds each hook may run.
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// How to wall the charm in (`none` lets it change this machine).
+    #[arg(long, value_enum)]
+    containment: Option<Containment>,
+    /// Keep going after a finding (Juju retries the failed hook; the story continues).
+    #[arg(long)]
+    keep_going: bool,
+    /// Print the realised trace with every event's outcome as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -226,6 +268,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("cannot write {}", e.output.display()))?;
             println!("{}: {} bytes", e.output.display(), bytes.len());
         }
+        Command::Run(r) => return run_charm(r),
         Command::Decode(d) => {
             let charm = d.charm.load()?;
             let bytes = std::fs::read(&d.input)
@@ -239,6 +282,149 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_charm(r: RunCmd) -> Result<ExitCode> {
+    let charm = r.charm.load()?;
+    let mut config = TargetConfig::from_table(&charm.config.target)?;
+    if let Some(m) = r.mode {
+        config.mode = m;
+    }
+    if let Some(p) = r.python {
+        config.python = Some(p);
+    }
+    if let Some(t) = r.timeout {
+        config.timeout = t;
+    }
+    if let Some(c) = r.containment {
+        config.containment = c;
+    }
+    let jujuc = std::env::current_exe().ok();
+    let mut target = Target::new(charm.clone(), &r.charm.charm, config, jujuc.as_deref())
+        .context("cannot set up the charm")?;
+    target.stop_at_finding = !r.keep_going;
+    if !target.sandbox().contained() && target.containment() != Containment::None {
+        eprintln!(
+            "warning: bubblewrap (bwrap) is not available: the charm runs uncontained and can change this machine"
+        );
+    }
+    let report = match (&r.trace, &r.input, r.seed) {
+        (Some(t), _, _) => target.run_trace(&read_trace(t)?)?,
+        (None, Some(i), _) => {
+            let bytes = std::fs::read(i).with_context(|| format!("cannot read {}", i.display()))?;
+            target.run_bytes(&bytes, None)?
+        }
+        (None, None, seed) => {
+            let bytes = seed_bytes(seed.unwrap_or(0), 64 + r.steps * 24);
+            target.run_bytes(&bytes, Some(r.steps))?
+        }
+    };
+    if r.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let info = target.worker_info().cloned().unwrap_or_default();
+        println!(
+            "charm {} · Python {} · ops {} · {} mode{}",
+            charm.spec.name,
+            info.python,
+            info.ops,
+            match target.mode() {
+                Mode::Fork => "fork",
+                Mode::Exec => "exec",
+            },
+            if target.sandbox().contained() {
+                " · contained"
+            } else {
+                ""
+            }
+        );
+        let text = story::story_annotated(&report.trace, |i, _| {
+            report
+                .outcomes
+                .get(i)
+                .map(outcome_lines)
+                .unwrap_or_default()
+        });
+        print!("{text}");
+        match &report.finding {
+            Some(f) => println!("\nFINDING: {}\nsignature: {}", f.title, f.signature),
+            None => println!("\nno finding in {} events", report.outcomes.len()),
+        }
+    }
+    Ok(if report.finding.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// What one event did, for the story: exit, statuses, juju-log lines (as `juju debug-log`
+/// prints them), the error.
+fn outcome_lines(o: &EventOutcome) -> Vec<String> {
+    use charmfuzz::target::Exit;
+    let mut v = Vec::new();
+    let ms = (o.seconds * 1000.0).round();
+    v.push(match &o.exit {
+        Exit::Code(0) => format!("✓ ok in {ms} ms"),
+        Exit::Code(c) => format!("✗ exit {c} after {ms} ms"),
+        Exit::Signal(s) => format!(
+            "✗ killed by {} after {ms} ms",
+            charmfuzz::target::outcome::signal_name(*s)
+        ),
+        Exit::Timeout => format!("✗ hang: killed at the timeout ({ms} ms)"),
+    });
+    for s in o.agent.statuses.iter().filter(|s| !s.by_juju) {
+        let who = match s.target {
+            charmfuzz::target::hooktools::StatusTarget::Unit => "unit",
+            _ => "app",
+        };
+        v.push(format!("status ({who}): {} {:?}", s.status, s.message));
+    }
+    let unit_tag = format!("unit-{}", o.agent.hook.replace('/', "-"));
+    let _ = unit_tag;
+    for l in &o.agent.logs {
+        if l.level == "TRACE" || l.message.starts_with("Uncaught exception") {
+            continue;
+        }
+        let first = l.message.lines().next().unwrap_or("");
+        v.push(format!("{} juju-log: {first}", l.level));
+    }
+    for c in &o.shim_calls {
+        v.push(format!("ran {} {}", c.program, c.args.join(" ")));
+    }
+    if let Some(e) = &o.exception {
+        let at = e
+            .charm_frame()
+            .map(|f| format!(" at {}:{} in {}", f.file, f.line, f.function))
+            .unwrap_or_default();
+        v.push(format!(
+            "error: {}: {}{at}",
+            e.type_name,
+            e.message.lines().next().unwrap_or("")
+        ));
+    } else if !o.exit.ok() && !o.stderr_tail.is_empty() {
+        for l in o
+            .stderr_tail
+            .lines()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            v.push(format!("stderr: {l}"));
+        }
+    }
+    if !o.deferred.is_empty() {
+        let d: Vec<String> = o
+            .deferred
+            .iter()
+            .filter_map(|d| d.get("event").and_then(|e| e.as_str()))
+            .map(|e| e.rsplit('/').next().unwrap_or(e).to_string())
+            .collect();
+        v.push(format!("deferred: {}", d.join(", ")));
+    }
+    v
 }
 
 /// Count action and hook kinds over many random inputs, and invalid traces (should be 0).
@@ -389,6 +575,18 @@ fn main() -> ExitCode {
     // SAFETY: resetting a signal disposition to its default at start-up, before any thread.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // Run under a hook tool's name (a symlink in the unit's tools directory), this binary
+    // is the unit agent's client, `jujuc`.
+    let mut args = std::env::args();
+    let argv0 = args.next().unwrap_or_default();
+    let name = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !name.starts_with("charmfuzz") && !name.is_empty() {
+        let code = charmfuzz::target::agent::jujuc_main(&name, args.collect());
+        return ExitCode::from(code.clamp(0, 255) as u8);
     }
     let cli = Cli::parse();
     match run(cli) {

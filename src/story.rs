@@ -15,7 +15,17 @@ use std::fmt::Write;
 
 /// Render a whole trace as a story.
 pub fn story(trace: &Trace) -> String {
+    story_annotated(trace, |_, _| Vec::new())
+}
+
+/// Render a trace as a story, with extra lines under each event (what the charm did, when
+/// the trace was run against it). `notes` gets the event's index in the whole trace.
+pub fn story_annotated(
+    trace: &Trace,
+    mut notes: impl FnMut(usize, &Event) -> Vec<String>,
+) -> String {
     let mut out = String::new();
+    let mut index = 0;
     let _ = writeln!(
         out,
         "story of {} ({}, Juju {}):",
@@ -40,6 +50,10 @@ pub fn story(trace: &Trace) -> String {
         );
         for e in &step.events {
             let _ = writeln!(out, "    Event :: {}", event_line(e));
+            for line in notes(index, e) {
+                let _ = writeln!(out, "        {line}");
+            }
+            index += 1;
         }
     }
     out.push_str("end.\n");

@@ -13,5 +13,15 @@
 //! - [`pebble`]: a fake Pebble per workload container, a real HTTP server on a Unix
 //!   socket speaking the API `ops.pebble.Client` uses.
 
+pub mod agent;
+pub mod config;
 pub mod hooktools;
+pub mod outcome;
 pub mod pebble;
+pub mod runner;
+pub mod sandbox;
+pub mod worker;
+
+pub use config::{Mode, TargetConfig};
+pub use outcome::{EventOutcome, Exit, Finding, FindingKind, PyException};
+pub use runner::{RunReport, Target, TargetError, UnitSnapshot};

@@ -1,0 +1,473 @@
+"""charmfuzz's fork server: runs inside the charm's own Python interpreter.
+
+Juju runs a charm by executing ``$CHARM_DIR/dispatch`` once per hook; the charm's Python
+starts, imports ``ops`` (about 150 ms), handles one event and exits. charmfuzz plays
+thousands of hooks per minute, so this worker pays the start-up once: it imports ``ops``
+and the charm's own imports, then forks a fresh child per hook. The child looks to the
+charm exactly like a process Juju started (spec ``juju-boundary.md`` §1): a clean
+environment holding only the dispatch variables, stdin from ``/dev/null``, the charm
+directory as cwd, and the charm's own entry point run as ``__main__`` so that its own
+``ops.main(...)`` arguments apply.
+
+Hook tools. ops runs every hook tool with ``subprocess.run``. In the child, the
+``subprocess`` module that ops' hook-tool wrappers see is replaced by a proxy that sends a
+tool call (argv and stdin, byte for byte) straight to the harness over the unit agent's
+socket instead of spawning a process -- the *fast path*. Anything else (and charm code that
+runs tools itself) goes to real executables on ``PATH``.
+
+Pebble. ops hard-codes ``/charm/containers/<name>/pebble.socket``; unless the harness
+mounted its sockets there, the worker rewrites that prefix when ops opens a Pebble client.
+
+Protocol with the harness: JSON lines, requests on stdin, replies on the file descriptor
+given at start-up (the worker's stdout is pointed at its stderr so that charm code printing
+at import time cannot corrupt the channel). This file is embedded in the ``charmfuzz``
+binary and written next to the charm copy it serves.
+"""
+
+import ast
+import importlib
+import json
+import os
+import pickle
+import select
+import signal
+import socket
+import sqlite3
+import struct
+import sys
+import time
+import traceback
+
+_REAL_SUBPROCESS = None
+_CONTROL = None
+_HELLO = {}
+
+
+# --- the unit agent socket (shared with the jujuc shim) ---------------------------------
+
+
+def _frame(obj):
+    data = json.dumps(obj).encode()
+    return struct.pack('>I', len(data)) + data
+
+
+def _read_exact(sock, n):
+    buf = b''
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError('the unit agent closed the connection')
+        buf += chunk
+    return buf
+
+
+class _AgentClient:
+    """One connection to the harness for the whole hook, opened on first use."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = None
+
+    def call(self, argv, stdin):
+        if self.sock is None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(self.path)
+        self.sock.sendall(
+            _frame({'tool': argv[0], 'args': list(argv[1:]), 'stdin': stdin, 'cwd': os.getcwd()})
+        )
+        (n,) = struct.unpack('>I', _read_exact(self.sock, 4))
+        return json.loads(_read_exact(self.sock, n))
+
+
+class _SubprocessProxy:
+    """Stands in for the ``subprocess`` module inside ops' hook-tool wrappers.
+
+    A call whose program is a hook tool (a bare name, or a path into the tools directory)
+    is answered by the harness; everything else goes to the real module.
+    """
+
+    def __init__(self, real, tools, tools_dir, agent):
+        self._real = real
+        self._tools = tools
+        self._tools_dir = tools_dir
+        self._agent = agent
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def _is_tool(self, args):
+        if isinstance(args, (str, bytes)) or not args:
+            return False
+        prog = os.fsdecode(args[0])
+        base = os.path.basename(prog)
+        if base not in self._tools:
+            return False
+        return '/' not in prog or os.path.dirname(prog) == self._tools_dir
+
+    def run(self, args, *pargs, **kw):
+        if pargs or not self._is_tool(args):
+            return self._real.run(args, *pargs, **kw)
+        argv = [os.fsdecode(a) for a in args]
+        text = bool(kw.get('text') or kw.get('universal_newlines') or kw.get('encoding'))
+        data = kw.get('input')
+        if isinstance(data, bytes):
+            data = data.decode('utf-8', 'surrogateescape')
+        reply = self._agent.call(argv, data)
+        out, err = reply['stdout'], reply['stderr']
+        if not text:
+            out, err = out.encode(), err.encode()
+        captured = kw.get('capture_output') or kw.get('stdout') == self._real.PIPE
+        if not captured:
+            _write_fd(1, reply['stdout'])
+            out = None
+        if not (kw.get('capture_output') or kw.get('stderr') == self._real.PIPE):
+            _write_fd(2, reply['stderr'])
+            err = None
+        code = reply['code']
+        if kw.get('check') and code != 0:
+            raise self._real.CalledProcessError(code, args, output=out, stderr=err)
+        return self._real.CompletedProcess(args, code, out, err)
+
+
+def _write_fd(fd, text):
+    if text:
+        os.write(fd, text.encode('utf-8', 'surrogateescape'))
+
+
+# --- start-up ---------------------------------------------------------------------------
+
+
+def _reply(obj):
+    _CONTROL.write(json.dumps(obj) + '\n')
+    _CONTROL.flush()
+
+
+def _split_charmcraft(charm_dir):
+    """Write metadata.yaml, config.yaml and actions.yaml from a unified charmcraft.yaml.
+
+    ops reads only the three split files at run time (``CharmMeta.from_charm_root``);
+    ``charmcraft pack`` writes them. For a source tree, this does the same split with the
+    YAML parser ops itself uses, so the charm sees exactly what it would see packed.
+    """
+    import yaml
+
+    if os.path.exists(os.path.join(charm_dir, 'metadata.yaml')):
+        return
+    path = os.path.join(charm_dir, 'charmcraft.yaml')
+    with open(path) as f:
+        doc = yaml.safe_load(f) or {}
+    build_only = {'type', 'bases', 'base', 'build-base', 'platforms', 'parts', 'charmhub',
+                  'config', 'actions', 'charm-libs', 'analysis', 'extensions'}
+    meta = {k: v for k, v in doc.items() if k not in build_only}
+    with open(os.path.join(charm_dir, 'metadata.yaml'), 'w') as f:
+        yaml.safe_dump(meta, f)
+    if 'config' in doc and not os.path.exists(os.path.join(charm_dir, 'config.yaml')):
+        with open(os.path.join(charm_dir, 'config.yaml'), 'w') as f:
+            yaml.safe_dump(doc['config'], f)
+    if 'actions' in doc and not os.path.exists(os.path.join(charm_dir, 'actions.yaml')):
+        with open(os.path.join(charm_dir, 'actions.yaml'), 'w') as f:
+            yaml.safe_dump(doc['actions'], f)
+
+
+def _prewarm(entry):
+    """Import what the charm's entry point imports at top level, so children inherit it."""
+    with open(entry, 'rb') as f:
+        tree = ast.parse(f.read(), entry)
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    failed = []
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException as e:  # the child will fail the same way, and say so
+            failed.append(f'{name}: {type(e).__name__}: {e}')
+    return failed
+
+
+def _patch_ops(hello):
+    import ops
+    import ops.model
+
+    proxies = []
+    tools = set(hello['tools'])
+    agent = _AgentClient(hello['agent_socket'])
+    proxy = _SubprocessProxy(_REAL_SUBPROCESS, tools, hello['tools_dir'], agent)
+    for modname in ('ops.hookcmds._utils', 'ops.model', 'ops.storage', 'ops.main', 'ops._main'):
+        try:
+            mod = importlib.import_module(modname)
+        except ImportError:
+            continue
+        if getattr(mod, 'subprocess', None) is _REAL_SUBPROCESS:
+            mod.subprocess = proxy
+            proxies.append(modname)
+
+    # The charm's metadata is the same for every hook: parse it once here. Each hook runs
+    # in a forked copy, so nothing one hook does to the object reaches the next.
+    charm_meta = getattr(getattr(ops, 'charm', None), 'CharmMeta', None)
+    if charm_meta is not None and hasattr(charm_meta, 'from_charm_root'):
+        original_meta = charm_meta.from_charm_root
+        root = os.path.realpath(hello['charm_dir'])
+        cached = original_meta(root)
+
+        def from_charm_root(charm_root):
+            if os.path.realpath(str(charm_root)) == root:
+                return cached
+            return original_meta(charm_root)
+
+        charm_meta.from_charm_root = staticmethod(from_charm_root)
+
+    containers = hello.get('containers_dir')
+    if containers:
+        backend = ops.model._ModelBackend
+        original = backend.get_pebble
+        prefix = '/charm/containers'
+
+        def get_pebble(self, socket_path):
+            if socket_path.startswith(prefix + '/'):
+                socket_path = containers + socket_path[len(prefix):]
+            return original(self, socket_path)
+
+        backend.get_pebble = get_pebble
+    return agent, proxies
+
+
+# --- one hook ---------------------------------------------------------------------------
+
+
+_ENTRY_CODE = {}
+
+
+def _compile_entry(entry):
+    """Compile the entry point once, in the worker (it is the same file for every hook)."""
+    with open(entry, 'rb') as f:
+        _ENTRY_CODE[entry] = compile(f.read(), entry, 'exec', dont_inherit=True)
+
+
+def _run_main(entry):
+    """Run the entry point as ``__main__``, as ``python src/charm.py`` would."""
+    import types
+
+    code = _ENTRY_CODE.get(entry)
+    if code is None:
+        _compile_entry(entry)
+        code = _ENTRY_CODE[entry]
+    main = types.ModuleType('__main__')
+    main.__file__ = entry
+    main.__cached__ = None
+    main.__loader__ = None
+    main.__builtins__ = __builtins__
+    sys.modules['__main__'] = main
+    exec(code, main.__dict__)
+
+
+def _trim_traceback(tb):
+    """Drop the frames of this worker and runpy, as if Python had run the entry itself."""
+    here = os.path.abspath(__file__)
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if os.path.abspath(name) == here:
+            tb = tb.tb_next
+        else:
+            break
+    return tb
+
+
+def _child(req, agent):
+    code = 1
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        for fd, path in ((1, req['stdout']), (2, req['stderr'])):
+            out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(out, fd)
+            os.close(out)
+        os.close(devnull)
+        os.close(_CONTROL.fileno())
+        os.environ.clear()
+        os.environ.update(req['env'])
+        os.chdir(_HELLO['charm_dir'])
+        agent.sock = None
+        if req.get('exec'):
+            os.execv(req['exec'][0], req['exec'])
+        entry = _HELLO['entry']
+        sys.argv = [entry]
+
+        prof = None
+        if _HELLO.get('profile'):
+            import cProfile
+            prof = cProfile.Profile()
+            prof.enable()
+        try:
+            _run_main(entry)
+            code = 0
+        except SystemExit as e:
+            if e.code is None:
+                code = 0
+            elif isinstance(e.code, int):
+                code = e.code
+            else:
+                print(e.code, file=sys.stderr)
+                code = 1
+        except BaseException as e:
+            sys.excepthook(type(e), e, _trim_traceback(e.__traceback__))
+            code = 1
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(_HELLO['profile'] + f'.{os.getpid()}')
+    except BaseException:
+        traceback.print_exc()
+        code = 70
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code & 0xFF)
+
+
+def _read_state(db):
+    """StoredState and deferred notices from ops' SQLite store, as JSON-able values."""
+    if not os.path.exists(db):
+        return {}, []
+    conn = sqlite3.connect(f'file:{db}?mode=ro', uri=True, timeout=1)
+    try:
+        stored = {}
+        for handle, data in conn.execute('SELECT handle, data FROM snapshot ORDER BY handle'):
+            if '/StoredState[' not in handle:
+                continue
+            try:
+                stored[handle] = _jsonable(pickle.loads(data))
+            except Exception as e:
+                stored[handle] = f'<unreadable: {type(e).__name__}>'
+        deferred = [
+            {'event': path, 'observer': observer, 'method': method}
+            for _, path, observer, method in conn.execute(
+                'SELECT sequence, event_path, observer_path, method_name FROM notice '
+                'ORDER BY sequence'
+            )
+        ]
+        return stored, deferred
+    except sqlite3.Error as e:
+        return {'<error>': str(e)}, []
+    finally:
+        conn.close()
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [_jsonable(x) for x in v]
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return repr(v)
+
+
+def _run(req, agent):
+    """Fork a child for one hook, wait for it within the timeout, report how it ended.
+
+    The child leads its own session, so on a timeout -- and after every hook, for
+    anything it left running in the background -- its whole process group is killed.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        _child(req, agent)
+    _reply({'op': 'started', 'pid': pid})
+    timed_out = False
+    timeout = req.get('timeout')
+    if timeout:
+        pidfd = os.pidfd_open(pid)
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            if not poller.poll(max(1, int(timeout * 1000))):
+                timed_out = True
+                _killpg(pid)
+        finally:
+            os.close(pidfd)
+    _, status, usage = os.wait4(pid, 0)
+    _killpg(pid)
+    elapsed = time.monotonic() - start
+    reply = {'op': 'exited', 'seconds': elapsed, 'timed_out': timed_out,
+             'max_rss_kib': usage.ru_maxrss}
+    if os.WIFSIGNALED(status):
+        reply['signal'] = os.WTERMSIG(status)
+    else:
+        reply['code'] = os.WEXITSTATUS(status)
+    if req.get('want_state'):
+        reply['stored'], reply['deferred'] = _read_state(
+            os.path.join(_HELLO['charm_dir'], '.unit-state.db')
+        )
+    _reply(reply)
+
+
+def _killpg(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def main():
+    global _CONTROL, _REAL_SUBPROCESS, _HELLO
+    import subprocess
+
+    _REAL_SUBPROCESS = subprocess
+    control_fd = os.dup(1)
+    os.dup2(2, 1)
+    _CONTROL = os.fdopen(control_fd, 'w')
+    line = sys.stdin.readline()
+    if not line:
+        return
+    _HELLO = hello = json.loads(line)
+    try:
+        charm_dir = hello['charm_dir']
+        os.chdir(charm_dir)
+        sys.path[:0] = hello['sys_path']
+        if hello.get('split_charmcraft'):
+            _split_charmcraft(charm_dir)
+        import ops
+
+        import ops.charm  # noqa: F401
+
+        agent, proxies = _patch_ops(hello)
+        failed = []
+        if hello.get('prewarm', True):
+            failed = _prewarm(hello['entry'])
+            _compile_entry(hello['entry'])
+    except BaseException as e:
+        _reply({'op': 'error', 'message': f'{type(e).__name__}: {e}',
+                'traceback': traceback.format_exc()})
+        return
+    _reply({
+        'op': 'ready',
+        'python': sys.version.split()[0],
+        'ops': getattr(ops, '__version__', '?'),
+        'intercepted': proxies,
+        'prewarm_failed': failed,
+        'pid': os.getpid(),
+    })
+    for line in sys.stdin:
+        req = json.loads(line)
+        op = req.get('op')
+        if op == 'run':
+            _run(req, agent)
+        elif op == 'state':
+            stored, deferred = _read_state(os.path.join(hello['charm_dir'], '.unit-state.db'))
+            _reply({'op': 'state', 'stored': stored, 'deferred': deferred})
+        elif op == 'ping':
+            _reply({'op': 'pong'})
+        else:
+            _reply({'op': 'error', 'message': f'unknown request {op!r}'})
+
+
+if __name__ == '__main__':
+    main()

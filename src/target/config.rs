@@ -1,0 +1,180 @@
+//! How a charm is run: the `[target]` table of `charmfuzz.toml` (or of
+//! `[tool.charmfuzz]` in `pyproject.toml`), overridable from the command line and the
+//! environment.
+//!
+//! ```toml
+//! [target]
+//! mode = "fork"              # or "exec": run the charm's real dispatch per hook
+//! python = "venv/bin/python" # the charm's interpreter (relative to the charm)
+//! timeout = 10.0             # seconds per hook before it is a hang
+//! containment = "auto"       # "bwrap" to insist on bubblewrap, "none" to run bare
+//! writable = ["/etc/demo"]   # extra paths the charm may write (throwaway layers)
+//!
+//! [target.shims.snap]        # what a shimmed system program answers
+//! stdout = "installed"
+//!
+//! [[target.exec]]            # what a Pebble exec answers (longest prefix wins)
+//! command = ["demo", "--version"]
+//! stdout = "1.2.3\n"
+//! ```
+
+use super::pebble::{ExecAnswer, ExecAnswers};
+use super::sandbox::Containment;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How each hook is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Fork a child of the warm worker per hook and run the charm's entry point in it;
+    /// hook tools answered in-process.
+    #[default]
+    Fork,
+    /// Run the charm's real `dispatch` per hook, as Juju does, with the hook tools as
+    /// executables on PATH.
+    Exec,
+}
+
+/// The answer of a shimmed program (`apt-get`, `systemctl`, …).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShimAnswer {
+    pub exit: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A scripted Pebble exec answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecAnswerConfig {
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub exit: i32,
+    #[serde(default)]
+    pub stdout: String,
+    #[serde(default)]
+    pub stderr: String,
+}
+
+/// The `[target]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TargetConfig {
+    pub mode: Mode,
+    pub python: Option<PathBuf>,
+    /// Seconds a hook may run.
+    pub timeout: f64,
+    pub containment: Containment,
+    pub writable: Vec<PathBuf>,
+    /// System programs answered by the harness instead of run; by default the package
+    /// and service managers a machine charm calls.
+    pub shims: BTreeMap<String, ShimAnswer>,
+    pub exec: Vec<ExecAnswerConfig>,
+    /// Executables a Pebble exec finds (exit 0, no output) when no answer matches.
+    pub exec_allow: Vec<String>,
+    /// The charm's entry point, if its dispatch does not say (`src/charm.py`).
+    pub entry: Option<PathBuf>,
+}
+
+/// The programs shimmed by default, answering success.
+pub const DEFAULT_SHIMS: &[&str] = &[
+    "apt-get",
+    "apt",
+    "apt-cache",
+    "dpkg",
+    "snap",
+    "systemctl",
+    "service",
+    "update-rc.d",
+    "hostnamectl",
+];
+
+impl Default for TargetConfig {
+    fn default() -> Self {
+        TargetConfig {
+            mode: Mode::Fork,
+            python: None,
+            timeout: 30.0,
+            containment: Containment::Auto,
+            writable: Vec::new(),
+            shims: DEFAULT_SHIMS
+                .iter()
+                .map(|s| (s.to_string(), ShimAnswer::default()))
+                .collect(),
+            exec: Vec::new(),
+            exec_allow: vec!["true".into()],
+            entry: None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("bad [target] settings: {0}")]
+pub struct TargetConfigError(String);
+
+impl TargetConfig {
+    /// Read the `[target]` table (defaults for anything missing; shims listed there are
+    /// added to the default ones).
+    pub fn from_table(t: &toml::Table) -> Result<TargetConfig, TargetConfigError> {
+        let mut cfg: TargetConfig = toml::Value::Table(t.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| TargetConfigError(e.to_string()))?;
+        for s in DEFAULT_SHIMS {
+            cfg.shims.entry(s.to_string()).or_default();
+        }
+        if !(cfg.timeout > 0.0 && cfg.timeout.is_finite()) {
+            return Err(TargetConfigError(format!(
+                "timeout must be a positive number of seconds, not {}",
+                cfg.timeout
+            )));
+        }
+        Ok(cfg)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout)
+    }
+
+    pub fn exec_answers(&self) -> ExecAnswers {
+        ExecAnswers {
+            answers: self
+                .exec
+                .iter()
+                .map(|a| {
+                    ExecAnswer::new(&a.command)
+                        .exit(a.exit)
+                        .stdout(a.stdout.as_bytes())
+                        .stderr(a.stderr.as_bytes())
+                })
+                .collect(),
+            allow: self.exec_allow.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_reads_with_defaults_and_rejects_unknown_keys() {
+        let t: toml::Table = toml::from_str(
+            "mode = 'exec'\ntimeout = 2.5\n[shims.snap]\nstdout = 'ok'\n[[exec]]\ncommand = ['v']\nstdout = '1'\n",
+        )
+        .unwrap();
+        let c = TargetConfig::from_table(&t).unwrap();
+        assert_eq!(c.mode, Mode::Exec);
+        assert_eq!(c.timeout(), Duration::from_millis(2500));
+        assert_eq!(c.shims["snap"].stdout, "ok");
+        assert!(c.shims.contains_key("apt-get"));
+        assert_eq!(c.exec_answers().answers[0].stdout, b"1");
+        let bad: toml::Table = toml::from_str("mood = 'exec'").unwrap();
+        assert!(TargetConfig::from_table(&bad).is_err());
+        let bad: toml::Table = toml::from_str("timeout = 0").unwrap();
+        assert!(TargetConfig::from_table(&bad).is_err());
+    }
+}

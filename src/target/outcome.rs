@@ -1,0 +1,304 @@
+//! What one event did in the real charm, and when that is a finding.
+//!
+//! Juju learns little from a hook: its exit status, and what the charm told it through
+//! hook tools. A charm author needs more to understand a failure, so each [`EventOutcome`]
+//! also carries the uncaught exception (read from the traceback ops logs through
+//! `juju-log`, exactly as `juju debug-log` would show it), the charm's StoredState and
+//! deferred events afterwards, and the tails of its stdout and stderr.
+//!
+//! A **finding** is a hook that did not end well: an uncaught exception (or another
+//! non-zero exit), a hang past the timeout, or a death by signal (`os.abort()`, a
+//! segfault in an extension). Harness trouble is never a finding; it is a
+//! [`super::TargetError`].
+
+use super::hooktools::HookOutcome;
+use crate::engine::HookKind;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// How the hook's process ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Exit {
+    /// Exited with this status.
+    Code(i32),
+    /// Killed by this signal (not by us).
+    Signal(i32),
+    /// Still running at the timeout; its process group was killed.
+    Timeout,
+}
+
+impl Exit {
+    pub fn ok(&self) -> bool {
+        *self == Exit::Code(0)
+    }
+}
+
+/// One frame of a Python traceback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Frame {
+    /// The file, relative to the charm directory when it is in the charm.
+    pub file: String,
+    pub line: u32,
+    pub function: String,
+    /// The file is the charm's own code (not `ops`, not the standard library).
+    pub in_charm: bool,
+}
+
+/// An uncaught Python exception.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PyException {
+    /// As Python prints it: `KeyError`, `ops.model.ModelError`.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub message: String,
+    pub frames: Vec<Frame>,
+    /// The traceback as printed.
+    pub traceback: String,
+}
+
+impl PyException {
+    /// The innermost frame in the charm's own code.
+    pub fn charm_frame(&self) -> Option<&Frame> {
+        self.frames.iter().rev().find(|f| f.in_charm)
+    }
+}
+
+/// Everything one event did.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventOutcome {
+    pub hook: String,
+    pub kind: HookKind,
+    pub exit: Exit,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<PyException>,
+    /// What the unit agent saw: tool calls, logs, statuses, committed and dropped changes.
+    #[serde(flatten)]
+    pub agent: HookOutcome,
+    /// Programs run through the machine shims (`apt-get`, `systemctl`, …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shim_calls: Vec<ShimCall>,
+    /// StoredState after the event, by handle.
+    pub stored: Map<String, Value>,
+    /// Deferred events after the event (`event`, `observer`, `method`).
+    pub deferred: Vec<Value>,
+    pub stdout_tail: String,
+    pub stderr_tail: String,
+}
+
+/// A call of a shimmed system program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShimCall {
+    pub program: String,
+    pub args: Vec<String>,
+    pub code: i32,
+}
+
+/// What kind of bad end a hook came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// An uncaught Python exception.
+    Exception,
+    /// A non-zero exit without a Python traceback.
+    ExitCode,
+    /// Killed by a signal (abort, segfault).
+    Crash,
+    /// Still running at the timeout.
+    Hang,
+}
+
+/// A hook that went wrong, with where it happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// Index of the step (action) and of the event within the whole trace.
+    pub step: usize,
+    pub event: usize,
+    pub hook: String,
+    pub hook_kind: HookKind,
+    /// Stable across runs: what went wrong, where in the charm, in which kind of hook.
+    pub signature: String,
+    /// One line for humans.
+    pub title: String,
+}
+
+impl Finding {
+    /// The finding in `outcome`, if the hook ended badly.
+    pub fn from_outcome(outcome: &EventOutcome, step: usize, event: usize) -> Option<Finding> {
+        let (kind, what, place) = match (&outcome.exit, &outcome.exception) {
+            (Exit::Code(0), _) => return None,
+            (Exit::Timeout, _) => (FindingKind::Hang, "hang".to_string(), String::new()),
+            (Exit::Signal(s), _) => (FindingKind::Crash, signal_name(*s), String::new()),
+            (Exit::Code(_), Some(e)) => {
+                let place = e
+                    .charm_frame()
+                    .map(|f| format!("{}:{}", f.file, f.function))
+                    .unwrap_or_default();
+                (FindingKind::Exception, e.type_name.clone(), place)
+            }
+            (Exit::Code(c), None) => (FindingKind::ExitCode, format!("exit {c}"), String::new()),
+        };
+        let signature = format!("{what}|{place}|{}", outcome.kind.as_str());
+        let title = match (&outcome.exception, kind) {
+            (Some(e), FindingKind::Exception) => {
+                let at = e
+                    .charm_frame()
+                    .map(|f| format!(" at {}:{} in {}", f.file, f.line, f.function))
+                    .unwrap_or_default();
+                format!(
+                    "{}: {}{} (in {})",
+                    e.type_name,
+                    first_line(&e.message),
+                    at,
+                    outcome.hook
+                )
+            }
+            (_, FindingKind::Hang) => format!("{} did not finish (hang)", outcome.hook),
+            (_, FindingKind::Crash) => format!("{} was killed by {}", outcome.hook, what),
+            _ => format!("{} failed with {}", outcome.hook, what),
+        };
+        Some(Finding {
+            kind,
+            step,
+            event,
+            hook: outcome.hook.clone(),
+            hook_kind: outcome.kind,
+            signature,
+            title,
+        })
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// `SIGABRT`, `SIGSEGV`, … for a signal number.
+pub fn signal_name(sig: i32) -> String {
+    match rustix::process::Signal::from_named_raw(sig) {
+        Some(s) => format!("{s:?}").to_uppercase().replace("SIGNAL::", "SIG"),
+        None => format!("signal {sig}"),
+    }
+}
+
+/// Find the uncaught exception in what the hook logged (ops logs the traceback as one
+/// `juju-log` ERROR record) or, failing that, in its stderr (an exception raised before
+/// ops set up logging). `charm_dir` makes frame paths relative.
+pub fn find_exception<'a>(
+    logs: impl IntoIterator<Item = &'a str>,
+    stderr: &str,
+    charm_dir: &str,
+) -> Option<PyException> {
+    const OPS_PREFIX: &str = "Uncaught exception while in charm code:\n";
+    for msg in logs {
+        if let Some(tb) = msg.strip_prefix(OPS_PREFIX) {
+            return parse_traceback(tb, charm_dir);
+        }
+    }
+    let start = stderr.rfind("Traceback (most recent call last):")?;
+    parse_traceback(&stderr[start..], charm_dir)
+}
+
+/// Parse a Python traceback as `traceback.format_exception` prints it. With chained
+/// exceptions, the last one (the one that escaped) is reported.
+pub fn parse_traceback(text: &str, charm_dir: &str) -> Option<PyException> {
+    const HEAD: &str = "Traceback (most recent call last):";
+    let start = text.rfind(HEAD)?;
+    let last = &text[start..];
+    let mut frames = Vec::new();
+    let mut lines = last.lines().skip(1).peekable();
+    let mut tail = Vec::new();
+    while let Some(line) = lines.next() {
+        if let Some(rest) = line.strip_prefix("  File \"") {
+            if let Some((file, rest)) = rest.split_once("\", line ") {
+                let (lineno, func) = rest.split_once(", in ").unwrap_or((rest, ""));
+                let charm_prefix = format!("{}/", charm_dir.trim_end_matches('/'));
+                let (file, in_charm) = match file.strip_prefix(&charm_prefix) {
+                    Some(rel) => (
+                        rel.to_string(),
+                        !rel.starts_with("venv/") && !rel.contains("site-packages/"),
+                    ),
+                    None => (file.to_string(), false),
+                };
+                frames.push(Frame {
+                    file,
+                    line: lineno.trim().parse().unwrap_or(0),
+                    function: func.trim().to_string(),
+                    in_charm,
+                });
+            }
+            continue;
+        }
+        if line.starts_with("    ") || line.trim().chars().all(|c| "^~ ".contains(c)) {
+            continue; // source lines and caret markers
+        }
+        tail.push(line);
+        tail.extend(lines.by_ref());
+    }
+    let first = tail.first()?;
+    let (type_name, msg0) = match first.split_once(": ") {
+        Some((t, m)) if !t.contains(' ') => (t.to_string(), m.to_string()),
+        _ => (first.trim_end_matches(':').to_string(), String::new()),
+    };
+    let mut message = msg0;
+    for l in &tail[1..] {
+        message.push('\n');
+        message.push_str(l);
+    }
+    Some(PyException {
+        type_name,
+        message,
+        frames,
+        traceback: last.trim_end().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TB: &str = r#"Traceback (most recent call last):
+  File "/x/charm/src/charm.py", line 540, in <module>
+    ops.main(DemoCharm)
+  File "/venv/lib/python3.11/site-packages/ops/framework.py", line 955, in _reemit
+    custom_handler(event)
+  File "/x/charm/src/charm.py", line 120, in _on_pebble_ready
+    port = self._stored.config["port"]
+           ~~~~~~~~~~~~~~~~~~~^^^^^^^^
+KeyError: 'port'"#;
+
+    #[test]
+    fn traceback_gives_type_message_and_innermost_charm_frame() {
+        let e = parse_traceback(TB, "/x/charm").unwrap();
+        assert_eq!(e.type_name, "KeyError");
+        assert_eq!(e.message, "'port'");
+        assert_eq!(e.frames.len(), 3);
+        let f = e.charm_frame().unwrap();
+        assert_eq!(
+            (f.file.as_str(), f.line, f.function.as_str()),
+            ("src/charm.py", 120, "_on_pebble_ready")
+        );
+        assert!(!e.frames[1].in_charm);
+    }
+
+    #[test]
+    fn chained_exceptions_report_the_last_and_keep_notes() {
+        let text = format!(
+            "{TB}\n\nDuring handling of the above exception, another exception occurred:\n\n\
+             Traceback (most recent call last):\n  File \"/x/charm/src/charm.py\", line 9, in f\n    g()\n\
+             ops.model.ModelError: ERROR permission denied\nCalled relation-set"
+        );
+        let e = parse_traceback(&text, "/x/charm").unwrap();
+        assert_eq!(e.type_name, "ops.model.ModelError");
+        assert_eq!(e.message, "ERROR permission denied\nCalled relation-set");
+        assert_eq!(e.frames.len(), 1);
+    }
+
+    #[test]
+    fn signals_have_names() {
+        assert_eq!(signal_name(6), "SIGABRT");
+        assert_eq!(signal_name(11), "SIGSEGV");
+    }
+}

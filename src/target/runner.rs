@@ -1,0 +1,688 @@
+//! [`Target`]: one unit of the charm, played by charmfuzz.
+//!
+//! A target owns everything that makes the real charm believe it is deployed: a sandbox
+//! with a copy of the charm, a warm Python worker, the unit agent answering hook tools
+//! (with Juju's rules, from the engine's world), and a fake Pebble per workload container.
+//! It takes fuzzer bytes (or a trace), lets the engine decode them one event at a time,
+//! runs each event in the charm, and feeds what the charm did back to the engine — so
+//! that the secret the charm created can later be rotated, and the hook that failed is
+//! retried, exactly as Juju would.
+//!
+//! Every input starts from a fresh unit: a new world, an empty unit state database, new
+//! containers. The worker process, its imports and the sandbox are kept across inputs.
+
+use super::agent::{ToolRequest, ToolResponse};
+use super::config::{Mode, TargetConfig};
+use super::hooktools::{HookContext, TOOLS, UnitAgent};
+use super::outcome::{EventOutcome, Exit, Finding, ShimCall, find_exception};
+use super::pebble::{FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
+use super::sandbox::{Sandbox, SandboxError};
+use super::worker::{Hello, RunRequest, Worker, WorkerError, WorkerInfo, tail_of_file};
+use crate::charm::Charm;
+use crate::engine::action::Effect;
+use crate::engine::{Action, Decoder, EncodeError, Event, HookKind, Trace, World, encode};
+use crate::spec::Substrate;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Harness trouble: never the charm's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Worker(#[from] WorkerError),
+    #[error(transparent)]
+    Pebble(#[from] PebbleError),
+    #[error("the engine: {0}")]
+    Engine(#[from] EncodeError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("no Python interpreter found for the charm: {0}")]
+    NoPython(String),
+    #[error("exec mode needs the charm's dispatch script, and {0} has none")]
+    NoDispatch(PathBuf),
+    #[error("the worker died twice running the same input; last time: {0}")]
+    WorkerKeepsDying(String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> TargetError {
+    let what = what.into();
+    move |source| TargetError::Io { what, source }
+}
+
+/// What running one input did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// The trace as realised, with each event's result and effects.
+    pub trace: Trace,
+    /// One outcome per event, in trace order.
+    pub outcomes: Vec<EventOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<Finding>,
+}
+
+/// The unit after an event, to resume from later instead of replaying the prefix.
+#[derive(Debug, Clone)]
+pub struct UnitSnapshot {
+    pub world: World,
+    pub agent: UnitAgent,
+    /// `.unit-state.db` (None before the first hook created it).
+    pub unit_state: Option<Vec<u8>>,
+    pub pebble: Option<PebbleSnapshot>,
+}
+
+/// One unit of the charm under test. See the module docs.
+pub struct Target {
+    charm: Charm,
+    config: TargetConfig,
+    sandbox: Sandbox,
+    listener: UnixListener,
+    pebble: Option<FakePebble>,
+    worker: Option<Worker>,
+    python: PathBuf,
+    entry: PathBuf,
+    agent: UnitAgent,
+    /// Steps whose workload side has been applied to Pebble.
+    synced_steps: usize,
+    /// Stop an input at its first finding (the default).
+    pub stop_at_finding: bool,
+    /// Read StoredState and deferred events after every hook.
+    pub want_state: bool,
+    /// The worker was (re)started this many times.
+    pub worker_starts: u32,
+}
+
+impl Target {
+    /// Set up a unit of `charm` (from `charm_dir`). `jujuc` is the multi-call hook-tool
+    /// binary (the `charmfuzz` executable); without one, a small Python script stands in.
+    pub fn new(
+        charm: Charm,
+        charm_dir: &Path,
+        config: TargetConfig,
+        jujuc: Option<&Path>,
+    ) -> Result<Target, TargetError> {
+        let spec = charm.spec.clone();
+        let mut writable = config.writable.clone();
+        for s in &spec.storage {
+            if let Some(loc) = &s.location {
+                writable.push(PathBuf::from(loc));
+            }
+        }
+        let sandbox = Sandbox::create(charm_dir, config.containment, &writable)?;
+        let python = find_python(charm_dir, config.python.as_deref())?;
+        let entry = match &config.entry {
+            Some(e) => sandbox.charm_dir().join(e),
+            None => sandbox.charm_dir().join(entry_from_dispatch(charm_dir)),
+        };
+        if config.mode == Mode::Exec && !charm_dir.join("dispatch").is_file() {
+            return Err(TargetError::NoDispatch(charm_dir.to_path_buf()));
+        }
+        // Hook tools and shims, all one program.
+        let names: Vec<&str> = TOOLS
+            .iter()
+            .copied()
+            .chain(config.shims.keys().map(String::as_str))
+            .collect();
+        let program = match jujuc {
+            Some(p) => p.to_path_buf(),
+            None => sandbox
+                .write("jujuc.py", jujuc_script(&python).as_bytes(), true)
+                .map_err(io("writing the hook-tool script"))?,
+        };
+        sandbox
+            .install_tools(&program, &names)
+            .map_err(io("linking the hook tools"))?;
+        let listener = UnixListener::bind(sandbox.agent_socket())
+            .map_err(io("binding the unit agent's socket"))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(io("configuring the agent socket"))?;
+        let pebble = if spec.substrate == Substrate::Kubernetes && !spec.containers.is_empty() {
+            let names: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();
+            let p = FakePebble::start_with(
+                sandbox.root(),
+                &names,
+                PebbleConfig {
+                    exec: config.exec_answers(),
+                    ..PebbleConfig::default()
+                },
+            )?;
+            for c in &spec.containers {
+                let keep: Vec<String> = c.mounts.iter().map(|m| m.location.clone()).collect();
+                p.set_persistent_paths(&c.name, &keep)?;
+            }
+            Some(p)
+        } else {
+            None
+        };
+        let agent = UnitAgent::new(sandbox.root().join("resources"));
+        let mut t = Target {
+            charm,
+            config,
+            sandbox,
+            listener,
+            pebble,
+            worker: None,
+            python,
+            entry,
+            agent,
+            synced_steps: 0,
+            stop_at_finding: true,
+            want_state: true,
+            worker_starts: 0,
+        };
+        t.start_worker()?;
+        Ok(t)
+    }
+
+    pub fn charm(&self) -> &Charm {
+        &self.charm
+    }
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+    pub fn python(&self) -> &Path {
+        &self.python
+    }
+    pub fn containment(&self) -> super::sandbox::Containment {
+        self.config.containment
+    }
+    pub fn mode(&self) -> Mode {
+        self.config.mode
+    }
+    /// What the worker reported at start-up (Python and ops versions).
+    pub fn worker_info(&self) -> Option<&WorkerInfo> {
+        self.worker.as_ref().map(|w| &w.info)
+    }
+    pub fn pebble(&self) -> Option<&FakePebble> {
+        self.pebble.as_ref()
+    }
+
+    fn start_worker(&mut self) -> Result<(), TargetError> {
+        if let Some(mut w) = self.worker.take() {
+            w.kill();
+        }
+        let script = self
+            .sandbox
+            .write("worker.py", WORKER_PY.as_bytes(), false)
+            .map_err(io("writing the worker"))?;
+        let charm_dir = self.sandbox.charm_dir();
+        let hello = Hello {
+            sys_path: vec![
+                self.entry.parent().unwrap_or(&charm_dir).to_path_buf(),
+                charm_dir.join("lib"),
+                charm_dir.join("venv"),
+                charm_dir.join("src"),
+            ],
+            charm_dir: charm_dir.clone(),
+            entry: self.entry.clone(),
+            agent_socket: self.sandbox.agent_socket(),
+            tools_dir: self.sandbox.tools_dir(),
+            tools: TOOLS.iter().map(|s| s.to_string()).collect(),
+            containers_dir: (!self.sandbox.contained()).then(|| self.sandbox.containers_dir()),
+            split_charmcraft: true,
+            prewarm: self.config.mode == Mode::Fork,
+            profile: std::env::var_os("CHARMFUZZ_PROFILE").map(PathBuf::from),
+        };
+        let hostname = self.charm.spec.name.replace('_', "-") + "-0";
+        let mut cmd = self
+            .sandbox
+            .command(&[self.python.clone(), "-u".into(), script], &hostname);
+        cmd.env_clear()
+            .env("PATH", self.path_var())
+            .env("HOME", self.sandbox.home())
+            .env("LANG", "C.UTF-8")
+            .env("PYTHONHASHSEED", "0")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .current_dir(&charm_dir);
+        let w = Worker::start(
+            cmd,
+            &hello,
+            &self.sandbox.root().join("worker.log"),
+            Duration::from_secs(120),
+        )?;
+        self.worker = Some(w);
+        self.worker_starts += 1;
+        Ok(())
+    }
+
+    /// The charm's PATH: the hook tools first (as Juju does), then the interpreter's own
+    /// directory (so a source tree's `dispatch` finds a `python3` with `ops`), then the
+    /// system.
+    fn path_var(&self) -> String {
+        let py_bin = self
+            .python
+            .parent()
+            .map(|p| format!("{}:", p.display()))
+            .unwrap_or_default();
+        format!(
+            "{}:{py_bin}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            self.sandbox.tools_dir().display()
+        )
+    }
+
+    /// Back to a unit that was never deployed.
+    fn reset(&mut self) -> Result<(), TargetError> {
+        for f in [".unit-state.db", ".unit-state.db-journal"] {
+            let _ = std::fs::remove_file(self.sandbox.charm_dir().join(f));
+        }
+        self.agent = UnitAgent::new(self.sandbox.root().join("resources"));
+        self.synced_steps = 0;
+        if let Some(p) = &self.pebble {
+            for c in p.container_names() {
+                p.restart(&c, true)?;
+                p.down(&c)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decode `bytes` into a story and play it against the charm.
+    pub fn run_bytes(
+        &mut self,
+        bytes: &[u8],
+        max_steps: Option<usize>,
+    ) -> Result<RunReport, TargetError> {
+        let mut last = String::new();
+        for _ in 0..2 {
+            match self.try_run_bytes(bytes, max_steps) {
+                Err(TargetError::Worker(e)) if is_death(&e) => {
+                    last = e.to_string();
+                    self.start_worker()?;
+                }
+                other => return other,
+            }
+        }
+        Err(TargetError::WorkerKeepsDying(last))
+    }
+
+    /// Play a trace (from a finding, or written by hand): it is encoded into the bytes
+    /// that decode to it, and those are played, so the charm's real behaviour decides
+    /// what follows each event.
+    pub fn run_trace(&mut self, trace: &Trace) -> Result<RunReport, TargetError> {
+        let bytes = encode(
+            trace,
+            self.charm.spec.clone(),
+            &self.charm.weights,
+            &self.charm.vocab,
+        )?;
+        self.run_bytes(&bytes, None)
+    }
+
+    fn try_run_bytes(
+        &mut self,
+        bytes: &[u8],
+        max_steps: Option<usize>,
+    ) -> Result<RunReport, TargetError> {
+        self.reset()?;
+        let charm = self.charm.clone();
+        let mut d = Decoder::from_bytes(
+            charm.spec.clone(),
+            charm.options(),
+            &charm.weights,
+            &charm.vocab,
+            bytes,
+        );
+        if let Some(n) = max_steps {
+            d = d.with_max_steps(n);
+        }
+        let mut outcomes = Vec::new();
+        let mut finding = None;
+        while let Some(event) = d.next_event()? {
+            self.sync_workloads(d.trace(), d.world())?;
+            let out = self.run_event(d.world(), &event)?;
+            let mut effects = out.agent.effects.clone();
+            effects.extend(self.declared_checks(d.world()));
+            d.complete(out.agent.result, effects)?;
+            let step = d.trace().steps.len() - 1;
+            if finding.is_none() {
+                finding = Finding::from_outcome(&out, step, outcomes.len());
+            }
+            outcomes.push(out);
+            if finding.is_some() && self.stop_at_finding {
+                break;
+            }
+        }
+        Ok(RunReport {
+            trace: d.into_trace(),
+            outcomes,
+            finding,
+        })
+    }
+
+    /// Apply to the fake Pebble what happened to the workloads since the last event:
+    /// containers starting and stopping, pods replaced, checks failing, notices.
+    fn sync_workloads(&mut self, trace: &Trace, world: &World) -> Result<(), TargetError> {
+        let Some(p) = &self.pebble else {
+            return Ok(());
+        };
+        for step in &trace.steps[self.synced_steps.min(trace.steps.len())..] {
+            match &step.action {
+                Action::PodRecreated | Action::Refresh => {
+                    for c in p.container_names() {
+                        p.restart(&c, true)?;
+                    }
+                }
+                Action::WorkloadStarted { container } => p.restart(container, false)?,
+                Action::WorkloadStopped { container } => p.down(container)?,
+                Action::CheckFailed { container, check } => {
+                    p.fail_check(container, check, "check failed")?;
+                }
+                Action::CheckRecovered { container, check } => {
+                    p.recover_check(container, check)?;
+                }
+                Action::CustomNotice { container, key, .. } => {
+                    p.add_workload_notice(container, key, BTreeMap::new())?;
+                }
+                _ => {}
+            }
+        }
+        self.synced_steps = trace.steps.len();
+        for c in &world.containers {
+            if p.is_up(&c.name)? != c.up {
+                if c.up {
+                    p.up(&c.name)?
+                } else {
+                    p.down(&c.name)?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the charm's layers declare that the world does not know yet.
+    fn declared_checks(&self, world: &World) -> Vec<Effect> {
+        let Some(p) = &self.pebble else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for c in &world.containers {
+            let Ok(plan) = p.plan(&c.name) else { continue };
+            let new: Vec<String> = plan
+                .checks
+                .keys()
+                .filter(|k| !c.checks.contains_key(*k))
+                .cloned()
+                .collect();
+            if !new.is_empty() {
+                out.push(Effect::ChecksDeclared {
+                    container: c.name.clone(),
+                    checks: new,
+                });
+            }
+        }
+        out
+    }
+
+    /// The environment of one hook: what Juju would set, pointing at this sandbox.
+    fn hook_env(&self, event: &Event) -> Map<String, Value> {
+        let mut env: Map<String, Value> = event
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let charm_dir = self.sandbox.charm_dir().display().to_string();
+        let mut set = |k: &str, v: String| {
+            env.insert(k.to_string(), Value::String(v));
+        };
+        set("JUJU_CHARM_DIR", charm_dir.clone());
+        set("CHARM_DIR", charm_dir);
+        set(
+            "JUJU_AGENT_SOCKET_ADDRESS",
+            self.sandbox.agent_socket().display().to_string(),
+        );
+        set("JUJU_AGENT_SOCKET_NETWORK", "unix".into());
+        set("PATH", self.path_var());
+        set("HOME", self.sandbox.home().display().to_string());
+        set("LANG", "C.UTF-8".into());
+        // Not Juju's: files the charm hands to hook tools (`secret-add KEY#file=...`) are
+        // made with `tempfile`, and the agent must be able to read them. Inside the walls
+        // /tmp is private; the sandbox's tmp is mounted at the same path on both sides.
+        set("TMPDIR", self.sandbox.tmp().display().to_string());
+        env
+    }
+
+    /// Run one event (which the world has just delivered) in the charm.
+    fn run_event(&mut self, world: &World, event: &Event) -> Result<EventOutcome, TargetError> {
+        let mut ctx = HookContext::begin(world, &self.agent, event);
+        let mut shim_calls = Vec::new();
+        let req = RunRequest {
+            env: self.hook_env(event),
+            stdout: self.sandbox.out("stdout"),
+            stderr: self.sandbox.out("stderr"),
+            timeout: self.config.timeout,
+            exec: (self.config.mode == Mode::Exec).then(|| {
+                vec![
+                    self.sandbox
+                        .charm_dir()
+                        .join("dispatch")
+                        .display()
+                        .to_string(),
+                ]
+            }),
+            want_state: self.want_state && self.config.mode == Mode::Fork,
+        };
+        let tools: BTreeSet<&str> = TOOLS.iter().copied().collect();
+        let shims = &self.config.shims;
+        let mut serve = |r: ToolRequest| -> ToolResponse {
+            if tools.contains(r.tool.as_str()) {
+                let reply = ctx.call(
+                    &r.tool,
+                    &r.args,
+                    r.stdin.as_deref().unwrap_or("").as_bytes(),
+                );
+                ToolResponse {
+                    code: reply.code,
+                    stdout: reply.stdout_str(),
+                    stderr: reply.stderr_str(),
+                }
+            } else if let Some(a) = shims.get(&r.tool) {
+                shim_calls.push(ShimCall {
+                    program: r.tool.clone(),
+                    args: r.args.clone(),
+                    code: a.exit,
+                });
+                ToolResponse {
+                    code: a.exit,
+                    stdout: a.stdout.clone(),
+                    stderr: a.stderr.clone(),
+                }
+            } else {
+                ToolResponse {
+                    code: 127,
+                    stdout: String::new(),
+                    stderr: format!("{}: command not found\n", r.tool),
+                }
+            }
+        };
+        let worker = self.worker.as_mut().expect("started");
+        let report = worker.run_hook(&req, &self.listener, Duration::from_secs(10), &mut serve)?;
+        let exit = if report.timed_out {
+            Exit::Timeout
+        } else if let Some(s) = report.signal {
+            Exit::Signal(s)
+        } else {
+            Exit::Code(report.code.unwrap_or(-1))
+        };
+        let agent = ctx.finish(exit.ok(), &mut self.agent);
+        let (stored, deferred) = if self.want_state && self.config.mode == Mode::Exec {
+            worker.read_state()?
+        } else {
+            (report.stored, report.deferred)
+        };
+        let stderr_tail = tail_of_file(&self.sandbox.out("stderr"), 4000);
+        let charm_dir = self.sandbox.charm_dir().display().to_string();
+        let exception = if exit.ok() {
+            None
+        } else {
+            find_exception(
+                agent.logs.iter().map(|l| l.message.as_str()),
+                &stderr_tail,
+                &charm_dir,
+            )
+        };
+        Ok(EventOutcome {
+            hook: event.hook.clone(),
+            kind: event.kind,
+            exit,
+            seconds: report.seconds,
+            exception,
+            agent,
+            shim_calls,
+            stored,
+            deferred,
+            stdout_tail: tail_of_file(&self.sandbox.out("stdout"), 4000),
+            stderr_tail,
+        })
+    }
+
+    /// Capture the unit as it is now (between events), with the engine's `world`.
+    pub fn snapshot(&self, world: &World) -> Result<UnitSnapshot, TargetError> {
+        let db = self.sandbox.charm_dir().join(".unit-state.db");
+        Ok(UnitSnapshot {
+            world: world.clone(),
+            agent: self.agent.clone(),
+            unit_state: std::fs::read(&db).ok(),
+            pebble: self.pebble.as_ref().map(|p| p.snapshot()).transpose()?,
+        })
+    }
+
+    /// Put the unit back as `snap` captured it; returns the world to continue with.
+    pub fn restore(&mut self, snap: &UnitSnapshot) -> Result<World, TargetError> {
+        let db = self.sandbox.charm_dir().join(".unit-state.db");
+        match &snap.unit_state {
+            Some(bytes) => std::fs::write(&db, bytes).map_err(io("restoring the unit state"))?,
+            None => {
+                let _ = std::fs::remove_file(&db);
+            }
+        }
+        self.agent = snap.agent.clone();
+        if let (Some(p), Some(s)) = (&self.pebble, &snap.pebble) {
+            p.restore(s)?;
+        }
+        Ok(snap.world.clone())
+    }
+
+    /// Run the event the `world` has in flight (after [`World::deliver`]) and report it;
+    /// the caller completes the world with the outcome. For driving a unit by hand, as
+    /// the snapshot tests do.
+    pub fn run_delivered(
+        &mut self,
+        world: &World,
+        event: &Event,
+    ) -> Result<EventOutcome, TargetError> {
+        self.run_event(world, event)
+    }
+
+    /// Which kind of hook a finding in `report` is in.
+    pub fn finding_kind(report: &RunReport) -> Option<HookKind> {
+        report.finding.as_ref().map(|f| f.hook_kind)
+    }
+}
+
+fn is_death(e: &WorkerError) -> bool {
+    matches!(
+        e,
+        WorkerError::Died { .. } | WorkerError::Unresponsive(_) | WorkerError::Io(_)
+    ) || matches!(e, WorkerError::Protocol(m) if m.contains("closed"))
+}
+
+/// The worker script, embedded in the binary.
+pub const WORKER_PY: &str = include_str!("../../python/worker.py");
+
+/// The charm's entry point as its `dispatch` names it (`src/charm.py` by default).
+fn entry_from_dispatch(charm_dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(charm_dir.join("dispatch")).unwrap_or_default();
+    text.split(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .filter(|w| w.ends_with(".py"))
+        .map(|w| w.trim_start_matches("./"))
+        .find(|w| !w.contains('$') && !w.starts_with('/'))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("src/charm.py"))
+}
+
+/// The interpreter to run the charm with: the one asked for; else `$CHARMFUZZ_PYTHON`;
+/// else the charm's own `venv/bin/python`; else this project's environment (made by
+/// `scripts/setup-python.sh`); else `python3` on PATH.
+pub fn find_python(charm_dir: &Path, asked: Option<&Path>) -> Result<PathBuf, TargetError> {
+    let resolve = |p: &Path| -> Option<PathBuf> {
+        let p = if p.is_relative() && p.components().count() > 1 {
+            charm_dir.join(p)
+        } else {
+            p.to_path_buf()
+        };
+        if p.is_file() {
+            return Some(p);
+        }
+        which(&p)
+    };
+    if let Some(p) = asked {
+        return resolve(p)
+            .ok_or_else(|| TargetError::NoPython(format!("{} does not exist", p.display())));
+    }
+    if let Some(p) = std::env::var_os("CHARMFUZZ_PYTHON").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return resolve(&p).ok_or_else(|| {
+            TargetError::NoPython(format!("CHARMFUZZ_PYTHON={} does not exist", p.display()))
+        });
+    }
+    let mut candidates = vec![charm_dir.join("venv/bin/python")];
+    if let Some(v) = std::env::var_os("CHARMFUZZ_VENV").filter(|p| !p.is_empty()) {
+        candidates.push(PathBuf::from(v).join("bin/python"));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
+    if let Some(p) = candidates.into_iter().find(|p| p.is_file()) {
+        return Ok(p);
+    }
+    which(Path::new("python3")).ok_or_else(|| {
+        TargetError::NoPython(
+            "no --python, no CHARMFUZZ_PYTHON, no venv/ in the charm, no project .venv, and no python3 on PATH"
+                .into(),
+        )
+    })
+}
+
+fn which(name: &Path) -> Option<PathBuf> {
+    if name.components().count() > 1 {
+        return None;
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A stand-in for the `jujuc` binary when none is given: the same protocol, in Python.
+fn jujuc_script(python: &Path) -> String {
+    format!(
+        r#"#!{py} -S
+# charmfuzz's hook-tool client: forwards argv and stdin to the unit agent's socket.
+import json, os, socket, struct, sys
+tool = os.path.basename(sys.argv[0])
+data = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+req = json.dumps({{"tool": tool, "args": sys.argv[1:], "stdin": data or None, "cwd": os.getcwd()}}).encode()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(os.environ["JUJU_AGENT_SOCKET_ADDRESS"])
+s.sendall(struct.pack(">I", len(req)) + req)
+def read(n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            sys.exit("ERROR the unit agent closed the connection")
+        b += c
+    return b
+resp = json.loads(read(struct.unpack(">I", read(4))[0]))
+sys.stdout.write(resp["stdout"]); sys.stderr.write(resp["stderr"])
+sys.exit(resp["code"])
+"#,
+        py = python.display()
+    )
+}

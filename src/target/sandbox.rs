@@ -1,0 +1,374 @@
+//! Where a charm under test lives: its own copy of the charm, its hook tools, its Pebble
+//! sockets, and the walls around it.
+//!
+//! On a real unit, Juju unpacks the charm into `/var/lib/juju/agents/unit-<app>-<n>/charm`,
+//! puts a directory of hook-tool symlinks first on `PATH`, and (on Kubernetes) mounts each
+//! workload container's Pebble socket at `/charm/containers/<name>/pebble.socket`. The
+//! charm runs as root and may write anywhere. A fuzzer runs the same charm thousands of
+//! times on the user's own machine, often several at once, so each [`Sandbox`] gives one
+//! target instance a private temporary directory:
+//!
+//! ```text
+//! <root>/charm/            a copy of the charm: JUJU_CHARM_DIR, where .unit-state.db lives
+//! <root>/tools/            every hook tool (and apt-get, systemctl, …) → the jujuc binary
+//! <root>/containers/<c>/   the fake Pebble's socket for container <c>
+//! <root>/rootfs/<c>/       that container's filesystem
+//! <root>/agent.sock        the unit agent's socket (JUJU_AGENT_SOCKET_ADDRESS)
+//! <root>/home, tmp, out/   HOME, TMPDIR, the hook's stdout and stderr
+//! ```
+//!
+//! **Containment.** With bubblewrap (`bwrap`) available, the charm's processes run in new
+//! user-invisible namespaces: no network but loopback, their own PID space (nothing
+//! survives the worker), the host's filesystem read-only, and writable throwaway `tmpfs`
+//! layers where a unit expects to write (`/var/lib/juju`, storage locations, `/tmp`, …).
+//! The Pebble sockets are mounted at the path ops hard-codes, so no patching is needed.
+//! Without bwrap the charm runs uncontained and the worker redirects the Pebble path; the
+//! target says so ([`Sandbox::contained`]).
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// How to wall the charm in.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Containment {
+    /// bubblewrap if it is installed and works here, else none.
+    #[default]
+    Auto,
+    /// bubblewrap, or fail.
+    Bwrap,
+    /// Run the charm directly (it can change the host; for debugging).
+    None,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot create the sandbox in {dir}: {source}")]
+    Create {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot copy the charm from {from} to {to}: {source}")]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "containment with bubblewrap was asked for, but `bwrap` {0}; install it (Debian/Ubuntu: apt-get install bubblewrap)"
+    )]
+    NoBwrap(String),
+}
+
+/// One target instance's private directory tree (removed on drop).
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+    bwrap: Option<PathBuf>,
+    writable: Vec<PathBuf>,
+}
+
+/// Directories never copied into the sandbox's charm copy.
+const SKIP: &[&str] = &[
+    ".git",
+    ".tox",
+    ".venv",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    "build",
+    "target",
+    ".unit-state.db",
+];
+
+impl Sandbox {
+    /// Create a sandbox holding a copy of `charm_dir`. `writable` are absolute paths the
+    /// charm may write to inside the walls (storage locations and the like).
+    pub fn create(
+        charm_dir: &Path,
+        containment: Containment,
+        writable: &[PathBuf],
+    ) -> Result<Sandbox, SandboxError> {
+        // tmpfs when there is one: the unit state database is written on every hook.
+        let base = ["/dev/shm"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| is_writable_dir(p))
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = tempfile::Builder::new()
+            .prefix("charmfuzz-")
+            .tempdir_in(&base)
+            .map_err(|source| SandboxError::Create {
+                dir: base.clone(),
+                source,
+            })?;
+        let root = dir.path().to_path_buf();
+        for sub in ["tools", "home", "tmp", "out", "resources"] {
+            std::fs::create_dir_all(root.join(sub)).map_err(|source| SandboxError::Create {
+                dir: root.join(sub),
+                source,
+            })?;
+        }
+        copy_tree(charm_dir, &root.join("charm"), true)?;
+        let bwrap = match containment {
+            Containment::None => None,
+            Containment::Auto => find_bwrap().ok(),
+            Containment::Bwrap => Some(find_bwrap().map_err(SandboxError::NoBwrap)?),
+        };
+        let mut w: BTreeSet<PathBuf> = [
+            "/tmp",
+            "/var/tmp",
+            "/run",
+            "/var/lib/juju",
+            "/var/log",
+            "/charm",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        w.extend(writable.iter().filter(|p| p.is_absolute()).cloned());
+        Ok(Sandbox {
+            dir,
+            bwrap,
+            writable: w.into_iter().collect(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn charm_dir(&self) -> PathBuf {
+        self.root().join("charm")
+    }
+    pub fn tools_dir(&self) -> PathBuf {
+        self.root().join("tools")
+    }
+    pub fn agent_socket(&self) -> PathBuf {
+        self.root().join("agent.sock")
+    }
+    pub fn containers_dir(&self) -> PathBuf {
+        self.root().join("containers")
+    }
+    pub fn home(&self) -> PathBuf {
+        self.root().join("home")
+    }
+    pub fn tmp(&self) -> PathBuf {
+        self.root().join("tmp")
+    }
+    pub fn out(&self, name: &str) -> PathBuf {
+        self.root().join("out").join(name)
+    }
+    /// The charm runs inside bubblewrap's walls.
+    pub fn contained(&self) -> bool {
+        self.bwrap.is_some()
+    }
+
+    /// Link every name in `names` to `program` in the tools directory.
+    pub fn install_tools(&self, program: &Path, names: &[&str]) -> std::io::Result<()> {
+        for name in names {
+            let link = self.tools_dir().join(name);
+            let _ = std::fs::remove_file(&link);
+            symlink(program, &link)?;
+        }
+        Ok(())
+    }
+
+    /// Write a file into the sandbox (mode 0755 when `exec`).
+    pub fn write(&self, rel: &str, content: &[u8], exec: bool) -> std::io::Result<PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.root().join(rel);
+        std::fs::write(&path, content)?;
+        if exec {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        }
+        Ok(path)
+    }
+
+    /// The command that runs `argv` inside the walls (or directly, uncontained).
+    pub fn command(&self, argv: &[PathBuf], hostname: &str) -> Command {
+        let Some(bwrap) = &self.bwrap else {
+            let mut cmd = Command::new(&argv[0]);
+            cmd.args(&argv[1..]);
+            return cmd;
+        };
+        let mut cmd = Command::new(bwrap);
+        cmd.args(self.bwrap_args(hostname));
+        cmd.arg("--").args(argv);
+        cmd
+    }
+
+    fn bwrap_args(&self, hostname: &str) -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--unshare-net",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--die-with-parent",
+            "--new-session",
+            "--hostname",
+            hostname,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let special: BTreeSet<&str> = ["/proc", "/dev", "/sys"].into_iter().collect();
+        // Which existing directories become tmpfs with their children bound read-only
+        // inside, so that a writable path below them can be created; and which writable
+        // paths exist already (a tmpfs goes straight over them).
+        let mut expand: BTreeSet<PathBuf> = BTreeSet::new();
+        expand.insert(PathBuf::from("/"));
+        for w in &self.writable {
+            if !w.exists() {
+                let mut d = w.parent();
+                while let Some(p) = d {
+                    if p.is_dir() {
+                        expand.insert(p.to_path_buf());
+                        break;
+                    }
+                    d = p.parent();
+                }
+            }
+        }
+        // Parents before children: a BTreeSet of paths sorts "/var" before "/var/lib".
+        let mut by_depth: Vec<&PathBuf> = expand.iter().collect();
+        by_depth.sort_by_key(|p| p.components().count());
+        for dir in by_depth {
+            if dir != Path::new("/") {
+                a.extend(["--tmpfs".into(), dir.display().to_string()]);
+            }
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                let s = path.display().to_string();
+                if special.contains(s.as_str()) || self.writable.contains(&path) {
+                    continue;
+                }
+                if expand.contains(&path) {
+                    continue; // bound later, as its own tmpfs
+                }
+                match std::fs::symlink_metadata(&path) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        if let Ok(t) = std::fs::read_link(&path) {
+                            a.extend(["--symlink".into(), t.display().to_string(), s]);
+                        }
+                    }
+                    Ok(_) => a.extend(["--ro-bind".into(), s.clone(), s]),
+                    Err(_) => {}
+                }
+            }
+        }
+        a.extend(
+            [
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+                "--ro-bind",
+                "/sys",
+                "/sys",
+            ]
+            .map(String::from),
+        );
+        for w in &self.writable {
+            if w.exists() && !expand.contains(w) {
+                a.extend(["--tmpfs".into(), w.display().to_string()]);
+            } else {
+                a.extend(["--dir".into(), w.display().to_string()]);
+            }
+        }
+        // The sandbox itself, writable, at the same path; the Pebble sockets where ops
+        // looks for them.
+        let root = self.root().display().to_string();
+        a.extend(["--bind".into(), root.clone(), root]);
+        a.extend([
+            "--bind".into(),
+            self.containers_dir().display().to_string(),
+            "/charm/containers".into(),
+        ]);
+        a
+    }
+}
+
+fn is_writable_dir(p: &Path) -> bool {
+    p.is_dir()
+        && tempfile::Builder::new()
+            .prefix(".charmfuzz-probe")
+            .tempfile_in(p)
+            .is_ok()
+}
+
+/// `bwrap`, if it is on PATH and can make namespaces here.
+fn find_bwrap() -> Result<PathBuf, String> {
+    let path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.join("bwrap"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| "is not installed".to_string())?;
+    let ok = Command::new(&path)
+        .args(["--ro-bind", "/", "/", "--unshare-net", "--unshare-pid"])
+        .args(["--dev", "/dev", "--proc", "/proc", "true"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if ok {
+        Ok(path)
+    } else {
+        Err("cannot create namespaces on this machine".to_string())
+    }
+}
+
+/// Copy a charm tree, leaving out build and cache directories. A `venv/` (packed
+/// dependencies) is linked, not copied.
+fn copy_tree(from: &Path, to: &Path, top: bool) -> Result<(), SandboxError> {
+    let err = |source| SandboxError::Copy {
+        from: from.to_path_buf(),
+        to: to.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(to).map_err(err)?;
+    for e in std::fs::read_dir(from).map_err(err)? {
+        let e = e.map_err(err)?;
+        let name = e.file_name();
+        let name_s = name.to_string_lossy();
+        if SKIP.contains(&name_s.as_ref()) || name_s.ends_with(".charm") {
+            continue;
+        }
+        let src = e.path();
+        let dst = to.join(&name);
+        let ft = e.file_type().map_err(err)?;
+        if top && name_s == "venv" && ft.is_dir() {
+            let abs = src.canonicalize().map_err(err)?;
+            symlink(abs, &dst).map_err(err)?;
+        } else if ft.is_dir() {
+            copy_tree(&src, &dst, false)?;
+        } else if ft.is_symlink() {
+            let t = std::fs::read_link(&src).map_err(err)?;
+            symlink(t, &dst).map_err(err)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(|source| SandboxError::Copy {
+                from: src.clone(),
+                to: dst.clone(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
