@@ -1027,7 +1027,11 @@ impl World {
                 if !c.up {
                     return Err(na("Pebble is already down"));
                 }
+                // A restarted workload container starts a fresh Pebble: the layers the
+                // charm added, and the checks they declared, are gone until it adds them
+                // again.
                 c.up = false;
+                c.checks.clear();
             }
             A::CustomNotice {
                 container,
@@ -1376,6 +1380,7 @@ impl World {
         self.workload_queue.clear();
         for c in &mut self.containers {
             c.up = false;
+            c.checks.clear();
         }
         if !self.started || self.stopped {
             self.finish_shutdown();

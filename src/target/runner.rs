@@ -92,6 +92,9 @@ pub struct Target {
     agent: UnitAgent,
     /// Steps whose workload side has been applied to Pebble.
     synced_steps: usize,
+    /// The id Pebble gave each custom notice (container, key): the engine numbers notices
+    /// its own way, and the charm must get the id it can look up.
+    notice_ids: BTreeMap<(String, String), String>,
     /// Stop an input at its first finding (the default).
     pub stop_at_finding: bool,
     /// Read StoredState and deferred events after every hook.
@@ -109,6 +112,10 @@ impl Target {
         config: TargetConfig,
         jujuc: Option<&Path>,
     ) -> Result<Target, TargetError> {
+        // Checks exist when the charm's layers declare them in the real Pebble (the
+        // samples in the fuzzing config are for stories told without a charm).
+        let mut charm = charm;
+        charm.vocab.checks.clear();
         let spec = charm.spec.clone();
         let mut writable = config.writable.clone();
         for s in &spec.storage {
@@ -175,6 +182,7 @@ impl Target {
             entry,
             agent,
             synced_steps: 0,
+            notice_ids: BTreeMap::new(),
             stop_at_finding: true,
             want_state: true,
             worker_starts: 0,
@@ -276,6 +284,7 @@ impl Target {
         }
         self.agent = UnitAgent::new(self.sandbox.root().join("resources"));
         self.synced_steps = 0;
+        self.notice_ids.clear();
         if let Some(p) = &self.pebble {
             for c in p.container_names() {
                 p.restart(&c, true)?;
@@ -370,8 +379,14 @@ impl Target {
                     for c in p.container_names() {
                         p.restart(&c, true)?;
                     }
+                    self.notice_ids.clear();
                 }
-                Action::WorkloadStarted { container } => p.restart(container, false)?,
+                // Kubernetes restarted the container: a new Pebble, and a new writable
+                // layer (only mounted storage survives).
+                Action::WorkloadStarted { container } => {
+                    p.restart(container, true)?;
+                    self.notice_ids.retain(|(c, _), _| c != container);
+                }
                 Action::WorkloadStopped { container } => p.down(container)?,
                 Action::CheckFailed { container, check } => {
                     p.fail_check(container, check, "check failed")?;
@@ -380,7 +395,8 @@ impl Target {
                     p.recover_check(container, check)?;
                 }
                 Action::CustomNotice { container, key, .. } => {
-                    p.add_workload_notice(container, key, BTreeMap::new())?;
+                    let id = p.add_workload_notice(container, key, BTreeMap::new())?;
+                    self.notice_ids.insert((container.clone(), key.clone()), id);
                 }
                 _ => {}
             }
@@ -433,6 +449,15 @@ impl Target {
         let mut set = |k: &str, v: String| {
             env.insert(k.to_string(), Value::String(v));
         };
+        if event.kind == HookKind::PebbleCustomNotice {
+            let key = (
+                event.env("JUJU_WORKLOAD_NAME").unwrap_or("").to_string(),
+                event.env("JUJU_NOTICE_KEY").unwrap_or("").to_string(),
+            );
+            if let Some(id) = self.notice_ids.get(&key) {
+                set("JUJU_NOTICE_ID", id.clone());
+            }
+        }
         set("JUJU_CHARM_DIR", charm_dir.clone());
         set("CHARM_DIR", charm_dir);
         set(
