@@ -338,7 +338,7 @@ def _read_state(db):
     try:
         stored = {}
         for handle, data in conn.execute('SELECT handle, data FROM snapshot ORDER BY handle'):
-            if '/StoredState[' not in handle:
+            if '/StoredStateData[' not in handle:
                 continue
             try:
                 stored[handle] = _jsonable(pickle.loads(data))

@@ -282,6 +282,9 @@ impl Target {
         for f in [".unit-state.db", ".unit-state.db-journal"] {
             let _ = std::fs::remove_file(self.sandbox.charm_dir().join(f));
         }
+        self.sandbox
+            .clear_layers()
+            .map_err(io("emptying the sandbox's writable layers"))?;
         self.agent = UnitAgent::new(self.sandbox.root().join("resources"));
         self.synced_steps = 0;
         self.notice_ids.clear();

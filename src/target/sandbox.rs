@@ -19,8 +19,9 @@
 //!
 //! **Containment.** With bubblewrap (`bwrap`) available, the charm's processes run in new
 //! user-invisible namespaces: no network but loopback, their own PID space (nothing
-//! survives the worker), the host's filesystem read-only, and writable throwaway `tmpfs`
-//! layers where a unit expects to write (`/var/lib/juju`, storage locations, `/tmp`, …).
+//! survives the worker), the host's filesystem read-only, and writable layers where a unit
+//! expects to write (`/var/lib/juju`, storage locations, `/tmp`, …): directories of the
+//! sandbox (`<root>/layers/`) mounted there, emptied before every input.
 //! The Pebble sockets are mounted at the path ops hard-codes, so no patching is needed.
 //! Without bwrap the charm runs uncontained and the worker redirects the Pebble path; the
 //! target says so ([`Sandbox::contained`]).
@@ -107,6 +108,7 @@ impl Sandbox {
             .map(PathBuf::from)
             .find(|p| is_writable_dir(p))
             .unwrap_or_else(std::env::temp_dir);
+        sweep_stale(&base);
         let dir = tempfile::Builder::new()
             .prefix("charmfuzz-")
             .tempdir_in(&base)
@@ -115,7 +117,15 @@ impl Sandbox {
                 source,
             })?;
         let root = dir.path().to_path_buf();
-        for sub in ["tools", "home", "tmp", "out", "resources"] {
+        // Who owns this sandbox: a process that dies without cleaning up (libFuzzer exits
+        // straight after a crash) leaves it to be swept by the next one.
+        std::fs::write(root.join("owner.pid"), std::process::id().to_string()).map_err(
+            |source| SandboxError::Create {
+                dir: root.clone(),
+                source,
+            },
+        )?;
+        for sub in ["tools", "home", "tmp", "out", "resources", "containers"] {
             std::fs::create_dir_all(root.join(sub)).map_err(|source| SandboxError::Create {
                 dir: root.join(sub),
                 source,
@@ -127,23 +137,22 @@ impl Sandbox {
             Containment::Auto => find_bwrap().ok(),
             Containment::Bwrap => Some(find_bwrap().map_err(SandboxError::NoBwrap)?),
         };
-        let mut w: BTreeSet<PathBuf> = [
-            "/tmp",
-            "/var/tmp",
-            "/run",
-            "/var/lib/juju",
-            "/var/log",
-            "/charm",
-        ]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
+        let mut w: BTreeSet<PathBuf> = ["/tmp", "/var/tmp", "/run", "/var/lib/juju", "/var/log"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
         w.extend(writable.iter().filter(|p| p.is_absolute()).cloned());
-        Ok(Sandbox {
+        let sandbox = Sandbox {
             dir,
             bwrap,
             writable: w.into_iter().collect(),
-        })
+        };
+        for w in &sandbox.writable {
+            let layer = sandbox.layer(w);
+            std::fs::create_dir_all(&layer)
+                .map_err(|source| SandboxError::Create { dir: layer, source })?;
+        }
+        Ok(sandbox)
     }
 
     pub fn root(&self) -> &Path {
@@ -170,6 +179,44 @@ impl Sandbox {
     pub fn out(&self, name: &str) -> PathBuf {
         self.root().join("out").join(name)
     }
+    /// The sandbox directory that appears at `path` inside the walls.
+    fn layer(&self, path: &Path) -> PathBuf {
+        let name = path
+            .display()
+            .to_string()
+            .trim_matches('/')
+            .replace('/', "%");
+        self.root().join("layers").join(name)
+    }
+
+    /// Empty everything the charm could write outside its unit state: the writable layers,
+    /// HOME and TMPDIR. Called before every input, so that no input sees another's files.
+    pub fn clear_layers(&self) -> std::io::Result<()> {
+        // A layer nested in another (a storage location under /var/lib/juju) is mounted on
+        // a directory of the outer layer; removing that directory from here would detach
+        // the mount inside the walls. Keep those directories and their parents.
+        let mut keep: BTreeSet<PathBuf> = BTreeSet::new();
+        for outer in &self.writable {
+            for inner in &self.writable {
+                if let Ok(rel) = inner.strip_prefix(outer) {
+                    let mut p = self.layer(outer).join(rel);
+                    while p != self.layer(outer) {
+                        keep.insert(p.clone());
+                        if !p.pop() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let mut dirs: Vec<PathBuf> = self.writable.iter().map(|w| self.layer(w)).collect();
+        dirs.extend([self.home(), self.tmp()]);
+        for d in dirs {
+            clear_dir(&d, &keep)?;
+        }
+        Ok(())
+    }
+
     /// The charm runs inside bubblewrap's walls.
     pub fn contained(&self) -> bool {
         self.bwrap.is_some()
@@ -283,24 +330,67 @@ impl Sandbox {
             ]
             .map(String::from),
         );
+        // Each writable path is a directory of the sandbox, so that the harness can empty
+        // it between inputs (a tmpfs would keep one input's files for the next).
         for w in &self.writable {
-            if w.exists() && !expand.contains(w) {
-                a.extend(["--tmpfs".into(), w.display().to_string()]);
-            } else {
-                a.extend(["--dir".into(), w.display().to_string()]);
-            }
+            a.extend([
+                "--bind".into(),
+                self.layer(w).display().to_string(),
+                w.display().to_string(),
+            ]);
         }
         // The sandbox itself, writable, at the same path; the Pebble sockets where ops
         // looks for them.
         let root = self.root().display().to_string();
         a.extend(["--bind".into(), root.clone(), root]);
         a.extend([
+            "--dir".into(),
+            "/charm".into(),
             "--bind".into(),
             self.containers_dir().display().to_string(),
             "/charm/containers".into(),
         ]);
         a
     }
+}
+
+/// Remove sandboxes in `base` whose owner process is gone.
+fn sweep_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if !e.file_name().to_string_lossy().starts_with("charmfuzz-") {
+            continue;
+        }
+        let Ok(pid) = std::fs::read_to_string(path.join("owner.pid")) else {
+            continue;
+        };
+        let alive = pid
+            .trim()
+            .parse::<u32>()
+            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// Remove what is in `dir`, except the directories in `keep` (which are emptied in turn).
+fn clear_dir(dir: &Path, keep: &BTreeSet<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        let meta = std::fs::symlink_metadata(&p)?;
+        if keep.contains(&p) {
+            clear_dir(&p, keep)?;
+        } else if meta.is_dir() {
+            std::fs::remove_dir_all(&p)?;
+        } else {
+            std::fs::remove_file(&p)?;
+        }
+    }
+    Ok(())
 }
 
 fn is_writable_dir(p: &Path) -> bool {
