@@ -238,6 +238,120 @@ def _patch_ops(hello):
 # --- one hook ---------------------------------------------------------------------------
 
 
+# --- coverage -----------------------------------------------------------------------------
+#
+# The fuzzer is steered by which parts of the charm each input runs. The harness shares a
+# bitmap with this worker (a memfd it also hands to libFuzzer as extra coverage counters);
+# every child writes into it while the hook runs, and libFuzzer reads it when the input ends.
+# A slot is a hash of (file, line) -- or of a line-to-line arc where the interpreter gives
+# us arcs -- folded into the bitmap; its value is a saturating hit count, which libFuzzer
+# buckets AFL-style (1, 2, 3, 4-7, 8-15, ...).
+#
+# Python 3.12 and later: sys.monitoring LINE and BRANCH events, each location reported
+# once per child (``DISABLE``), which is nearly free. Python 3.10 and 3.11: a
+# ``sys.settrace`` tracer that only follows frames of the charm's own files, counting arcs.
+
+_COV = None
+
+
+class _Coverage:
+    def __init__(self, spec):
+        import mmap
+
+        self.map = mmap.mmap(spec['fd'], spec['size'])
+        self.base = spec.get('offset', 0)
+        self.size = spec['len']
+        include = []
+        for p in spec['include']:
+            if p == '<ops>':
+                import ops
+
+                p = os.path.dirname(ops.__file__)
+            include.append(os.path.realpath(p) + os.sep)
+        self.include = tuple(include)
+        self.exclude = tuple(os.path.realpath(p) + os.sep for p in spec.get('exclude', []))
+        self.files = {}
+        self.monitoring = hasattr(sys, 'monitoring') and spec.get('monitoring', True)
+
+    def file_key(self, filename):
+        """A stable number for a file of the charm (None for files not followed)."""
+        key = self.files.get(filename, -1)
+        if key == -1:
+            import zlib
+
+            path = os.path.realpath(filename)
+            wanted = path.startswith(self.include) and not path.startswith(self.exclude)
+            key = zlib.crc32(path.encode()) if wanted else None
+            self.files[filename] = key
+        return key
+
+    def hit(self, key, a, b):
+        i = self.base + ((key ^ ((a * 0x9E3779B1) + b) * 0x85EBCA6B) & 0xFFFFFFFF) % self.size
+        v = self.map[i]
+        if v < 255:
+            self.map[i] = v + 1
+
+    def start(self):
+        if self.monitoring:
+            self._start_monitoring()
+        else:
+            sys.settrace(self._global)
+            import threading
+
+            threading.settrace(self._global)
+
+    def _start_monitoring(self):
+        mon = sys.monitoring
+        tool = 3
+        try:
+            mon.use_tool_id(tool, 'charmfuzz')
+        except ValueError:
+            pass
+        disable = mon.DISABLE
+        file_key = self.file_key
+        hit = self.hit
+
+        def on_line(code, line):
+            key = file_key(code.co_filename)
+            if key is not None:
+                hit(key, 0, line)
+            return disable
+
+        def on_branch(code, src, dst):
+            key = file_key(code.co_filename)
+            if key is not None:
+                hit(key ^ 0x5BD1E995, src, dst)
+            return disable
+
+        mon.register_callback(tool, mon.events.LINE, on_line)
+        events = mon.events.LINE
+        if hasattr(mon.events, 'BRANCH'):
+            mon.register_callback(tool, mon.events.BRANCH, on_branch)
+            events |= mon.events.BRANCH
+        mon.set_events(tool, events)
+
+    def _global(self, frame, event, arg):
+        if event != 'call':
+            return None
+        key = self.file_key(frame.f_code.co_filename)
+        if key is None:
+            return None
+        hit = self.hit
+        prev = -frame.f_code.co_firstlineno
+
+        def local(frame, event, arg):
+            nonlocal prev
+            if event == 'line':
+                line = frame.f_lineno
+                hit(key, prev, line)
+                prev = line
+            elif event == 'return':
+                hit(key, prev, -1)
+            return local
+
+        return local
+
+
 _ENTRY_CODE = {}
 
 
@@ -297,6 +411,8 @@ def _child(req, agent):
         entry = _HELLO['entry']
         sys.argv = [entry]
 
+        if _COV is not None:
+            _COV.start()
         prof = None
         if _HELLO.get('profile'):
             import cProfile
@@ -432,6 +548,9 @@ def main():
         charm_dir = hello['charm_dir']
         os.chdir(charm_dir)
         sys.path[:0] = hello['sys_path']
+        global _COV
+        if hello.get('coverage'):
+            _COV = _Coverage(hello['coverage'])
         if hello.get('split_charmcraft'):
             _split_charmcraft(charm_dir)
         import ops
@@ -449,6 +568,7 @@ def main():
         return
     _reply({
         'op': 'ready',
+        'coverage': None if _COV is None else ('monitoring' if _COV.monitoring else 'settrace'),
         'python': sys.version.split()[0],
         'ops': getattr(ops, '__version__', '?'),
         'intercepted': proxies,

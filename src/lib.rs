@@ -6,6 +6,7 @@
 
 pub mod charm;
 pub mod engine;
+pub mod fuzzing;
 pub mod spec;
 pub mod story;
 pub mod target;

@@ -74,6 +74,10 @@ struct RunCmd {
     /// Print the realised trace with every event's outcome as JSON.
     #[arg(long)]
     json: bool,
+    /// Measure the charm's coverage and print how many code slots and lifecycle features
+    /// the story reached (what libFuzzer would see).
+    #[arg(long)]
+    coverage: bool,
 }
 
 #[derive(Args)]
@@ -303,6 +307,12 @@ fn run_charm(r: RunCmd) -> Result<ExitCode> {
     let mut target = Target::new(charm.clone(), &r.charm.charm, config, jujuc.as_deref())
         .context("cannot set up the charm")?;
     target.stop_at_finding = !r.keep_going;
+    if r.coverage {
+        let map = charmfuzz::target::coverage::CoverageMap::new(
+            charmfuzz::target::coverage::CODE_SLOTS,
+        )?;
+        target.enable_coverage(map, false)?;
+    }
     if !target.sandbox().contained() && target.containment() != Containment::None {
         eprintln!(
             "warning: bubblewrap (bwrap) is not available: the charm runs uncontained and can change this machine"
@@ -346,6 +356,13 @@ fn run_charm(r: RunCmd) -> Result<ExitCode> {
                 .unwrap_or_default()
         });
         print!("{text}");
+        if let Some(map) = target.coverage() {
+            let (code, features) = map.hit_slots();
+            println!(
+                "\ncoverage ({}): {code} charm code slots, {features} lifecycle features",
+                info.coverage.as_deref().unwrap_or("?")
+            );
+        }
         match &report.finding {
             Some(f) => println!("\nFINDING: {}\nsignature: {}", f.title, f.signature),
             None => println!("\nno finding in {} events", report.outcomes.len()),

@@ -201,6 +201,8 @@ pub trait Tape {
     fn literal(&mut self, want: Option<&[u8]>) -> Result<Vec<u8>, String>;
     /// No more choices are available: the story should end.
     fn exhausted(&self) -> bool;
+    /// How many bytes have been read or written so far.
+    fn position(&self) -> usize;
 }
 
 /// Map a byte onto weighted options: every option with a positive weight gets at least one
@@ -247,12 +249,14 @@ fn byte_for_index(weights: &[u32], i: usize) -> Option<u8> {
 /// Decoding: choices read from fuzzer bytes through `arbitrary::Unstructured`.
 pub struct ByteTape<'a> {
     u: Unstructured<'a>,
+    total: usize,
 }
 
 impl<'a> ByteTape<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
         ByteTape {
             u: Unstructured::new(bytes),
+            total: bytes.len(),
         }
     }
 }
@@ -283,6 +287,9 @@ impl Tape for ByteTape<'_> {
     }
     fn exhausted(&self) -> bool {
         self.u.is_empty()
+    }
+    fn position(&self) -> usize {
+        self.total - self.u.len()
     }
 }
 
@@ -327,6 +334,9 @@ impl Tape for WriteTape {
     fn exhausted(&self) -> bool {
         false
     }
+    fn position(&self) -> usize {
+        self.bytes.len()
+    }
 }
 
 /// What the driver does at one step-level choice.
@@ -335,6 +345,23 @@ enum StepChoice {
     Deliver,
     End,
     Act(ActionKind),
+}
+
+/// Whether `v` satisfies the bounds of `p`'s schema (`minimum`/`maximum`,
+/// `minLength`/`maxLength`).
+fn param_in_schema(p: &ActionParam, v: &Value) -> bool {
+    if let Some(x) = v.as_f64() {
+        if p.minimum.is_some_and(|m| x < m) || p.maximum.is_some_and(|m| x > m) {
+            return false;
+        }
+    }
+    if let Some(s) = v.as_str() {
+        let n = s.chars().count() as u64;
+        if p.min_length.is_some_and(|m| n < m) || p.max_length.is_some_and(|m| n > m) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Runs the decision procedure shared by decoding and encoding, one event at a time, so a
@@ -354,6 +381,10 @@ pub struct Driver<'v, T: Tape> {
     winding_down: bool,
     /// Decoding: end the story (after delivering what is pending) after this many actions.
     max_steps: Option<usize>,
+    /// Where on the tape the decision that led to each step began.
+    step_starts: Vec<usize>,
+    /// Where the decision being made now began.
+    decision_start: usize,
 }
 
 /// The decoder: a [`Driver`] reading fuzzer bytes.
@@ -400,6 +431,8 @@ impl<'v, T: Tape> Driver<'v, T> {
             ended: false,
             winding_down: false,
             max_steps: None,
+            step_starts: Vec::new(),
+            decision_start: 0,
         }
     }
 
@@ -412,6 +445,13 @@ impl<'v, T: Tape> Driver<'v, T> {
     pub fn world(&self) -> &World {
         &self.world
     }
+    /// For each step of the trace so far, the tape offset where the choices that made it
+    /// begin: the bytes of step `i` are `starts[i]..starts[i + 1]` (the last runs to the
+    /// end). This is what the structure-aware mutator cuts and splices at.
+    pub fn step_starts(&self) -> &[usize] {
+        &self.step_starts
+    }
+
     /// The trace so far.
     pub fn trace(&self) -> &Trace {
         &self.trace
@@ -454,6 +494,7 @@ impl<'v, T: Tape> Driver<'v, T> {
             if self.ended {
                 return Ok(None);
             }
+            self.decision_start = self.tape.position();
             let candidates = self.world.candidates();
             let kinds: Vec<ActionKind> = ActionKind::ALL
                 .into_iter()
@@ -578,6 +619,7 @@ impl<'v, T: Tape> Driver<'v, T> {
                 self.world.declare_checks(c, checks);
             }
         }
+        self.step_starts.push(self.decision_start);
         self.trace.steps.push(Step {
             phase,
             action,
@@ -934,6 +976,8 @@ impl<'v, T: Tape> Driver<'v, T> {
                     }
                     for b in [p.minimum, p.maximum].into_iter().flatten() {
                         choices.push(json!(b as i64));
+                        choices.push(json!(b as i64 + 1));
+                        choices.push(json!(b as i64 - 1));
                     }
                 }
                 ParamType::Number => {
@@ -959,6 +1003,18 @@ impl<'v, T: Tape> Driver<'v, T> {
             seen.push(c.clone());
             new
         });
+        // Juju checks parameters against the action's JSON schema and refuses to run an
+        // action with invalid ones (`juju run` fails; no hook runs), so only valid values
+        // reach the charm.
+        choices.retain(|c| param_in_schema(p, c));
+        if choices.is_empty() {
+            let bound = p.minimum.or(p.maximum).unwrap_or(0.0);
+            choices.push(match p.ty {
+                ParamType::Integer => json!(bound.ceil() as i64),
+                ParamType::Number => json!(bound),
+                _ => json!("x".repeat(p.min_length.unwrap_or(0) as usize)),
+            });
+        }
         let i = self.pick(&format!("parameter {}", p.name), &choices, want)?;
         Ok(choices[i].clone())
     }

@@ -25,3 +25,4 @@ pub mod worker;
 pub use config::{Mode, TargetConfig};
 pub use outcome::{EventOutcome, Exit, Finding, FindingKind, PyException};
 pub use runner::{RunReport, Target, TargetError, UnitSnapshot};
+pub mod coverage;

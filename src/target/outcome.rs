@@ -215,7 +215,10 @@ pub fn parse_traceback(text: &str, charm_dir: &str) -> Option<PyException> {
             if let Some((file, rest)) = rest.split_once("\", line ") {
                 let (lineno, func) = rest.split_once(", in ").unwrap_or((rest, ""));
                 let charm_prefix = format!("{}/", charm_dir.trim_end_matches('/'));
-                let (file, in_charm) = match file.strip_prefix(&charm_prefix) {
+                // `dispatch` runs `./src/charm.py`: relative paths are the charm's.
+                let relative = (!file.starts_with('/') && !file.starts_with('<'))
+                    .then(|| file.trim_start_matches("./"));
+                let (file, in_charm) = match relative.or_else(|| file.strip_prefix(&charm_prefix)) {
                     Some(rel) => (
                         rel.to_string(),
                         !rel.starts_with("venv/") && !rel.contains("site-packages/"),
@@ -281,6 +284,14 @@ KeyError: 'port'"#;
             ("src/charm.py", 120, "_on_pebble_ready")
         );
         assert!(!e.frames[1].in_charm);
+    }
+
+    #[test]
+    fn relative_paths_from_dispatch_are_the_charms() {
+        let tb = TB.replace("/x/charm/src/charm.py", "./src/charm.py");
+        let e = parse_traceback(&tb, "/x/charm").unwrap();
+        assert_eq!(e.charm_frame().unwrap().file, "src/charm.py");
+        assert_eq!(e.frames[0].file, "src/charm.py");
     }
 
     #[test]

@@ -13,11 +13,12 @@
 
 use super::agent::{ToolRequest, ToolResponse};
 use super::config::{Mode, TargetConfig};
+use super::coverage::CoverageMap;
 use super::hooktools::{HookContext, TOOLS, UnitAgent};
 use super::outcome::{EventOutcome, Exit, Finding, ShimCall, find_exception};
 use super::pebble::{FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
 use super::sandbox::{Sandbox, SandboxError};
-use super::worker::{Hello, RunRequest, Worker, WorkerError, WorkerInfo, tail_of_file};
+use super::worker::{CoverageSpec, Hello, RunRequest, Worker, WorkerError, WorkerInfo, tail_of_file};
 use crate::charm::Charm;
 use crate::engine::action::Effect;
 use crate::engine::{Action, Decoder, EncodeError, Event, HookKind, Trace, World, encode};
@@ -101,6 +102,8 @@ pub struct Target {
     pub want_state: bool,
     /// The worker was (re)started this many times.
     pub worker_starts: u32,
+    coverage: Option<CoverageMap>,
+    coverage_ops: bool,
 }
 
 impl Target {
@@ -186,6 +189,8 @@ impl Target {
             stop_at_finding: true,
             want_state: true,
             worker_starts: 0,
+            coverage: None,
+            coverage_ops: false,
         };
         t.start_worker()?;
         Ok(t)
@@ -214,6 +219,42 @@ impl Target {
         self.pebble.as_ref()
     }
 
+    /// Measure coverage into `map` from now on: the charm's own files (`src/`, `lib/`), and
+    /// `ops` too with `include_ops`. Restarts the worker, which maps the bitmap.
+    pub fn enable_coverage(
+        &mut self,
+        map: CoverageMap,
+        include_ops: bool,
+    ) -> Result<(), TargetError> {
+        self.coverage = Some(map);
+        self.coverage_ops = include_ops;
+        self.start_worker()
+    }
+
+    pub fn coverage(&self) -> Option<&CoverageMap> {
+        self.coverage.as_ref()
+    }
+    pub fn coverage_mut(&mut self) -> Option<&mut CoverageMap> {
+        self.coverage.as_mut()
+    }
+
+    fn coverage_spec(&self) -> Option<CoverageSpec> {
+        let map = self.coverage.as_ref()?;
+        let charm = self.sandbox.charm_dir();
+        let mut include = vec![charm.join("src"), charm.join("lib")];
+        if self.coverage_ops {
+            include.push(PathBuf::from("<ops>"));
+        }
+        Some(CoverageSpec {
+            fd: map.fd(),
+            size: map.len(),
+            offset: 0,
+            len: map.code_len(),
+            include,
+            exclude: vec![charm.join("venv")],
+        })
+    }
+
     fn start_worker(&mut self) -> Result<(), TargetError> {
         if let Some(mut w) = self.worker.take() {
             w.kill();
@@ -239,6 +280,7 @@ impl Target {
             split_charmcraft: true,
             prewarm: self.config.mode == Mode::Fork,
             profile: std::env::var_os("CHARMFUZZ_PROFILE").map(PathBuf::from),
+            coverage: self.coverage_spec(),
         };
         let hostname = self.charm.spec.name.replace('_', "-") + "-0";
         let mut cmd = self
@@ -346,11 +388,19 @@ impl Target {
         if let Some(n) = max_steps {
             d = d.with_max_steps(n);
         }
-        let mut outcomes = Vec::new();
+        let mut outcomes: Vec<EventOutcome> = Vec::new();
         let mut finding = None;
         while let Some(event) = d.next_event()? {
             self.sync_workloads(d.trace(), d.world())?;
             let out = self.run_event(d.world(), &event)?;
+            if let Some(cov) = &mut self.coverage {
+                let prev = outcomes.last();
+                cov.record_event(
+                    prev.map(|o| o.kind),
+                    &out,
+                    prev.map_or(0, |o| o.deferred.len()),
+                );
+            }
             let mut effects = out.agent.effects.clone();
             effects.extend(self.declared_checks(d.world()));
             d.complete(out.agent.result, effects)?;

@@ -45,6 +45,9 @@ pub enum WorkerError {
 /// What the worker reports once it is ready.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WorkerInfo {
+    /// How coverage is collected (`monitoring` on Python 3.12+, `settrace` before), if it is.
+    #[serde(default)]
+    pub coverage: Option<String>,
     pub python: String,
     pub ops: String,
     /// The modules whose `subprocess` now answers hook tools in-process.
@@ -70,9 +73,26 @@ pub struct Hello {
     pub containers_dir: Option<PathBuf>,
     pub split_charmcraft: bool,
     pub prewarm: bool,
+    /// Where to record the charm's coverage, if anywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<CoverageSpec>,
     /// Developer aid: write a cProfile of every hook to `<profile>.<pid>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<PathBuf>,
+}
+
+/// The shared coverage bitmap, as the worker maps it (see [`super::coverage`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageSpec {
+    /// The inherited memfd.
+    pub fd: i32,
+    /// Its whole size, and the region the worker writes (`offset`, `len`).
+    pub size: usize,
+    pub offset: usize,
+    pub len: usize,
+    /// Directories whose files are measured (`<ops>` stands for the ops package).
+    pub include: Vec<PathBuf>,
+    pub exclude: Vec<PathBuf>,
 }
 
 /// One hook for the worker to run.

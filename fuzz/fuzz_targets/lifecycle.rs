@@ -1,0 +1,89 @@
+//! `cargo fuzz run lifecycle`: valid Juju stories against a real charm, steered by the
+//! charm's own coverage. All the work is in `charmfuzz::fuzzing`; this file wires it to
+//! libFuzzer. Configuration: environment variables and the charm's `charmfuzz.toml` (see
+//! the `charmfuzz::fuzzing` docs); by default the bundled demo charm with planted bugs.
+#![no_main]
+
+use charmfuzz::charm::Charm;
+use charmfuzz::fuzzing::{self, FuzzSettings, LifecycleFuzzer, Verdict};
+use libfuzzer_sys::{fuzz_crossover, fuzz_mutator, fuzz_target, fuzzer_mutate};
+use std::sync::{Mutex, OnceLock};
+
+static FUZZER: OnceLock<Mutex<LifecycleFuzzer>> = OnceLock::new();
+/// The charm as the engine sees it, for the mutator (which never runs the charm).
+static CHARM: OnceLock<(Charm, bool)> = OnceLock::new();
+
+unsafe extern "C" {
+    // libFuzzer's registration of extra coverage counters (as a sanitizer-coverage
+    // instrumented module would), with a PC table of the same length.
+    fn __sanitizer_cov_8bit_counters_init(start: *mut u8, stop: *mut u8);
+    fn __sanitizer_cov_pcs_init(pcs_beg: *const usize, pcs_end: *const usize);
+}
+
+fn setup() {
+    let (settings, charm) = match FuzzSettings::from_env() {
+        Ok(x) => x,
+        Err(e) => fail(&e.to_string()),
+    };
+    let structure = settings.structure_mutator;
+    let mut fuzzer = match LifecycleFuzzer::new(settings, charm.clone()) {
+        Ok(f) => f,
+        Err(e) => fail(&e.to_string()),
+    };
+    if let Some((ptr, len)) = fuzzer.counters() {
+        // Fake PCs, one per counter: libFuzzer requires the two tables to match in size.
+        let pcs: &'static mut [usize] = Box::leak(vec![0usize; 2 * len].into_boxed_slice());
+        for i in 0..len {
+            pcs[2 * i] = 0x7c00_0000_0000 + i;
+        }
+        // SAFETY: the bitmap lives as long as the fuzzer (a static); it is registered once,
+        // before libFuzzer reads its module tables.
+        unsafe {
+            __sanitizer_cov_8bit_counters_init(ptr, ptr.add(len));
+            __sanitizer_cov_pcs_init(pcs.as_ptr(), pcs.as_ptr().add(2 * len));
+        }
+    }
+    let info = fuzzer.target().worker_info().cloned().unwrap_or_default();
+    eprintln!(
+        "charmfuzz: charm {} · Python {} · ops {} · coverage {} · {}",
+        fuzzer.settings.charm_dir.display(),
+        info.python,
+        info.ops,
+        info.coverage.as_deref().unwrap_or("off"),
+        if fuzzer.target().sandbox().contained() { "contained" } else { "UNCONTAINED (no bwrap)" },
+    );
+    let _ = CHARM.set((charm, structure));
+    let _ = FUZZER.set(Mutex::new(fuzzer));
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("charmfuzz: harness error (not a finding in the charm): {msg}");
+    std::process::exit(2);
+}
+
+fuzz_target!(init: setup(), |data: &[u8]| {
+    let mut f = FUZZER.get().expect("set up").lock().expect("one input at a time");
+    match f.run_one(data) {
+        Ok(Verdict::Pass) => {}
+        Ok(Verdict::Finding(text)) => {
+            eprintln!("{text}");
+            // libFuzzer writes the crash artifact on abort.
+            std::process::abort();
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+});
+
+fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    match CHARM.get() {
+        Some((charm, true)) if seed % 8 != 0 => fuzzing::mutate(charm, data, size, max_size, seed),
+        _ => fuzzer_mutate(data, size, max_size),
+    }
+});
+
+fuzz_crossover!(|a: &[u8], b: &[u8], out: &mut [u8], seed: u32| {
+    match CHARM.get() {
+        Some((charm, true)) => fuzzing::crossover(charm, a, b, out, seed),
+        _ => fuzzing::crossover_bytes(a, b, out, seed),
+    }
+});

@@ -1,0 +1,471 @@
+//! What `cargo fuzz run lifecycle` runs: the glue between libFuzzer and a [`Target`].
+//!
+//! libFuzzer hands over byte strings; each is a story (the engine decodes it into valid Juju
+//! events) played against a fresh unit of the charm. The charm's own coverage, and the
+//! lifecycle features of what it did, land in a bitmap libFuzzer watches
+//! ([`crate::target::coverage`]), so inputs that make the charm do something new are kept
+//! and mutated further.
+//!
+//! **Mutation.** At tens of inputs per second, flipping bytes rarely makes the next useful
+//! event. [`mutate`] works on the story instead: the input is cut at the byte offsets where
+//! each step's choices begin (the decoder reports them), and whole steps are deleted,
+//! duplicated, swapped or inserted, one choice is changed, the story is extended or cut
+//! short; [`crossover`] splices the beginning of one story onto the end of another. Every
+//! byte string decodes to a valid story, so every mutant is valid; cutting at step
+//! boundaries keeps the rest of the story meaning what it meant.
+//!
+//! **Configuration** (environment, then the charm's `charmfuzz.toml`):
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `CHARMFUZZ_CHARM` | the charm directory | the bundled `examples/charms/demo-k8s` |
+//! | `CHARMFUZZ_PYTHON` | the charm's interpreter | `[target] python`, the charm's venv, the project's `.venv` |
+//! | `CHARMFUZZ_MODE` | `fork` or `exec` | `[target] mode`, fork |
+//! | `CHARMFUZZ_TIMEOUT` | seconds per hook | `[target] timeout`, 30 |
+//! | `CHARMFUZZ_MAX_STEPS` | actions per story | 64 |
+//! | `CHARMFUZZ_ONLY` | report only findings whose signature or title contains this | all |
+//! | `CHARMFUZZ_MUTATOR` | `structure` or `bytes` (libFuzzer's own) | structure |
+//! | `CHARMFUZZ_FEEDBACK` | `0` to keep the charm's coverage from libFuzzer | 1 |
+//! | `CHARMFUZZ_COVER_OPS` | `1` to measure `ops` too | 0 |
+//! | `CHARMFUZZ_JUJUC` | the `charmfuzz` binary, used as the hook-tool executable | `target/release/charmfuzz` if built |
+
+use crate::charm::Charm;
+use crate::engine::{Decoder, seed_bytes};
+use crate::story;
+use crate::target::coverage::{CODE_SLOTS, CoverageMap};
+use crate::target::{Mode, RunReport, Target, TargetConfig, TargetError};
+use std::path::{Path, PathBuf};
+
+/// Why the fuzzer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FuzzSetupError {
+    #[error("cannot load the charm in {dir}: {source}")]
+    Charm {
+        dir: PathBuf,
+        source: crate::charm::CharmError,
+    },
+    #[error("bad [target] settings in the charm's fuzzing config: {0}")]
+    Config(#[from] crate::target::config::TargetConfigError),
+    #[error("bad value {value:?} for {var}: {why}")]
+    Env {
+        var: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("cannot start the charm: {0}")]
+    Target(#[from] TargetError),
+    #[error(transparent)]
+    Coverage(#[from] crate::target::coverage::CoverageError),
+}
+
+/// How the fuzz target is set up (see the module docs).
+#[derive(Debug, Clone)]
+pub struct FuzzSettings {
+    pub charm_dir: PathBuf,
+    pub config: TargetConfig,
+    pub max_steps: usize,
+    pub only: Option<String>,
+    pub structure_mutator: bool,
+    pub feedback: bool,
+    pub cover_ops: bool,
+    pub jujuc: Option<PathBuf>,
+}
+
+/// The demo charm with planted bugs, so that a fresh checkout fuzzes something useful.
+pub fn default_charm_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/charms/demo-k8s")
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl FuzzSettings {
+    /// Read the environment and the charm's fuzzing config.
+    pub fn from_env() -> Result<(FuzzSettings, Charm), FuzzSetupError> {
+        let charm_dir = var("CHARMFUZZ_CHARM")
+            .map(PathBuf::from)
+            .unwrap_or_else(default_charm_dir);
+        let charm = Charm::load(&charm_dir).map_err(|source| FuzzSetupError::Charm {
+            dir: charm_dir.clone(),
+            source,
+        })?;
+        let mut config = TargetConfig::from_table(&charm.config.target)?;
+        if let Some(p) = var("CHARMFUZZ_PYTHON") {
+            config.python = Some(PathBuf::from(p));
+        }
+        if let Some(m) = var("CHARMFUZZ_MODE") {
+            config.mode = match m.as_str() {
+                "fork" => Mode::Fork,
+                "exec" => Mode::Exec,
+                _ => {
+                    return Err(FuzzSetupError::Env {
+                        var: "CHARMFUZZ_MODE",
+                        value: m,
+                        why: "expected fork or exec",
+                    });
+                }
+            };
+        }
+        if let Some(t) = var("CHARMFUZZ_TIMEOUT") {
+            config.timeout = t
+                .parse::<f64>()
+                .ok()
+                .filter(|t| *t > 0.0)
+                .ok_or(FuzzSetupError::Env {
+                    var: "CHARMFUZZ_TIMEOUT",
+                    value: t,
+                    why: "expected a positive number of seconds",
+                })?;
+        }
+        let max_steps = match var("CHARMFUZZ_MAX_STEPS") {
+            Some(v) => v.parse().map_err(|_| FuzzSetupError::Env {
+                var: "CHARMFUZZ_MAX_STEPS",
+                value: v,
+                why: "expected a number",
+            })?,
+            None => 64,
+        };
+        let structure_mutator = match var("CHARMFUZZ_MUTATOR").as_deref() {
+            None | Some("structure") => true,
+            Some("bytes") => false,
+            Some(other) => {
+                return Err(FuzzSetupError::Env {
+                    var: "CHARMFUZZ_MUTATOR",
+                    value: other.to_string(),
+                    why: "expected structure or bytes",
+                });
+            }
+        };
+        let jujuc = var("CHARMFUZZ_JUJUC").map(PathBuf::from).or_else(|| {
+            let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/charmfuzz");
+            built.is_file().then_some(built)
+        });
+        let settings = FuzzSettings {
+            charm_dir,
+            config,
+            max_steps,
+            only: var("CHARMFUZZ_ONLY"),
+            structure_mutator,
+            feedback: var("CHARMFUZZ_FEEDBACK").as_deref() != Some("0"),
+            cover_ops: var("CHARMFUZZ_COVER_OPS").as_deref() == Some("1"),
+            jujuc,
+        };
+        Ok((settings, charm))
+    }
+}
+
+/// What one input came to.
+pub enum Verdict {
+    /// The charm came through (or failed in a way `CHARMFUZZ_ONLY` does not ask for).
+    Pass,
+    /// A finding: the text explains it (signature, title, story with outcomes).
+    Finding(String),
+}
+
+/// One libFuzzer process's fuzzer: a charm unit and its coverage bitmap.
+pub struct LifecycleFuzzer {
+    pub settings: FuzzSettings,
+    target: Target,
+}
+
+impl LifecycleFuzzer {
+    pub fn new(settings: FuzzSettings, charm: Charm) -> Result<LifecycleFuzzer, FuzzSetupError> {
+        let mut target = Target::new(
+            charm,
+            &settings.charm_dir,
+            settings.config.clone(),
+            settings.jujuc.as_deref(),
+        )?;
+        target.want_state = true;
+        let map = CoverageMap::new(CODE_SLOTS)?;
+        target.enable_coverage(map, settings.cover_ops)?;
+        Ok(LifecycleFuzzer { settings, target })
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The coverage counters to register with libFuzzer (`None` when feedback is off).
+    pub fn counters(&mut self) -> Option<(*mut u8, usize)> {
+        if !self.settings.feedback {
+            return None;
+        }
+        let map = self.target.coverage_mut()?;
+        Some((map.as_mut_ptr(), map.len()))
+    }
+
+    /// Play one input.
+    pub fn run_one(&mut self, data: &[u8]) -> Result<Verdict, TargetError> {
+        let report = self.target.run_bytes(data, Some(self.settings.max_steps))?;
+        Ok(self.verdict(&report))
+    }
+
+    fn verdict(&self, report: &RunReport) -> Verdict {
+        let Some(f) = &report.finding else {
+            return Verdict::Pass;
+        };
+        if let Some(only) = &self.settings.only {
+            if !f.signature.contains(only.as_str()) && !f.title.contains(only.as_str()) {
+                return Verdict::Pass;
+            }
+        }
+        Verdict::Finding(explain(report))
+    }
+}
+
+/// The text printed before libFuzzer writes the crash artifact: what was found, and the
+/// story that found it with each event's outcome.
+pub fn explain(report: &RunReport) -> String {
+    let Some(f) = &report.finding else {
+        return String::new();
+    };
+    let mut out = String::new();
+    out.push_str("\n==== charmfuzz finding ====\n");
+    out.push_str(&format!("title: {}\nsignature: {}\n", f.title, f.signature));
+    out.push_str(&story::story_annotated(&report.trace, |i, _| {
+        match report.outcomes.get(i) {
+            Some(o) if i == f.event => {
+                let mut v = vec![format!("✗ {}", f.title)];
+                if let Some(e) = &o.exception {
+                    v.extend(e.traceback.lines().map(|l| format!("| {l}")));
+                }
+                v
+            }
+            Some(_) => Vec::new(),
+            None => Vec::new(),
+        }
+    }));
+    out.push_str("==== end of finding ====\n");
+    out
+}
+
+// --- mutation ------------------------------------------------------------------------------
+
+/// A small, seeded random number generator (splitmix64): mutations must be reproducible
+/// from libFuzzer's seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+    }
+}
+
+/// The byte ranges of an input's steps, as the engine decodes it (every hook succeeding):
+/// `[start_0, start_1, …, len]`.
+pub fn step_boundaries(charm: &Charm, data: &[u8]) -> Vec<usize> {
+    let mut d = Decoder::from_bytes(
+        charm.spec.clone(),
+        charm.options(),
+        &charm.weights,
+        &charm.vocab,
+        data,
+    );
+    while let Ok(Some(_)) = d.next_event() {
+        if d.complete(crate::engine::HookResult::Ok, Vec::new()).is_err() {
+            break;
+        }
+    }
+    let mut b: Vec<usize> = d.step_starts().iter().map(|&s| s.min(data.len())).collect();
+    b.push(data.len());
+    b.dedup();
+    if b.first() != Some(&0) {
+        b.insert(0, 0);
+    }
+    b
+}
+
+/// The structure-aware mutation (see the module docs). `data[..size]` is the input;
+/// returns the new size (at most `max_size`).
+pub fn mutate(charm: &Charm, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
+    let mut rng = Rng::new(seed as u64);
+    let mut v = data[..size].to_vec();
+    let b = step_boundaries(charm, &v);
+    let steps = b.len() - 1;
+    let span = |i: usize| b[i]..b[i + 1];
+    let rounds = 1 + rng.below(3);
+    for _ in 0..rounds {
+        match rng.below(8) {
+            // Delete a whole step.
+            0 if steps > 1 => {
+                let r = span(1 + rng.below(steps - 1));
+                v.drain(r);
+            }
+            // Duplicate a step (the same thing happening twice).
+            1 if steps > 0 => {
+                let r = span(rng.below(steps));
+                let copy = v[r.clone()].to_vec();
+                v.splice(r.end..r.end, copy);
+            }
+            // Swap two neighbouring steps.
+            2 if steps > 2 => {
+                let i = 1 + rng.below(steps - 2);
+                let (a, c) = (span(i), span(i + 1));
+                let mut swapped = v[c.clone()].to_vec();
+                swapped.extend_from_slice(&v[a.clone()]);
+                v.splice(a.start..c.end, swapped);
+            }
+            // Insert a new step (fresh choices) at a step boundary.
+            3 => {
+                let at = b[rng.below(b.len())].min(v.len());
+                let n = 1 + rng.below(6);
+                let new: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+                v.splice(at..at, new);
+            }
+            // Change one choice.
+            4 if !v.is_empty() => {
+                let i = rng.below(v.len());
+                v[i] = rng.next() as u8;
+            }
+            // Tell a longer story.
+            5 => {
+                let n = 1 + rng.below(16);
+                v.extend((0..n).map(|_| rng.next() as u8));
+            }
+            // End the story after some step.
+            6 if steps > 1 => {
+                v.truncate(b[1 + rng.below(steps - 1)]);
+            }
+            // A small change inside one step: bump a choice to the next option.
+            _ if !v.is_empty() => {
+                let i = rng.below(v.len());
+                v[i] = v[i].wrapping_add(1 + rng.below(16) as u8);
+            }
+            _ => v.push(rng.next() as u8),
+        }
+        if v.len() > max_size {
+            v.truncate(max_size);
+        }
+    }
+    let n = v.len().min(max_size).min(data.len());
+    data[..n].copy_from_slice(&v[..n]);
+    n
+}
+
+/// Splice: the beginning of one story (up to a step boundary) and the end of another (from
+/// a step boundary). Returns the size written to `out`.
+pub fn crossover(charm: &Charm, a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
+    let mut rng = Rng::new(seed as u64 ^ 0xC0FF_EE00);
+    let ba = step_boundaries(charm, a);
+    let bb = step_boundaries(charm, b);
+    let cut_a = ba[rng.below(ba.len())];
+    let cut_b = bb[rng.below(bb.len())];
+    let mut v = a[..cut_a].to_vec();
+    v.extend_from_slice(&b[cut_b..]);
+    let n = v.len().min(out.len());
+    out[..n].copy_from_slice(&v[..n]);
+    n
+}
+
+/// The byte-level splice used by the `bytes` ablation arm (no knowledge of steps).
+pub fn crossover_bytes(a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
+    let mut rng = Rng::new(seed as u64 ^ 0xB17E);
+    let cut_a = rng.below(a.len() + 1);
+    let cut_b = rng.below(b.len() + 1);
+    let mut v = a[..cut_a].to_vec();
+    v.extend_from_slice(&b[cut_b..]);
+    let n = v.len().min(out.len());
+    out[..n].copy_from_slice(&v[..n]);
+    n
+}
+
+/// Random stories through the same decoder, without any feedback: the baseline arm of the
+/// ablation benchmark. Returns the number of inputs tried before the first finding
+/// `matching` (a signature or title substring), if one came within `runs`.
+pub fn random_search(
+    target: &mut Target,
+    runs: u64,
+    len: usize,
+    max_steps: usize,
+    matching: Option<&str>,
+    first_seed: u64,
+) -> Result<Option<(u64, RunReport)>, TargetError> {
+    for i in 0..runs {
+        let bytes = seed_bytes(first_seed + i, len);
+        let report = target.run_bytes(&bytes, Some(max_steps))?;
+        if let Some(f) = &report.finding {
+            if matching.is_none_or(|m| f.signature.contains(m) || f.title.contains(m)) {
+                return Ok(Some((i + 1, report)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo() -> Charm {
+        Charm::load(&default_charm_dir()).unwrap()
+    }
+
+    #[test]
+    fn boundaries_cover_the_input_in_order() {
+        let charm = demo();
+        let data = seed_bytes(7, 600);
+        let b = step_boundaries(&charm, &data);
+        assert_eq!(b[0], 0);
+        assert_eq!(*b.last().unwrap(), data.len());
+        assert!(b.windows(2).all(|w| w[0] < w[1]));
+        assert!(b.len() > 5, "a 600-byte input tells a story of several steps");
+    }
+
+    #[test]
+    fn deleting_a_step_removes_exactly_one_action() {
+        let charm = demo();
+        let data = seed_bytes(3, 400);
+        let b = step_boundaries(&charm, &data);
+        let actions = |bytes: &[u8]| {
+            let t = Decoder::from_bytes(
+                charm.spec.clone(),
+                charm.options(),
+                &charm.weights,
+                &charm.vocab,
+                bytes,
+            )
+            .run_to_end();
+            t.steps
+                .iter()
+                .map(|s| story::describe(&s.action))
+                .collect::<Vec<_>>()
+        };
+        let before = actions(&data);
+        // Drop the last step: the story is the same minus that action (and what only it
+        // caused).
+        let cut = &data[..b[b.len() - 2]];
+        let after = actions(cut);
+        assert_eq!(&before[..after.len()], &after[..]);
+        assert!(after.len() < before.len());
+    }
+
+    #[test]
+    fn mutants_respect_max_size_and_are_reproducible() {
+        let charm = demo();
+        for seed in 0..200u32 {
+            let input = seed_bytes(seed as u64, 300);
+            let mut a = input.clone();
+            a.resize(512, 0);
+            let mut c = a.clone();
+            let n = mutate(&charm, &mut a, 300, 320, seed);
+            let m = mutate(&charm, &mut c, 300, 320, seed);
+            assert!(n <= 320);
+            assert_eq!((n, &a[..n]), (m, &c[..m]), "same seed, same mutant");
+        }
+        let mut out = vec![0; 64];
+        let n = crossover(&charm, &seed_bytes(1, 100), &seed_bytes(2, 100), &mut out, 9);
+        assert!(n <= 64);
+    }
+}

@@ -1,0 +1,167 @@
+//! The coverage bitmap: what the charm did, in a form libFuzzer understands.
+//!
+//! libFuzzer keeps an input when it makes some coverage counter reach a new value. The
+//! counters it sees by itself belong to the Rust harness (the decoder, the engine), which
+//! cannot tell one charm code path from another. So charmfuzz shares one more block of
+//! counters with libFuzzer: a memfd mapped both here and in the Python worker, registered
+//! with libFuzzer as 8-bit counters (see `fuzz/fuzz_targets/lifecycle.rs`). libFuzzer zeroes
+//! it before every input and reads it after; the worker's children write into it while the
+//! hooks run.
+//!
+//! Two regions:
+//!
+//! - **Charm code** (`[0, code_len)`): written by the worker, one slot per line or arc of the
+//!   charm's own files (`src/`, `lib/`), with saturating hit counts.
+//! - **Lifecycle features** (`[code_len, len)`): written here after every event, so that a new
+//!   *ordering* counts as progress even when it runs no new line of the charm:
+//!   - `transition`: which kind of hook followed which (`install → config-changed`);
+//!   - `response`: what the charm did in a kind of hook: exited non-zero, deferred an event
+//!     (the number of deferred events went up), re-emitted deferred events away, set each
+//!     kind of unit status, wrote relation data, created or changed a secret, opened or
+//!     closed a port, requested storage;
+//!   - `depth`: how many deferred events are pending after a kind of hook (capped at 7).
+//!
+//! Slots are hashes of stable names (never Python's randomised `hash()`), so every libFuzzer
+//! process (`-fork`, `-jobs`, `cmin`) numbers them the same way.
+
+use super::hooktools::{Change, StatusTarget};
+use super::outcome::EventOutcome;
+use crate::engine::HookKind;
+use memmap2::MmapMut;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// Default sizes: 64 KiB of charm code slots, 4 KiB of lifecycle features.
+pub const CODE_SLOTS: usize = 64 * 1024;
+pub const FEATURE_SLOTS: usize = 4 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create the coverage bitmap: {0}")]
+pub struct CoverageError(#[from] std::io::Error);
+
+/// A shared bitmap (see the module docs).
+pub struct CoverageMap {
+    fd: OwnedFd,
+    map: MmapMut,
+    code_len: usize,
+}
+
+impl CoverageMap {
+    /// A fresh bitmap of `code_len + FEATURE_SLOTS` counters in a memfd the worker inherits.
+    pub fn new(code_len: usize) -> Result<CoverageMap, CoverageError> {
+        // Not close-on-exec: the worker process inherits it and maps it too.
+        let fd = rustix::fs::memfd_create("charmfuzz-coverage", rustix::fs::MemfdFlags::empty())
+            .map_err(std::io::Error::from)?;
+        let len = code_len + FEATURE_SLOTS;
+        rustix::fs::ftruncate(&fd, len as u64).map_err(std::io::Error::from)?;
+        let file = std::fs::File::from(fd.try_clone()?);
+        // SAFETY: the memfd is ours; the only other writer is the worker, writing bytes.
+        let map = unsafe { MmapMut::map_mut(&file)? };
+        Ok(CoverageMap { fd, map, code_len })
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+    pub fn code_len(&self) -> usize {
+        self.code_len
+    }
+    /// The counters, for registration with libFuzzer.
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        self.map.as_mut_ptr()
+    }
+    pub fn counters(&self) -> &[u8] {
+        &self.map
+    }
+    /// Zero every counter (libFuzzer does this itself before each input).
+    pub fn clear(&mut self) {
+        self.map.fill(0);
+    }
+    /// Counters that are non-zero in the charm code region and in the features region.
+    pub fn hit_slots(&self) -> (usize, usize) {
+        let (code, feat) = self.map.split_at(self.code_len);
+        (
+            code.iter().filter(|&&b| b != 0).count(),
+            feat.iter().filter(|&&b| b != 0).count(),
+        )
+    }
+
+    fn bump(&mut self, name: &[&str]) {
+        let mut h: u32 = 0x811C_9DC5; // FNV-1a over the parts
+        for part in name {
+            for b in part.bytes().chain([0xFF]) {
+                h ^= b as u32;
+                h = h.wrapping_mul(0x0100_0193);
+            }
+        }
+        let i = self.code_len + (h as usize % FEATURE_SLOTS);
+        self.map[i] = self.map[i].saturating_add(1);
+    }
+
+    /// Record the lifecycle features of one event (`prev` is the kind of the hook before it
+    /// in this input, `deferred_before` the number of deferred events before it ran).
+    pub fn record_event(
+        &mut self,
+        prev: Option<HookKind>,
+        outcome: &EventOutcome,
+        deferred_before: usize,
+    ) {
+        let kind = outcome.kind.as_str();
+        self.bump(&["transition", prev.map_or("start", |p| p.as_str()), kind]);
+        let mut respond = |what: &str| self.bump(&["response", kind, what]);
+        if !outcome.exit.ok() {
+            respond("failed");
+        }
+        let deferred = outcome.deferred.len();
+        if deferred > deferred_before {
+            respond("deferred");
+        } else if deferred < deferred_before {
+            respond("re-emitted");
+        }
+        for s in outcome.agent.statuses.iter().filter(|s| !s.by_juju) {
+            let who = if s.target == StatusTarget::Unit { "unit" } else { "app" };
+            respond(&format!("status:{who}:{}", s.status));
+        }
+        for c in &outcome.agent.committed {
+            let what = match c {
+                Change::RelationData { app: true, .. } => "wrote app data",
+                Change::RelationData { app: false, .. } => "wrote unit data",
+                Change::PortOpened { .. } | Change::PortClosed { .. } => "ports",
+                Change::StorageAdded { .. } => "storage-add",
+                Change::SecretCreated { .. } => "secret created",
+                Change::SecretRevised { .. } | Change::SecretMetadata { .. } => "secret changed",
+                Change::SecretRemoved { .. } => "secret removed",
+                Change::SecretGranted { .. } | Change::SecretRevoked { .. } => "secret grants",
+                _ => continue,
+            };
+            respond(what);
+        }
+        let depth = deferred.min(7).to_string();
+        self.bump(&["depth", kind, &depth]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bitmap_is_shared_through_the_fd() {
+        let mut m = CoverageMap::new(1024).unwrap();
+        assert_eq!(m.len(), 1024 + FEATURE_SLOTS);
+        // Another mapping of the same fd (as the worker makes) sees our writes and we
+        // see its.
+        let f = std::fs::File::from(m.fd.try_clone().unwrap());
+        let mut other = unsafe { MmapMut::map_mut(&f).unwrap() };
+        other[7] = 3;
+        assert_eq!(m.counters()[7], 3);
+        m.clear();
+        assert_eq!(other[7], 0);
+        assert_eq!(m.hit_slots(), (0, 0));
+    }
+}
