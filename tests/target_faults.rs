@@ -1,0 +1,801 @@
+//! The target against charms that misbehave: hangs, crashes, a charm that kills the fork
+//! server, background daemons, writes outside the unit, network access, plain failures;
+//! and the target's own hygiene over many inputs (file descriptors, zombies, sandboxes)
+//! and its snapshots.
+//!
+//! The misbehaving charm is `tests/fixtures/charms/faulty`: a machine charm whose every
+//! action is one fault (`sleep`, `abort`, `segfault`, `kill-worker`, `daemon`,
+//! `write-host`, `network`, `exit3`, `raise`). Each test writes the story it needs by hand
+//! (deploy, then the action) with the engine's own world, so the event that misbehaves is
+//! certain, and plays it with [`Target::run_trace`].
+//!
+//! The tests that check containment (daemons, the host's filesystem, the network, leaks)
+//! need bubblewrap and fail, saying so, without it. The others run either way.
+//!
+//! All tests take one lock: they count the test process's file descriptors and children,
+//! and scan `/proc`, so they must not overlap.
+
+use charmfuzz::charm::Charm;
+use charmfuzz::engine::{
+    Action, ActionKind, Decoder, HookKind, HookResult, Phase, Step, TRACE_FORMAT, Trace, Weights,
+    World, seed_bytes,
+};
+use charmfuzz::target::sandbox::Containment;
+use charmfuzz::target::{
+    EventOutcome, Exit, FindingKind, RunReport, Target, TargetConfig, TargetError,
+};
+use serde_json::{Value, json};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const TIMEOUT: f64 = 2.0;
+
+fn faulty_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charms/faulty")
+}
+
+fn jujuc() -> Option<&'static Path> {
+    Some(Path::new(env!("CARGO_BIN_EXE_charmfuzz")))
+}
+
+/// Containment as the test needs it: `Bwrap` insists (and fails clearly without it).
+fn config(containment: Containment) -> TargetConfig {
+    if containment == Containment::Bwrap {
+        let found = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join("bwrap").is_file()))
+            .unwrap_or(false);
+        assert!(
+            found,
+            "this test checks containment and needs bubblewrap: `bwrap` is not on PATH. \
+             Install it (Debian/Ubuntu: apt-get install bubblewrap); CI does."
+        );
+    }
+    TargetConfig {
+        timeout: TIMEOUT,
+        containment,
+        ..TargetConfig::default()
+    }
+}
+
+fn target_for(dir: &Path, charm: Charm, containment: Containment) -> Target {
+    let t = Target::new(charm, dir, config(containment), jujuc())
+        .unwrap_or_else(|e| panic!("cannot set up {}: {e}", dir.display()));
+    if containment == Containment::Bwrap {
+        assert!(t.sandbox().contained());
+    }
+    t
+}
+
+fn faulty(containment: Containment) -> Target {
+    let dir = faulty_dir();
+    let charm = Charm::load(&dir).expect("the faulty fixture loads");
+    target_for(&dir, charm, containment)
+}
+
+/// `juju run faulty/0 <name>` (the id is filled in by [`story`]).
+fn run_action(name: &str, params: Value) -> Action {
+    let Value::Object(params) = params else {
+        panic!("params are an object")
+    };
+    Action::RunAction {
+        name: name.into(),
+        id: 0,
+        params,
+    }
+}
+
+/// A story written by hand: a leader unit deployed (install, leader-elected,
+/// config-changed, start), then each action with every hook it leads to, each hook
+/// succeeding. Built with the engine's world, so the trace is one the decoder can make.
+fn story(charm: &Charm, actions: &[Action]) -> Trace {
+    let spec = charm.spec.clone();
+    let mut world = World::new(spec.clone(), charm.options());
+    let mut trace = Trace {
+        format: TRACE_FORMAT,
+        charm: spec.name.clone(),
+        substrate: spec.substrate,
+        unit: world.unit.clone(),
+        options: charm.options(),
+        steps: Vec::new(),
+    };
+    let deploy = Action::Deploy {
+        unit: format!("{}/0", spec.name),
+        leader: true,
+        peers: Vec::new(),
+        relations: Vec::new(),
+        storage: Vec::new(),
+    };
+    for action in std::iter::once(deploy).chain(actions.iter().cloned()) {
+        let action = match action {
+            Action::RunAction { name, params, .. } => Action::RunAction {
+                name,
+                id: world.next_action_id(),
+                params,
+            },
+            a => a,
+        };
+        let phase = world.phase;
+        world
+            .apply(&action)
+            .unwrap_or_else(|e| panic!("{action:?}: {e}"));
+        let mut events = Vec::new();
+        while let Some(hook) = world.candidates().into_iter().next() {
+            events.push(world.deliver(&hook).expect("a candidate"));
+            world.complete(HookResult::Ok, &[]).expect("in flight");
+        }
+        trace.unit = world.unit.clone();
+        trace.steps.push(Step {
+            phase,
+            action,
+            events,
+        });
+    }
+    trace
+}
+
+/// Deploy, then run the action `name` (with `params`).
+fn play_action(t: &mut Target, name: &str, params: Value) -> Result<RunReport, TargetError> {
+    let trace = story(t.charm(), &[run_action(name, params)]);
+    t.run_trace(&trace)
+}
+
+/// The outcome of the action's hook (the last event run).
+fn action_outcome(report: &RunReport, name: &str) -> EventOutcome {
+    let last = report.outcomes.last().expect("events ran").clone();
+    assert_eq!(last.hook, format!("{name}-action"), "{report:#?}");
+    last
+}
+
+/// Deploy only; everything must go well.
+fn assert_healthy(t: &mut Target) {
+    let trace = story(t.charm(), &[]);
+    let report = t.run_trace(&trace).expect("a plain deploy runs");
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+    let hooks: Vec<&str> = report.outcomes.iter().map(|o| o.hook.as_str()).collect();
+    assert_eq!(
+        hooks,
+        ["install", "leader-elected", "config-changed", "start"]
+    );
+    assert!(report.outcomes.iter().all(|o| o.exit == Exit::Code(0)));
+}
+
+// --- processes -------------------------------------------------------------------------
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A process seen in `/proc`.
+#[derive(Debug, Clone)]
+struct Proc {
+    pid: u32,
+    ppid: u32,
+    cmd: String,
+}
+
+/// `(state, ppid)` from `/proc/<pid>/stat` (the command name in it may hold spaces and
+/// parentheses, so the fields are read after the last `)`).
+fn stat(pid: u32) -> Option<(String, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    Some((f.next()?.to_string(), f.next()?.parse().ok()?))
+}
+
+fn pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+        .collect()
+}
+
+/// Processes whose command line or environment mentions `root` (the sandbox), other than
+/// bubblewrap's own: the Python worker, and anything the charm started. Zombies (no
+/// command line, no environment any more) are not listed.
+fn sandbox_processes(root: &Path) -> Vec<Proc> {
+    let needle = root.as_os_str().as_bytes();
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for pid in pids() {
+        if pid == me {
+            continue;
+        }
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "bwrap" {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if contains(&cmdline, needle) || contains(&environ, needle) {
+            let Some((_, ppid)) = stat(pid) else { continue };
+            let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            out.push(Proc {
+                pid,
+                ppid,
+                cmd: cmd.trim().to_string(),
+            });
+        }
+    }
+    out
+}
+
+/// Which of `procs` are the worker: a process running `worker.py` whose parent is not
+/// itself one of them (bubblewrap, or this test). A hook child is a fork of the worker
+/// (same command line) whose parent is the worker.
+fn is_worker(root: &Path, procs: &[Proc], p: &Proc) -> bool {
+    let script = root.join("worker.py").display().to_string();
+    p.cmd.contains(&script) && !procs.iter().any(|q| q.pid == p.ppid)
+}
+
+/// The charm's processes: everything in the sandbox but the worker.
+fn charm_processes(root: &Path) -> Vec<Proc> {
+    let all = sandbox_processes(root);
+    all.iter()
+        .filter(|p| !is_worker(root, &all, p))
+        .cloned()
+        .collect()
+}
+
+fn workers(root: &Path) -> usize {
+    let all = sandbox_processes(root);
+    all.iter().filter(|p| is_worker(root, &all, p)).count()
+}
+
+/// Poll `cond` until it holds or `within` has passed; whether it held.
+fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + within;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Children of this process that are zombies (state Z).
+fn zombie_children() -> Vec<u32> {
+    let me = std::process::id();
+    pids()
+        .into_iter()
+        .filter(|&pid| stat(pid).is_some_and(|(state, ppid)| state == "Z" && ppid == me))
+        .collect()
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}
+
+fn unit_status(o: &EventOutcome) -> String {
+    o.agent
+        .statuses
+        .iter()
+        .rev()
+        .find(|s| !s.by_juju)
+        .map(|s| format!("{}: {}", s.status, s.message))
+        .unwrap_or_default()
+}
+
+// --- 1. hangs ----------------------------------------------------------------------------
+
+#[test]
+fn a_hook_that_never_returns_is_a_hang_and_leaves_nothing_running() {
+    let _g = serial();
+    let mut t = faulty(Containment::Auto);
+    let root = t.sandbox().root().to_path_buf();
+    let start = Instant::now();
+    let report = play_action(&mut t, "sleep", json!({})).expect("a hang is the charm's fault");
+    let took = start.elapsed();
+    let finding = report.finding.as_ref().expect("a finding");
+    assert_eq!(finding.kind, FindingKind::Hang, "{finding:?}");
+    assert_eq!(finding.hook, "sleep-action");
+    assert_eq!(finding.hook_kind, HookKind::Action);
+    let out = action_outcome(&report, "sleep");
+    assert_eq!(out.exit, Exit::Timeout);
+    assert!(
+        out.seconds >= TIMEOUT && out.seconds < TIMEOUT + 3.0,
+        "killed after {} s",
+        out.seconds
+    );
+    // The whole input (deploy hooks included) within the timeout and a few seconds.
+    assert!(
+        took < Duration::from_secs_f64(TIMEOUT + 5.0),
+        "the input took {took:?}"
+    );
+    // The hook and the `sleep 1001` it started are gone; the worker is still there.
+    assert!(
+        eventually(Duration::from_secs(3), || charm_processes(&root).is_empty()),
+        "still running after the hang: {:?}",
+        charm_processes(&root)
+    );
+    assert_eq!(workers(&root), 1, "{:?}", sandbox_processes(&root));
+    // The same target runs the next input normally, on the same worker.
+    let starts = t.worker_starts;
+    assert_healthy(&mut t);
+    assert_eq!(t.worker_starts, starts, "a hang does not cost the worker");
+}
+
+// --- 2. crashes --------------------------------------------------------------------------
+
+/// `fault` kills the hook with `signal`. (The finding's title and signature name the
+/// signal through `outcome::signal_name`, which today gives `"SIGABORT"` — quotes included
+/// — for 6 and `"SIGSEGV"` for 11; see the report. The number is what is asserted here.)
+fn assert_crash(fault: &str, signal: i32) {
+    let mut t = faulty(Containment::Auto);
+    let report = play_action(&mut t, fault, json!({})).expect("a crash is the charm's fault");
+    let finding = report.finding.as_ref().expect("a finding");
+    assert_eq!(finding.kind, FindingKind::Crash, "{finding:?}");
+    assert_eq!(finding.hook, format!("{fault}-action"));
+    assert_eq!(finding.hook_kind, HookKind::Action);
+    let out = action_outcome(&report, fault);
+    assert_eq!(out.exit, Exit::Signal(signal));
+    assert_eq!(out.agent.result, HookResult::Error);
+    assert!(out.exception.is_none(), "{:?}", out.exception);
+    assert_healthy(&mut t);
+    assert_eq!(
+        t.worker_starts, 1,
+        "a crashing hook does not take the worker with it"
+    );
+}
+
+#[test]
+fn os_abort_is_a_crash_with_sigabrt() {
+    let _g = serial();
+    assert_crash("abort", 6);
+}
+
+#[test]
+fn a_segfault_is_a_crash_with_sigsegv() {
+    let _g = serial();
+    assert_crash("segfault", 11);
+}
+
+// --- 3. a charm that kills the worker ------------------------------------------------------
+
+#[test]
+fn a_charm_that_kills_the_worker_once_is_rerun_on_a_new_worker() {
+    let _g = serial();
+    let mut t = faulty(Containment::Auto);
+    assert_eq!(t.worker_starts, 1);
+    let marker = t.sandbox().charm_dir().join(".killed-worker");
+    let report =
+        play_action(&mut t, "kill-worker", json!({})).expect("the input is re-run and passes");
+    assert!(marker.exists(), "the first run killed the worker");
+    assert_eq!(t.worker_starts, 2, "the worker was restarted once");
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+    let out = action_outcome(&report, "kill-worker");
+    assert_eq!(out.exit, Exit::Code(0));
+    let results = &out.agent.action.as_ref().expect("an action record").results;
+    assert_eq!(results.get("survived"), Some(&json!("yes")));
+    assert_healthy(&mut t);
+    assert_eq!(t.worker_starts, 2);
+}
+
+/// What happens today when the charm kills the worker on every run: the input is tried
+/// twice, on two workers, and then the run fails with [`TargetError::WorkerKeepsDying`]
+/// (harness trouble, not a finding). The target is left with a fresh worker and keeps
+/// working.
+#[test]
+fn a_charm_that_always_kills_the_worker_is_reported_as_worker_keeps_dying() {
+    let _g = serial();
+    let mut t = faulty(Containment::Auto);
+    let root = t.sandbox().root().to_path_buf();
+    let err = play_action(&mut t, "kill-worker", json!({"always": true}))
+        .expect_err("the worker dies on every attempt");
+    assert!(
+        matches!(err, TargetError::WorkerKeepsDying(_)),
+        "unexpected error: {err}"
+    );
+    assert_eq!(t.worker_starts, 3, "one start, two restarts");
+    assert_healthy(&mut t);
+    assert_eq!(t.worker_starts, 3);
+    if t.sandbox().contained() {
+        assert!(
+            eventually(Duration::from_secs(3), || charm_processes(&root).is_empty()),
+            "{:?}",
+            charm_processes(&root)
+        );
+        assert_eq!(workers(&root), 1, "{:?}", sandbox_processes(&root));
+    }
+}
+
+// --- 4. background daemons ---------------------------------------------------------------
+
+#[test]
+fn background_daemons_die_with_the_hook_or_with_the_target() {
+    let _g = serial();
+    let mut t = faulty(Containment::Bwrap);
+    let root = t.sandbox().root().to_path_buf();
+    let report = play_action(&mut t, "daemon", json!({})).expect("runs");
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+    let out = action_outcome(&report, "daemon");
+    assert_eq!(
+        out.agent.action.as_ref().unwrap().results.get("started"),
+        Some(&json!("yes"))
+    );
+    let sleeping = |arg: &str| {
+        charm_processes(&root)
+            .into_iter()
+            .any(|p| p.cmd == format!("sleep {arg}"))
+    };
+    // In the hook's process group: killed with it, right after the hook.
+    assert!(
+        eventually(Duration::from_secs(3), || !sleeping("1002")),
+        "the plain Popen child outlived the hook: {:?}",
+        charm_processes(&root)
+    );
+    // The double-forked, setsid'ed one escapes the process group: today it lives on in the
+    // sandbox's PID namespace, through the following inputs, until the worker goes. Not
+    // asserted either way (it should not survive its hook); printed for the record.
+    let after_hook = sleeping("1003");
+    assert_healthy(&mut t);
+    let after_next_input = sleeping("1003");
+    eprintln!(
+        "setsid'ed daemon alive after its hook: {after_hook}, after the next input: \
+         {after_next_input}"
+    );
+    // Gone with the worker: dropping the target kills bubblewrap, and the PID namespace
+    // dies with it.
+    drop(t);
+    assert!(
+        eventually(Duration::from_secs(5), || sandbox_processes(&root)
+            .is_empty()),
+        "still running after the target was dropped: {:?}",
+        sandbox_processes(&root)
+    );
+    assert!(!root.exists(), "the sandbox directory was removed");
+}
+
+// --- 5. containment ----------------------------------------------------------------------
+
+#[test]
+fn a_contained_charm_cannot_write_to_the_host_and_its_apt_get_is_a_shim() {
+    let _g = serial();
+    let mut t = faulty(Containment::Bwrap);
+    let token = t
+        .sandbox()
+        .root()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let probes: Vec<PathBuf> = ["/etc", "/usr/local", "/root"]
+        .iter()
+        .map(|d| Path::new(d).join(format!("charmfuzz-probe-{token}")))
+        .collect();
+    let cowsay = ["/usr/games/cowsay", "/usr/bin/cowsay"];
+    let had_cowsay = cowsay.iter().any(|p| Path::new(p).exists());
+    let report = play_action(&mut t, "write-host", json!({})).expect("runs");
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+    let out = action_outcome(&report, "write-host");
+    for p in &probes {
+        assert!(!p.exists(), "the charm wrote {} on the host", p.display());
+    }
+    let status = unit_status(&out);
+    eprintln!("{status}");
+    assert!(
+        status.contains("write-host:") && !status.contains("written"),
+        "the charm believes it wrote: {status}"
+    );
+    assert_eq!(out.shim_calls.len(), 1, "{:?}", out.shim_calls);
+    let call = &out.shim_calls[0];
+    assert_eq!(call.program, "apt-get");
+    assert_eq!(call.args, ["install", "-y", "cowsay"]);
+    assert_eq!(call.code, 0);
+    let results = &out.agent.action.as_ref().unwrap().results;
+    assert_eq!(
+        results.get("apt"),
+        Some(&json!("0")),
+        "the shim answers success"
+    );
+    if !had_cowsay {
+        for p in cowsay {
+            assert!(!Path::new(p).exists(), "{p} was installed");
+        }
+    }
+}
+
+#[test]
+fn a_contained_charm_reaches_neither_the_outside_nor_the_hosts_loopback() {
+    let _g = serial();
+    let mut t = faulty(Containment::Bwrap);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::fs::write(
+        t.sandbox().charm_dir().join("network-port"),
+        format!("{port}\n"),
+    )
+    .unwrap();
+    let report = play_action(&mut t, "network", json!({})).expect("runs");
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+    let out = action_outcome(&report, "network");
+    let status = unit_status(&out);
+    eprintln!("{status}");
+    assert!(status.contains("network:"), "{status}");
+    assert!(status.contains("outside=failed:"), "{status}");
+    assert!(status.contains("host=failed:"), "{status}");
+    assert!(!status.contains("connected"), "{status}");
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the host's listener was reached: {other:?}"),
+    }
+}
+
+// --- 6. no leaks -------------------------------------------------------------------------
+
+#[test]
+fn many_inputs_leak_no_fds_no_zombies_and_no_sandbox() {
+    let _g = serial();
+    let dir = faulty_dir();
+    let mut charm = Charm::load(&dir).unwrap();
+    // Random stories without the fault actions: a well-behaved charm.
+    charm.weights = Weights::with_overrides([(&ActionKind::RunAction, &0)]);
+    let mut t = target_for(&dir, charm, Containment::Bwrap);
+    let root = t.sandbox().root().to_path_buf();
+    let steps = 3;
+    let run = |t: &mut Target, seed: u64| {
+        let bytes = seed_bytes(seed, 64 + steps * 24);
+        let report = t.run_bytes(&bytes, Some(steps)).expect("runs");
+        assert!(
+            report.finding.is_none(),
+            "seed {seed}: {:?}",
+            report.finding
+        );
+        report.outcomes.len()
+    };
+    for seed in 0..5 {
+        run(&mut t, seed);
+    }
+    let fds = open_fds();
+    let mut events = 0;
+    for seed in 5..205 {
+        events += run(&mut t, seed);
+    }
+    eprintln!("{events} events in 200 inputs");
+    assert!(events > 300, "only {events} events in 200 inputs");
+    assert_eq!(t.worker_starts, 1);
+    let after = open_fds();
+    assert!(after <= fds, "open fds grew from {fds} to {after}");
+    assert_eq!(zombie_children(), Vec::<u32>::new(), "zombie children");
+    assert!(
+        eventually(Duration::from_secs(2), || charm_processes(&root).is_empty()),
+        "{:?}",
+        charm_processes(&root)
+    );
+    drop(t);
+    assert!(
+        !root.exists(),
+        "the sandbox {} outlived its target",
+        root.display()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || sandbox_processes(&root)
+            .is_empty()),
+        "{:?}",
+        sandbox_processes(&root)
+    );
+    assert!(
+        eventually(Duration::from_secs(2), || zombie_children().is_empty()),
+        "zombie children after the drop: {:?}",
+        zombie_children()
+    );
+    assert!(
+        open_fds() <= fds,
+        "fds after the drop: {} > {fds}",
+        open_fds()
+    );
+}
+
+// --- 7. snapshots ------------------------------------------------------------------------
+
+/// Apply `action` to `world`, deliver the first hook it leads to, run it and complete it.
+/// What the target does between events for a workload action (`sync_workloads`, private)
+/// is done here by hand for the two used.
+fn step_by_hand(t: &mut Target, world: &mut World, action: &Action) -> EventOutcome {
+    world.apply(action).expect("applicable");
+    if let Some(p) = t.pebble() {
+        match action {
+            Action::CheckFailed { container, check } => {
+                p.fail_check(container, check, "check failed").unwrap();
+            }
+            Action::CheckRecovered { container, check } => {
+                p.recover_check(container, check).unwrap();
+            }
+            _ => {}
+        }
+    }
+    let hook = world
+        .candidates()
+        .into_iter()
+        .next()
+        .expect("a hook is due");
+    let event = world.deliver(&hook).expect("a candidate");
+    let out = t.run_delivered(world, &event).expect("runs");
+    world
+        .complete(out.agent.result, &out.agent.effects)
+        .expect("in flight");
+    out
+}
+
+/// What must be the same when the same event runs on the same unit.
+fn observable(o: &EventOutcome) -> Value {
+    json!({
+        "hook": o.hook,
+        "exit": o.exit,
+        "calls": o.agent.calls,
+        "logs": o.agent.logs,
+        "statuses": o.agent.statuses,
+        "committed": o.agent.committed,
+        "discarded": o.agent.discarded,
+        "effects": o.agent.effects,
+        "stored": o.stored,
+        "deferred": o.deferred,
+    })
+}
+
+/// The workload side: the plan, the services and the checks of the `web` container.
+fn workload(t: &Target) -> String {
+    let p = t.pebble().expect("a Pebble");
+    format!(
+        "{}\n{:?}\n{:?}",
+        p.plan_yaml("web").unwrap(),
+        p.services("web").unwrap(),
+        p.checks("web")
+            .unwrap()
+            .iter()
+            .map(|c| (&c.name, c.status, c.failures))
+            .collect::<Vec<_>>()
+    )
+}
+
+/// Run a random story of the demo charm to a point where its `web-alive` check is
+/// declared and passing, snapshot, run one more event (the check fails: the charm counts
+/// the failure in StoredState and restarts the service), move the unit on (the check
+/// recovers and fails again: the second failure is handled differently), restore, and run
+/// the first event again: everything the charm and Juju can see is as the first time.
+#[test]
+fn a_restored_snapshot_runs_the_next_event_exactly_as_before() {
+    let _g = serial();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/charms/demo-k8s-clean");
+    let charm = Charm::load(&dir).unwrap();
+    let mut t = target_for(&dir, charm, Containment::Auto);
+    // The charm as the target uses it (it clears the vocabulary's checks).
+    let c = t.charm().clone();
+    let steps = 6;
+    let mut found = None;
+    for seed in 0..100u64 {
+        let bytes = seed_bytes(seed, 64 + steps * 24);
+        let report = t.run_bytes(&bytes, Some(steps)).expect("runs");
+        if report.finding.is_some() {
+            continue;
+        }
+        // The engine's side of the unit is not in the report: decode the same bytes again,
+        // feeding each event the outcome the charm gave it.
+        let mut d = Decoder::from_bytes(c.spec.clone(), c.options(), &c.weights, &c.vocab, &bytes)
+            .with_max_steps(steps);
+        let mut recorded = report.trace.events();
+        while let Some(ev) = d.next_event().unwrap() {
+            let r = recorded.next().expect("the same story");
+            assert_eq!(ev.hook, r.hook);
+            d.complete(r.result, r.effects.clone()).unwrap();
+        }
+        assert!(recorded.next().is_none());
+        let world = d.world().clone();
+        let web = world.container("web").expect("the web container");
+        let usable = world.phase == Phase::Operation
+            && !world.is_dying()
+            && !world.in_error()
+            && web.up
+            && web.checks.get("web-alive") == Some(&false)
+            && world.enabled(ActionKind::CheckFailed);
+        if usable {
+            found = Some((seed, world));
+            break;
+        }
+    }
+    let (seed, world) = found.expect("a seed whose story leaves the web-alive check passing");
+    let snap = t.snapshot(&world).expect("snapshot");
+    let failed = Action::CheckFailed {
+        container: "web".into(),
+        check: "web-alive".into(),
+    };
+    let recovered = Action::CheckRecovered {
+        container: "web".into(),
+        check: "web-alive".into(),
+    };
+    let failures = |o: &EventOutcome| {
+        o.stored["DemoCharm/StoredStateData[_stored]"]["check_failures"]
+            .as_u64()
+            .expect("StoredState is reported")
+    };
+
+    let mut w1 = world.clone();
+    let first = step_by_hand(&mut t, &mut w1, &failed);
+    assert_eq!(first.hook, "web-pebble-check-failed", "seed {seed}");
+    assert_eq!(first.exit, Exit::Code(0), "seed {seed}: {first:#?}");
+    let workload1 = workload(&t);
+    let n = failures(&first);
+
+    // Move on: recovered, failed again. The charm remembers the earlier failure.
+    let mut w2 = w1.clone();
+    let back = step_by_hand(&mut t, &mut w2, &recovered);
+    assert_eq!(back.hook, "web-pebble-check-recovered");
+    let second = step_by_hand(&mut t, &mut w2, &failed);
+    assert_eq!(second.exit, Exit::Code(0));
+    assert_eq!(failures(&second), n + 1, "the second failure is counted");
+    assert_ne!(observable(&second), observable(&first));
+
+    // Back to the snapshot: the same event gives the same outcome.
+    let mut w3 = t.restore(&snap).expect("restore");
+    assert_eq!(format!("{w3:?}"), format!("{world:?}"));
+    let again = step_by_hand(&mut t, &mut w3, &failed);
+    assert_eq!(
+        failures(&again),
+        n,
+        "seed {seed}: the unit state was restored"
+    );
+    assert_eq!(observable(&again), observable(&first), "seed {seed}");
+    assert_eq!(workload(&t), workload1, "seed {seed}: the workload");
+    assert_eq!(format!("{w3:?}"), format!("{w1:?}"), "the world after it");
+}
+
+// --- 8. plain failures -------------------------------------------------------------------
+
+#[test]
+fn sys_exit_3_is_an_exit_code_finding() {
+    let _g = serial();
+    let mut t = faulty(Containment::Auto);
+    let report = play_action(&mut t, "exit3", json!({})).expect("runs");
+    let finding = report.finding.as_ref().expect("a finding");
+    assert_eq!(finding.kind, FindingKind::ExitCode, "{finding:?}");
+    assert_eq!(finding.signature, "exit 3||action");
+    let out = action_outcome(&report, "exit3");
+    assert_eq!(out.exit, Exit::Code(3));
+    assert!(out.exception.is_none(), "{:?}", out.exception);
+    assert_eq!(out.agent.result, HookResult::Error);
+}
+
+#[test]
+fn an_uncaught_exception_is_found_with_its_charm_frame() {
+    let _g = serial();
+    let mut t = faulty(Containment::Auto);
+    let report = play_action(&mut t, "raise", json!({})).expect("runs");
+    let finding = report.finding.as_ref().expect("a finding");
+    assert_eq!(finding.kind, FindingKind::Exception, "{finding:?}");
+    let out = action_outcome(&report, "raise");
+    assert_eq!(out.exit, Exit::Code(1));
+    let e = out.exception.as_ref().expect("the exception");
+    assert_eq!(e.type_name, "RuntimeError");
+    assert_eq!(e.message, "faulty charm raised on purpose");
+    let f = e.charm_frame().expect("a frame in the charm");
+    assert_eq!(
+        (f.file.as_str(), f.function.as_str()),
+        ("src/charm.py", "_raise_runtime_error")
+    );
+    assert!(f.line > 0);
+    assert_eq!(
+        finding.signature,
+        "RuntimeError|src/charm.py:_raise_runtime_error|action"
+    );
+    assert!(
+        e.frames
+            .iter()
+            .any(|f| f.in_charm && f.function == "_fault_raise"),
+        "{:?}",
+        e.frames
+    );
+}
