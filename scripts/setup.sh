@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything charmfuzz needs on a fresh machine, besides Rust itself:
 #   - bubblewrap, the sandbox the charm under test runs in (no network, host read-only);
-#   - the Python virtualenv with ops (scripts/setup-python.sh).
+#   - the Python virtualenv with ops (scripts/setup-python.sh);
+#   - cargo-fuzz, the libFuzzer driver (`cargo install cargo-fuzz --locked`).
 # Safe to run again: each step is skipped when it is already done.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,6 +14,7 @@ Usage: scripts/setup.sh [--no-system]
 Install what charmfuzz needs to run charms and its tests:
   bubblewrap   from the system's package manager (apt-get), unless already on PATH
   .venv        via scripts/setup-python.sh (ops, ops[testing], pytest, coverage, ruff)
+  cargo-fuzz   via cargo install --locked, unless \`cargo fuzz\` already works
 
 Options:
   --no-system   do not install system packages (the charm then runs uncontained)
@@ -49,3 +51,8 @@ if [ "$system" = 1 ] && ! command -v bwrap >/dev/null 2>&1; then
 fi
 
 scripts/setup-python.sh
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "setup: installing cargo-fuzz" >&2
+    cargo install cargo-fuzz --locked --quiet
+fi

@@ -61,6 +61,15 @@ impl Charm {
     }
 
     /// The engine options from the config (Juju version and §8 switches).
+    /// The charm as a run against the real charm decodes it: Pebble checks exist only once
+    /// the charm's layers declare them (the `checks` samples serve stories told without a
+    /// charm). Seeds, the mutator and the target must all decode with this one.
+    pub fn for_target(&self) -> Charm {
+        let mut c = self.clone();
+        c.vocab.checks.clear();
+        c
+    }
+
     pub fn options(&self) -> EngineOptions {
         self.config.engine.clone()
     }

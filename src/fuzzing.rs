@@ -86,10 +86,12 @@ impl FuzzSettings {
         let charm_dir = var("CHARMFUZZ_CHARM")
             .map(PathBuf::from)
             .unwrap_or_else(default_charm_dir);
-        let charm = Charm::load(&charm_dir).map_err(|source| FuzzSetupError::Charm {
-            dir: charm_dir.clone(),
-            source,
-        })?;
+        let charm = Charm::load(&charm_dir)
+            .map_err(|source| FuzzSetupError::Charm {
+                dir: charm_dir.clone(),
+                source,
+            })?
+            .for_target();
         let mut config = TargetConfig::from_table(&charm.config.target)?;
         if let Some(p) = var("CHARMFUZZ_PYTHON") {
             config.python = Some(PathBuf::from(p));
@@ -108,15 +110,15 @@ impl FuzzSettings {
             };
         }
         if let Some(t) = var("CHARMFUZZ_TIMEOUT") {
-            config.timeout = t
-                .parse::<f64>()
-                .ok()
-                .filter(|t| *t > 0.0)
-                .ok_or(FuzzSetupError::Env {
-                    var: "CHARMFUZZ_TIMEOUT",
-                    value: t,
-                    why: "expected a positive number of seconds",
-                })?;
+            config.timeout =
+                t.parse::<f64>()
+                    .ok()
+                    .filter(|t| *t > 0.0)
+                    .ok_or(FuzzSetupError::Env {
+                        var: "CHARMFUZZ_TIMEOUT",
+                        value: t,
+                        why: "expected a positive number of seconds",
+                    })?;
         }
         let max_steps = match var("CHARMFUZZ_MAX_STEPS") {
             Some(v) => v.parse().map_err(|_| FuzzSetupError::Env {
@@ -224,8 +226,9 @@ pub fn explain(report: &RunReport) -> String {
     let mut out = String::new();
     out.push_str("\n==== charmfuzz finding ====\n");
     out.push_str(&format!("title: {}\nsignature: {}\n", f.title, f.signature));
-    out.push_str(&story::story_annotated(&report.trace, |i, _| {
-        match report.outcomes.get(i) {
+    out.push_str(&story::story_annotated(
+        &report.trace,
+        |i, _| match report.outcomes.get(i) {
             Some(o) if i == f.event => {
                 let mut v = vec![format!("✗ {}", f.title)];
                 if let Some(e) = &o.exception {
@@ -235,8 +238,8 @@ pub fn explain(report: &RunReport) -> String {
             }
             Some(_) => Vec::new(),
             None => Vec::new(),
-        }
-    }));
+        },
+    ));
     out.push_str("==== end of finding ====\n");
     out
 }
@@ -259,7 +262,11 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
@@ -274,7 +281,9 @@ pub fn step_boundaries(charm: &Charm, data: &[u8]) -> Vec<usize> {
         data,
     );
     while let Ok(Some(_)) = d.next_event() {
-        if d.complete(crate::engine::HookResult::Ok, Vec::new()).is_err() {
+        if d.complete(crate::engine::HookResult::Ok, Vec::new())
+            .is_err()
+        {
             break;
         }
     }
@@ -409,7 +418,7 @@ mod tests {
     use super::*;
 
     fn demo() -> Charm {
-        Charm::load(&default_charm_dir()).unwrap()
+        Charm::load(&default_charm_dir()).unwrap().for_target()
     }
 
     #[test]
@@ -420,7 +429,10 @@ mod tests {
         assert_eq!(b[0], 0);
         assert_eq!(*b.last().unwrap(), data.len());
         assert!(b.windows(2).all(|w| w[0] < w[1]));
-        assert!(b.len() > 5, "a 600-byte input tells a story of several steps");
+        assert!(
+            b.len() > 5,
+            "a 600-byte input tells a story of several steps"
+        );
     }
 
     #[test]
@@ -465,7 +477,13 @@ mod tests {
             assert_eq!((n, &a[..n]), (m, &c[..m]), "same seed, same mutant");
         }
         let mut out = vec![0; 64];
-        let n = crossover(&charm, &seed_bytes(1, 100), &seed_bytes(2, 100), &mut out, 9);
+        let n = crossover(
+            &charm,
+            &seed_bytes(1, 100),
+            &seed_bytes(2, 100),
+            &mut out,
+            9,
+        );
         assert!(n <= 64);
     }
 }

@@ -266,8 +266,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Encode(e) => {
             let charm = e.charm.load()?;
             let trace = read_trace(&e.trace)?;
-            let bytes = engine::encode(&trace, charm.spec.clone(), &charm.weights, &charm.vocab)
-                .with_context(|| format!("cannot encode {}", e.trace.display()))?;
+            // A story of actions only (no events): after each action, every pending hook
+            // is delivered; encoded as a run against the real charm decodes (seeds).
+            let story = trace.events().next().is_none();
+            let bytes = if story {
+                let charm = charm.for_target();
+                engine::encode_story(&trace, charm.spec.clone(), &charm.weights, &charm.vocab)
+            } else {
+                engine::encode(&trace, charm.spec.clone(), &charm.weights, &charm.vocab)
+            }
+            .with_context(|| format!("cannot encode {}", e.trace.display()))?;
             std::fs::write(&e.output, &bytes)
                 .with_context(|| format!("cannot write {}", e.output.display()))?;
             println!("{}: {} bytes", e.output.display(), bytes.len());
@@ -277,7 +285,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let charm = d.charm.load()?;
             let bytes = std::fs::read(&d.input)
                 .with_context(|| format!("cannot read {}", d.input.display()))?;
-            let trace = decode_all(&charm, &bytes, None);
+            // Corpus files and artifacts were decoded by a run against the charm.
+            let trace = decode_all(&charm.for_target(), &bytes, None);
             if d.json {
                 println!("{}", trace.to_json());
             } else {
@@ -308,9 +317,8 @@ fn run_charm(r: RunCmd) -> Result<ExitCode> {
         .context("cannot set up the charm")?;
     target.stop_at_finding = !r.keep_going;
     if r.coverage {
-        let map = charmfuzz::target::coverage::CoverageMap::new(
-            charmfuzz::target::coverage::CODE_SLOTS,
-        )?;
+        let map =
+            charmfuzz::target::coverage::CoverageMap::new(charmfuzz::target::coverage::CODE_SLOTS)?;
         target.enable_coverage(map, false)?;
     }
     if !target.sandbox().contained() && target.containment() != Containment::None {

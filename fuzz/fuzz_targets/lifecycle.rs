@@ -50,7 +50,11 @@ fn setup() {
         info.python,
         info.ops,
         info.coverage.as_deref().unwrap_or("off"),
-        if fuzzer.target().sandbox().contained() { "contained" } else { "UNCONTAINED (no bwrap)" },
+        if fuzzer.target().sandbox().contained() {
+            "contained"
+        } else {
+            "UNCONTAINED (no bwrap)"
+        },
     );
     let _ = CHARM.set((charm, structure));
     let _ = FUZZER.set(Mutex::new(fuzzer));

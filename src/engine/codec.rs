@@ -385,6 +385,9 @@ pub struct Driver<'v, T: Tape> {
     step_starts: Vec<usize>,
     /// Where the decision being made now began.
     decision_start: usize,
+    /// Encoding a story of actions only: after each action, deliver every hook Juju has
+    /// pending (the first candidate each time) before the next action.
+    settle: bool,
 }
 
 /// The decoder: a [`Driver`] reading fuzzer bytes.
@@ -433,6 +436,7 @@ impl<'v, T: Tape> Driver<'v, T> {
             max_steps: None,
             step_starts: Vec::new(),
             decision_start: 0,
+            settle: false,
         }
     }
 
@@ -556,11 +560,15 @@ impl<'v, T: Tape> Driver<'v, T> {
                     continue;
                 }
                 StepChoice::Deliver => {
-                    let want = self.wanted_event().map(|e| {
-                        candidates
-                            .iter()
-                            .position(|c| same_event(&self.world.event_for(c), e))
-                    });
+                    let want = if self.settle {
+                        Some(Some(0))
+                    } else {
+                        self.wanted_event().map(|e| {
+                            candidates
+                                .iter()
+                                .position(|c| same_event(&self.world.event_for(c), e))
+                        })
+                    };
                     let want = match want {
                         None => None,
                         Some(Some(i)) => Some(i),
@@ -676,7 +684,7 @@ impl<'v, T: Tape> Driver<'v, T> {
 
     fn wanted_step_choice(&self) -> StepChoice {
         let script = self.script.expect("encoding");
-        if self.wanted_event().is_some() {
+        if self.wanted_event().is_some() || (self.settle && !self.world.candidates().is_empty()) {
             return StepChoice::Deliver;
         }
         match script.steps.get(self.cursor.0) {
@@ -1714,6 +1722,39 @@ pub fn encode(
                       after the engine's story ended, or the options ask for a teardown at the end \
                       the trace does not have)"
                 .into(),
+        });
+    }
+    Ok(d.tape.bytes)
+}
+
+/// Encode a story written as actions only (each step's `events` left out): after every
+/// action the unit receives all the hooks Juju then has pending, in the engine's first
+/// valid order. This is how seeds are written by hand (`corpus/stories/`).
+pub fn encode_story(
+    story: &Trace,
+    spec: Arc<CharmSpec>,
+    weights: &Weights,
+    vocab: &Vocabulary,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut d = Driver::with_tape(
+        WriteTape::default(),
+        spec,
+        story.options.clone(),
+        weights,
+        vocab,
+        Some(story),
+    );
+    d.settle = true;
+    if story.steps.is_empty() {
+        return Ok(Vec::new());
+    }
+    while d.next_event()?.is_some() {
+        d.complete(HookResult::Ok, Vec::new())?;
+    }
+    if d.trace.steps.len() != story.steps.len() {
+        return Err(EncodeError::Invalid {
+            step: d.trace.steps.len(),
+            message: "the story's actions could not all be played".into(),
         });
     }
     Ok(d.tape.bytes)

@@ -24,7 +24,9 @@ pub mod world;
 pub use action::{
     Action, ActionKind, Databag, Effect, RelationInit, SecretOrigin, SecretOwner, Source,
 };
-pub use codec::{Decoder, Driver, EncodeError, Vocabulary, Weights, decode, encode, seed_bytes};
+pub use codec::{
+    Decoder, Driver, EncodeError, Vocabulary, Weights, decode, encode, encode_story, seed_bytes,
+};
 pub use event::{Event, HookKind, HookResult};
 pub use options::{EngineOptions, JujuVersion};
 pub use trace::{Phase, Step, TRACE_FORMAT, Trace};

@@ -124,7 +124,11 @@ impl CoverageMap {
             respond("re-emitted");
         }
         for s in outcome.agent.statuses.iter().filter(|s| !s.by_juju) {
-            let who = if s.target == StatusTarget::Unit { "unit" } else { "app" };
+            let who = if s.target == StatusTarget::Unit {
+                "unit"
+            } else {
+                "app"
+            };
             respond(&format!("status:{who}:{}", s.status));
         }
         for c in &outcome.agent.committed {

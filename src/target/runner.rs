@@ -18,7 +18,9 @@ use super::hooktools::{HookContext, TOOLS, UnitAgent};
 use super::outcome::{EventOutcome, Exit, Finding, ShimCall, find_exception};
 use super::pebble::{FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
 use super::sandbox::{Sandbox, SandboxError};
-use super::worker::{CoverageSpec, Hello, RunRequest, Worker, WorkerError, WorkerInfo, tail_of_file};
+use super::worker::{
+    CoverageSpec, Hello, RunRequest, Worker, WorkerError, WorkerInfo, tail_of_file,
+};
 use crate::charm::Charm;
 use crate::engine::action::Effect;
 use crate::engine::{Action, Decoder, EncodeError, Event, HookKind, Trace, World, encode};
@@ -117,8 +119,7 @@ impl Target {
     ) -> Result<Target, TargetError> {
         // Checks exist when the charm's layers declare them in the real Pebble (the
         // samples in the fuzzing config are for stories told without a charm).
-        let mut charm = charm;
-        charm.vocab.checks.clear();
+        let charm = charm.for_target();
         let spec = charm.spec.clone();
         let mut writable = config.writable.clone();
         for s in &spec.storage {

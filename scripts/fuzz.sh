@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Fuzz a charm for a while: `cargo fuzz run lifecycle` with the flags charmfuzz needs.
+#
+# Usage: scripts/fuzz.sh [--charm DIR] [--time 10m|600|1h] [--jobs N] [-- LIBFUZZER_ARGS...]
+#
+#   --charm DIR   the charm (default: examples/charms/demo-k8s, the demo with planted bugs)
+#   --time T      stop after T (seconds, or with an s/m/h suffix; default 10m)
+#   --jobs N      N fuzzing processes (libFuzzer -fork=N), each with its own sandbox
+#
+# The corpus lives in corpus/lifecycle (the default charm) or corpus/lifecycle-<charm name>,
+# seeded from corpus/stories/; crashes go to fuzz/artifacts/lifecycle/. Each finding is
+# printed with its story before libFuzzer saves it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+charm=examples/charms/demo-k8s
+time=10m
+jobs=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --charm) charm="$2"; shift 2 ;;
+        --time) time="$2"; shift 2 ;;
+        --jobs) jobs="$2"; shift 2 ;;
+        --) shift; break ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "fuzz: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+case "$time" in
+    *h) secs=$(( ${time%h} * 3600 )) ;;
+    *m) secs=$(( ${time%m} * 60 )) ;;
+    *s) secs=${time%s} ;;
+    *) secs=$time ;;
+esac
+
+charm="$(cd "$charm" && pwd)"
+name="$(basename "$charm")"
+corpus="corpus/lifecycle-$name"
+[ "$name" = demo-k8s ] && corpus=corpus/lifecycle
+mkdir -p "$corpus" fuzz/artifacts/lifecycle
+
+cargo build --release -q --bin charmfuzz
+[ -d "corpus/stories/$name" ] && scripts/make-seeds.sh >/dev/null
+extra=()
+[ "$jobs" -gt 1 ] && extra+=(-fork="$jobs" -ignore_crashes=1)
+CHARMFUZZ_CHARM="$charm" exec cargo fuzz run -s none -O lifecycle "$corpus" -- \
+    -max_total_time="$secs" -len_control=0 -max_len=2048 -timeout=600 -rss_limit_mb=4096 \
+    -print_final_stats=1 "${extra[@]}" "$@"
