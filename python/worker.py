@@ -511,6 +511,14 @@ def _run(req, agent):
             os.close(pidfd)
     _, status, usage = os.wait4(pid, 0)
     _killpg(pid)
+    if _HELLO.get('pid_namespace'):
+        # Alone in a PID namespace (bubblewrap's init is pid 1): anything the hook left
+        # running, even a daemon that escaped its session, goes now, so that no input
+        # sees the processes of another.
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     elapsed = time.monotonic() - start
     reply = {'op': 'exited', 'seconds': elapsed, 'timed_out': timed_out,
              'max_rss_kib': usage.ru_maxrss}

@@ -1,26 +1,31 @@
 #!/usr/bin/env bash
 # Run every test of the project: formatting, lints, the Rust tests and the demo charms'
-# Python tests (which need the virtualenv made by scripts/setup-python.sh).
+# Python tests (which need the virtualenv made by scripts/setup.sh), and the fuzz check.
 set -euo pipefail
 
 usage() {
     cat <<USAGE
-Usage: scripts/test.sh [--no-python]
+Usage: scripts/test.sh [--no-python] [--no-fuzz]
 
 Runs, in order: cargo fmt --check, cargo clippy -D warnings, cargo test (release mode: the
 engine tests decode many thousands of inputs), and pytest on examples/charms/tests with the
-venv at \${CHARMFUZZ_VENV:-<repo>/.venv} (set it up with scripts/setup-python.sh).
+venv at \${CHARMFUZZ_VENV:-<repo>/.venv} (set it up with scripts/setup.sh), then
+scripts/fuzz-demo.sh: cargo fuzz finds the demo charms' planted bugs and nothing in the
+clean ones.
 
 Options:
   --no-python   skip the Python tests
+  --no-fuzz     skip the cargo fuzz check
   -h, --help    show this help
 USAGE
 }
 
 python=1
+fuzz=1
 for arg in "$@"; do
     case "$arg" in
         --no-python) python=0 ;;
+        --no-fuzz) fuzz=0 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "unknown option: $arg" >&2; usage >&2; exit 2 ;;
     esac
@@ -42,4 +47,8 @@ if [ "$python" = 1 ]; then
     fi
     echo "== pytest examples/charms/tests"
     "$venv/bin/python" -m pytest examples/charms/tests -q
+fi
+if [ "$fuzz" = 1 ]; then
+    echo "== cargo fuzz: the demo charms' planted bugs"
+    scripts/fuzz-demo.sh
 fi

@@ -177,9 +177,43 @@ fn first_line(s: &str) -> &str {
 
 /// `SIGABRT`, `SIGSEGV`, … for a signal number.
 pub fn signal_name(sig: i32) -> String {
-    match rustix::process::Signal::from_named_raw(sig) {
-        Some(s) => format!("{s:?}").to_uppercase().replace("SIGNAL::", "SIG"),
-        None => format!("signal {sig}"),
+    const NAMES: [&str; 32] = [
+        "",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match usize::try_from(sig).ok().and_then(|i| NAMES.get(i)) {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => format!("signal {sig}"),
     }
 }
 
@@ -311,5 +345,7 @@ KeyError: 'port'"#;
     fn signals_have_names() {
         assert_eq!(signal_name(6), "SIGABRT");
         assert_eq!(signal_name(11), "SIGSEGV");
+        assert_eq!(signal_name(14), "SIGALRM");
+        assert_eq!(signal_name(99), "signal 99");
     }
 }

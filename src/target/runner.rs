@@ -80,13 +80,14 @@ pub struct UnitSnapshot {
     /// `.unit-state.db` (None before the first hook created it).
     pub unit_state: Option<Vec<u8>>,
     pub pebble: Option<PebbleSnapshot>,
+    /// Pebble's ids of the custom notices recorded so far.
+    pub notice_ids: BTreeMap<(String, String), String>,
 }
 
 /// One unit of the charm under test. See the module docs.
 pub struct Target {
     charm: Charm,
     config: TargetConfig,
-    sandbox: Sandbox,
     listener: UnixListener,
     pebble: Option<FakePebble>,
     worker: Option<Worker>,
@@ -106,6 +107,9 @@ pub struct Target {
     pub worker_starts: u32,
     coverage: Option<CoverageMap>,
     coverage_ops: bool,
+    // Last: fields drop in order, and the worker and Pebble must stop before the sandbox
+    // directory they use is removed.
+    sandbox: Sandbox,
 }
 
 impl Target {
@@ -279,6 +283,7 @@ impl Target {
             tools: TOOLS.iter().map(|s| s.to_string()).collect(),
             containers_dir: (!self.sandbox.contained()).then(|| self.sandbox.containers_dir()),
             split_charmcraft: true,
+            pid_namespace: self.sandbox.contained(),
             prewarm: self.config.mode == Mode::Fork,
             profile: std::env::var_os("CHARMFUZZ_PROFILE").map(PathBuf::from),
             coverage: self.coverage_spec(),
@@ -631,6 +636,7 @@ impl Target {
             agent: self.agent.clone(),
             unit_state: std::fs::read(&db).ok(),
             pebble: self.pebble.as_ref().map(|p| p.snapshot()).transpose()?,
+            notice_ids: self.notice_ids.clone(),
         })
     }
 
@@ -644,6 +650,7 @@ impl Target {
             }
         }
         self.agent = snap.agent.clone();
+        self.notice_ids = snap.notice_ids.clone();
         if let (Some(p), Some(s)) = (&self.pebble, &snap.pebble) {
             p.restore(s)?;
         }

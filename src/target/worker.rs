@@ -73,6 +73,9 @@ pub struct Hello {
     pub containers_dir: Option<PathBuf>,
     pub split_charmcraft: bool,
     pub prewarm: bool,
+    /// The worker runs in its own PID namespace: after each hook it may kill every other
+    /// process in it.
+    pub pid_namespace: bool,
     /// Where to record the charm's coverage, if anywhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coverage: Option<CoverageSpec>,
