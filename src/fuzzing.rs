@@ -301,11 +301,12 @@ pub fn step_boundaries(charm: &Charm, data: &[u8]) -> Vec<usize> {
 pub fn mutate(charm: &Charm, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
     let mut rng = Rng::new(seed as u64);
     let mut v = data[..size].to_vec();
-    let b = step_boundaries(charm, &v);
-    let steps = b.len() - 1;
-    let span = |i: usize| b[i]..b[i + 1];
     let rounds = 1 + rng.below(3);
     for _ in 0..rounds {
+        // Boundaries of the story as it is now (an earlier round may have changed it).
+        let b = step_boundaries(charm, &v);
+        let steps = b.len() - 1;
+        let span = |i: usize| b[i]..b[i + 1];
         match rng.below(8) {
             // Delete a whole step.
             0 if steps > 1 => {
@@ -466,7 +467,7 @@ mod tests {
     #[test]
     fn mutants_respect_max_size_and_are_reproducible() {
         let charm = demo();
-        for seed in 0..200u32 {
+        for seed in 0..400u32 {
             let input = seed_bytes(seed as u64, 300);
             let mut a = input.clone();
             a.resize(512, 0);
@@ -475,6 +476,15 @@ mod tests {
             let m = mutate(&charm, &mut c, 300, 320, seed);
             assert!(n <= 320);
             assert_eq!((n, &a[..n]), (m, &c[..m]), "same seed, same mutant");
+        }
+        // Mutants of mutants, growing and shrinking: every round must stay in bounds.
+        let mut buf = seed_bytes(5, 200);
+        buf.resize(400, 0);
+        let mut size = 200;
+        for seed in 0..300u32 {
+            let max = 50 + (seed as usize * 7) % 350;
+            size = mutate(&charm, &mut buf, size.min(max), max, seed);
+            assert!(size <= max);
         }
         let mut out = vec![0; 64];
         let n = crossover(

@@ -131,8 +131,17 @@ impl Target {
                 writable.push(PathBuf::from(loc));
             }
         }
-        let sandbox = Sandbox::create(charm_dir, config.containment, &writable)?;
+        let mut sandbox = Sandbox::create(charm_dir, config.containment, &writable)?;
         let python = find_python(charm_dir, config.python.as_deref())?;
+        // The interpreter's environment (a venv's root is two levels up), the charm's
+        // source (its venv/ is linked, not copied) and the jujuc binary stay visible.
+        if let Some(env_root) = python.parent().and_then(Path::parent) {
+            sandbox.expose(env_root);
+        }
+        sandbox.expose(charm_dir);
+        if let Some(j) = jujuc {
+            sandbox.expose(j);
+        }
         let entry = match &config.entry {
             Some(e) => sandbox.charm_dir().join(e),
             None => sandbox.charm_dir().join(entry_from_dispatch(charm_dir)),

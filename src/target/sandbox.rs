@@ -78,6 +78,9 @@ pub struct Sandbox {
     dir: tempfile::TempDir,
     bwrap: Option<PathBuf>,
     writable: Vec<PathBuf>,
+    /// Host paths that must stay visible (read-only) even where a writable layer hides
+    /// the host: the interpreter's environment, the charm's source, the jujuc binary.
+    exposed: Vec<PathBuf>,
 }
 
 /// Directories never copied into the sandbox's charm copy.
@@ -146,6 +149,7 @@ impl Sandbox {
             dir,
             bwrap,
             writable: w.into_iter().collect(),
+            exposed: Vec::new(),
         };
         for w in &sandbox.writable {
             let layer = sandbox.layer(w);
@@ -192,12 +196,12 @@ impl Sandbox {
     /// Empty everything the charm could write outside its unit state: the writable layers,
     /// HOME and TMPDIR. Called before every input, so that no input sees another's files.
     pub fn clear_layers(&self) -> std::io::Result<()> {
-        // A layer nested in another (a storage location under /var/lib/juju) is mounted on
-        // a directory of the outer layer; removing that directory from here would detach
+        // A layer nested in another (a storage location under /var/lib/juju), or an exposed
+        // host path under a layer, is mounted on a directory of the outer layer; removing that directory from here would detach
         // the mount inside the walls. Keep those directories and their parents.
         let mut keep: BTreeSet<PathBuf> = BTreeSet::new();
         for outer in &self.writable {
-            for inner in &self.writable {
+            for inner in self.writable.iter().chain(&self.exposed) {
                 if let Ok(rel) = inner.strip_prefix(outer) {
                     let mut p = self.layer(outer).join(rel);
                     while p != self.layer(outer) {
@@ -215,6 +219,16 @@ impl Sandbox {
             clear_dir(&d, &keep)?;
         }
         Ok(())
+    }
+
+    /// Keep `path` visible inside the walls, read-only (it may live under `/tmp`, which
+    /// is a private layer there).
+    pub fn expose(&mut self, path: &Path) {
+        if let Ok(p) = path.canonicalize() {
+            if !self.exposed.contains(&p) {
+                self.exposed.push(p);
+            }
+        }
     }
 
     /// The charm runs inside bubblewrap's walls.
@@ -338,6 +352,12 @@ impl Sandbox {
                 self.layer(w).display().to_string(),
                 w.display().to_string(),
             ]);
+        }
+        for p in &self.exposed {
+            if self.writable.iter().any(|w| p.starts_with(w)) {
+                let s = p.display().to_string();
+                a.extend(["--ro-bind".into(), s.clone(), s]);
+            }
         }
         // The sandbox itself, writable, at the same path; the Pebble sockets where ops
         // looks for them.
