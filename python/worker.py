@@ -73,7 +73,7 @@ class _AgentClient:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.connect(self.path)
         self.sock.sendall(
-            _frame({'tool': argv[0], 'args': list(argv[1:]), 'stdin': stdin, 'cwd': os.getcwd()})
+            _frame({'tool': os.path.basename(argv[0]), 'args': list(argv[1:]), 'stdin': stdin, 'cwd': os.getcwd()})
         )
         (n,) = struct.unpack('>I', _read_exact(self.sock, 4))
         return json.loads(_read_exact(self.sock, n))

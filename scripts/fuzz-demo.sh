@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-runs=300
+runs=100
 charms="demo-k8s demo-machine"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -38,7 +38,7 @@ fuzz() { # charm expect(finding|clean)
     mkdir -p "$work/$charm/corpus" "$work/$charm/artifacts"
     cp "$seeds"/* "$work/$charm/corpus/"
     local log="$work/$charm/log" start=$SECONDS status=0
-    CHARMFUZZ_CHARM="$PWD/examples/charms/$charm" CHARMFUZZ_MAX_STEPS=24 \
+    CHARMFUZZ_CHARM="$PWD/examples/charms/$charm" CHARMFUZZ_MAX_STEPS=12 \
         cargo fuzz run -s none -O lifecycle "$work/$charm/corpus" -- "${flags[@]}" \
         -artifact_prefix="$work/$charm/artifacts/" >"$log" 2>&1 || status=$?
     local took=$((SECONDS - start))

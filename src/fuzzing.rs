@@ -42,7 +42,7 @@ pub enum FuzzSetupError {
     #[error("cannot load the charm in {dir}: {source}")]
     Charm {
         dir: PathBuf,
-        source: crate::charm::CharmError,
+        source: Box<crate::charm::CharmError>,
     },
     #[error("bad [target] settings in the charm's fuzzing config: {0}")]
     Config(#[from] crate::target::config::TargetConfigError),
@@ -89,7 +89,7 @@ impl FuzzSettings {
         let charm = Charm::load(&charm_dir)
             .map_err(|source| FuzzSetupError::Charm {
                 dir: charm_dir.clone(),
-                source,
+                source: Box::new(source),
             })?
             .for_target();
         let mut config = TargetConfig::from_table(&charm.config.target)?;
@@ -254,7 +254,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -265,7 +265,7 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            (self.next() % n as u64) as usize
+            (self.next_u64() % n as u64) as usize
         }
     }
 }
@@ -331,18 +331,18 @@ pub fn mutate(charm: &Charm, data: &mut [u8], size: usize, max_size: usize, seed
             3 => {
                 let at = b[rng.below(b.len())].min(v.len());
                 let n = 1 + rng.below(6);
-                let new: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+                let new: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
                 v.splice(at..at, new);
             }
             // Change one choice.
             4 if !v.is_empty() => {
                 let i = rng.below(v.len());
-                v[i] = rng.next() as u8;
+                v[i] = rng.next_u64() as u8;
             }
             // Tell a longer story.
             5 => {
                 let n = 1 + rng.below(16);
-                v.extend((0..n).map(|_| rng.next() as u8));
+                v.extend((0..n).map(|_| rng.next_u64() as u8));
             }
             // End the story after some step.
             6 if steps > 1 => {
@@ -353,7 +353,7 @@ pub fn mutate(charm: &Charm, data: &mut [u8], size: usize, max_size: usize, seed
                 let i = rng.below(v.len());
                 v[i] = v[i].wrapping_add(1 + rng.below(16) as u8);
             }
-            _ => v.push(rng.next() as u8),
+            _ => v.push(rng.next_u64() as u8),
         }
         if v.len() > max_size {
             v.truncate(max_size);

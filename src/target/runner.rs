@@ -405,6 +405,7 @@ impl Target {
         }
         let mut outcomes: Vec<EventOutcome> = Vec::new();
         let mut finding = None;
+        let mut failures_in_a_row = 0;
         while let Some(event) = d.next_event()? {
             self.sync_workloads(d.trace(), d.world())?;
             let out = self.run_event(d.world(), &event)?;
@@ -423,8 +424,20 @@ impl Target {
             if finding.is_none() {
                 finding = Finding::from_outcome(&out, step, outcomes.len());
             }
+            // Juju retries a failed hook until it passes or someone runs `juju resolved`;
+            // past the end of the story nobody will, so give up on a hook that keeps
+            // failing.
+            let failed_again = !out.exit.ok()
+                && outcomes
+                    .last()
+                    .is_some_and(|p: &EventOutcome| !p.exit.ok() && p.hook == out.hook);
+            failures_in_a_row = if failed_again {
+                failures_in_a_row + 1
+            } else {
+                0
+            };
             outcomes.push(out);
-            if finding.is_some() && self.stop_at_finding {
+            if finding.is_some() && self.stop_at_finding || failures_in_a_row >= 3 {
                 break;
             }
         }
