@@ -285,8 +285,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let charm = d.charm.load()?;
             let bytes = std::fs::read(&d.input)
                 .with_context(|| format!("cannot read {}", d.input.display()))?;
-            // Corpus files and artifacts were decoded by a run against the charm.
-            let trace = decode_all(&charm.for_target(), &bytes, None);
+            // The story told without the charm (`charmfuzz run --input` plays it against
+            // the charm, as the fuzzer did).
+            let trace = decode_all(&charm, &bytes, None);
             if d.json {
                 println!("{}", trace.to_json());
             } else {

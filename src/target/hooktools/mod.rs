@@ -897,6 +897,15 @@ impl HookContext {
         let result = self.dispatch(name, args, stdin);
         let reply = match result {
             Ok(stdout) => ToolReply::ok(stdout),
+            // ops 2.x learns a storage event's storage id from `storage-get --help`:
+            // jujuc prints the `-s` flag with the hook's instance as its default.
+            Err(ToolError::Help) if name == "storage-get" => ToolReply::ok(format!(
+                "Usage: storage-get [options] [<key>]\n\nSummary:\nPrint information for the \
+                 storage instance with the specified ID.\n\nOptions:\n--format  (= smart)\n    \
+                 Specify output format (json|smart|yaml)\n-o, --output (= \"\")\n    Specify an \
+                 output file\n-s  (= {})\n    specify a storage instance by id\n",
+                self.storage_id.as_deref().unwrap_or("")
+            )),
             Err(e) => e.reply(name),
         };
         self.calls.push(ToolCall {
