@@ -615,6 +615,19 @@ impl<'v, T: Tape> Driver<'v, T> {
     fn apply_action(&mut self, action: Action) -> Result<(), EncodeError> {
         let phase = self.world.phase;
         let is_deploy = matches!(action, Action::Deploy { .. });
+        // A sample check (from the fuzzing config) that the container's current Pebble
+        // does not know yet: its layer is taken to declare it now, as a charm's would.
+        if let Action::CheckFailed { container, check } = &action {
+            let known = self
+                .world
+                .containers
+                .iter()
+                .any(|c| c.name == *container && c.checks.contains_key(check));
+            if !known {
+                self.world
+                    .declare_checks(container, std::slice::from_ref(check));
+            }
+        }
         self.world
             .apply(&action)
             .map_err(|e| EncodeError::Invalid {
