@@ -253,8 +253,9 @@ pub fn parse_traceback(text: &str, charm_dir: &str) -> Option<PyException> {
                 let relative = (!file.starts_with('/') && !file.starts_with('<'))
                     .then(|| file.trim_start_matches("./"));
                 let (file, in_charm) = match relative.or_else(|| file.strip_prefix(&charm_prefix)) {
+                    // `python3 ./src/charm.py` shows as `<charm dir>/./src/charm.py`.
                     Some(rel) => (
-                        rel.to_string(),
+                        rel.trim_start_matches("./").to_string(),
                         !rel.starts_with("venv/") && !rel.contains("site-packages/"),
                     ),
                     None => (file.to_string(), false),
@@ -323,6 +324,9 @@ KeyError: 'port'"#;
     #[test]
     fn relative_paths_from_dispatch_are_the_charms() {
         let tb = TB.replace("/x/charm/src/charm.py", "./src/charm.py");
+        let e = parse_traceback(&tb, "/x/charm").unwrap();
+        assert_eq!(e.charm_frame().unwrap().file, "src/charm.py");
+        let tb = TB.replace("/x/charm/src/charm.py", "/x/charm/./src/charm.py");
         let e = parse_traceback(&tb, "/x/charm").unwrap();
         assert_eq!(e.charm_frame().unwrap().file, "src/charm.py");
         assert_eq!(e.frames[0].file, "src/charm.py");
