@@ -1708,36 +1708,7 @@ pub fn encode(
     weights: &Weights,
     vocab: &Vocabulary,
 ) -> Result<Vec<u8>, EncodeError> {
-    let mut d = Driver::with_tape(
-        WriteTape::default(),
-        spec,
-        trace.options.clone(),
-        weights,
-        vocab,
-        Some(trace),
-    );
-    // The empty story is the empty input.
-    if trace.steps.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Replay each event with the outcome the trace recorded for it.
-    while d.next_event()?.is_some() {
-        let want = d.wanted_event().cloned();
-        let (result, effects) = want.map(|e| (e.result, e.effects)).unwrap_or_default();
-        d.complete(result, effects)?;
-    }
-    // Everything in the trace must have been replayed.
-    let replayed = d.trace.steps.len();
-    if replayed != trace.steps.len() || d.trace.events().count() != trace.events().count() {
-        return Err(EncodeError::Invalid {
-            step: replayed,
-            message: "the trace and the engine's story end differently (the trace goes on \
-                      after the engine's story ended, or the options ask for a teardown at the end \
-                      the trace does not have)"
-                .into(),
-        });
-    }
-    Ok(d.tape.bytes)
+    encode_script(trace, spec, weights, vocab, false)
 }
 
 /// Encode a story written as actions only (each step's `events` left out): after every
@@ -1749,25 +1720,48 @@ pub fn encode_story(
     weights: &Weights,
     vocab: &Vocabulary,
 ) -> Result<Vec<u8>, EncodeError> {
+    encode_script(story, spec, weights, vocab, true)
+}
+
+/// Replay `script` through a [`Driver`] writing the bytes that make each choice; with
+/// `settle`, the script's events are left to the engine (see [`encode_story`]).
+fn encode_script(
+    script: &Trace,
+    spec: Arc<CharmSpec>,
+    weights: &Weights,
+    vocab: &Vocabulary,
+    settle: bool,
+) -> Result<Vec<u8>, EncodeError> {
     let mut d = Driver::with_tape(
         WriteTape::default(),
         spec,
-        story.options.clone(),
+        script.options.clone(),
         weights,
         vocab,
-        Some(story),
+        Some(script),
     );
-    d.settle = true;
-    if story.steps.is_empty() {
+    d.settle = settle;
+    // The empty story is the empty input.
+    if script.steps.is_empty() {
         return Ok(Vec::new());
     }
+    // Replay each event with the outcome the script recorded for it (a story records none:
+    // every hook succeeds).
     while d.next_event()?.is_some() {
-        d.complete(HookResult::Ok, Vec::new())?;
+        let want = d.wanted_event().cloned();
+        let (result, effects) = want.map(|e| (e.result, e.effects)).unwrap_or_default();
+        d.complete(result, effects)?;
     }
-    if d.trace.steps.len() != story.steps.len() {
+    // Everything in the script must have been replayed.
+    let replayed = d.trace.steps.len();
+    let events_differ = !settle && d.trace.events().count() != script.events().count();
+    if replayed != script.steps.len() || events_differ {
         return Err(EncodeError::Invalid {
-            step: d.trace.steps.len(),
-            message: "the story's actions could not all be played".into(),
+            step: replayed,
+            message: "the trace and the engine's story end differently (the trace goes on \
+                      after the engine's story ended, or the options ask for a teardown at the end \
+                      the trace does not have)"
+                .into(),
         });
     }
     Ok(d.tape.bytes)
