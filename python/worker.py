@@ -261,13 +261,21 @@ class _Coverage:
         self.map = mmap.mmap(spec['fd'], spec['size'])
         self.base = spec.get('offset', 0)
         self.size = spec['len']
+        # Each followed tree keeps a short label: a file's key is the crc of label + its
+        # path inside the tree, never of the absolute path. The charm is copied into a
+        # fresh temporary directory per fuzzer process, so absolute paths would move every
+        # slot from one run (or -fork worker) to the next, and a fixed -seed would not
+        # reproduce a campaign.
         include = []
         for p in spec['include']:
+            label = p
             if p == '<ops>':
                 import ops
 
                 p = os.path.dirname(ops.__file__)
-            include.append(os.path.realpath(p) + os.sep)
+            else:
+                label = os.path.basename(os.path.normpath(p))
+            include.append((os.path.realpath(p) + os.sep, label))
         self.include = tuple(include)
         self.exclude = tuple(os.path.realpath(p) + os.sep for p in spec.get('exclude', []))
         self.files = {}
@@ -280,8 +288,12 @@ class _Coverage:
             import zlib
 
             path = os.path.realpath(filename)
-            wanted = path.startswith(self.include) and not path.startswith(self.exclude)
-            key = zlib.crc32(path.encode()) if wanted else None
+            key = None
+            if not path.startswith(self.exclude):
+                for root, label in self.include:
+                    if path.startswith(root):
+                        key = zlib.crc32(f'{label}/{path[len(root):]}'.encode())
+                        break
             self.files[filename] = key
         return key
 

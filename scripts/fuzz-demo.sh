@@ -2,22 +2,27 @@
 # Show that `cargo fuzz run lifecycle` finds the planted bugs of the demo charms, and
 # nothing in their clean twins, within a bounded number of runs.
 #
-# Usage: scripts/fuzz-demo.sh [--runs N] [--charms "demo-k8s demo-machine"]
+# Usage: scripts/fuzz-demo.sh [--runs N (300)] [--charms "demo-k8s demo-machine"] [--no-modes]
 #
 # For each buggy demo charm: fuzz from its seeds until the first finding or N runs; the
 # run must end with a charmfuzz finding (and a crash artifact). For each clean twin: the
-# same budget must end without one. Builds the fuzz target on stable (`-s none`); needs
-# cargo-fuzz and the Python venv (scripts/setup.sh installs both).
+# same budget must end without one. Then libFuzzer's other modes (--no-modes skips them):
+# `cargo fuzz tmin` shrinks the first crash artifact to one that still fails the same way,
+# `cargo fuzz cmin` merges a corpus, and `-fork=2` runs two fuzzing processes side by side
+# on a clean charm with no harness error and no finding. Builds the fuzz target on stable
+# (`-s none`); needs cargo-fuzz and the Python venv (scripts/setup.sh installs both).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-runs=100
+runs=300
+modes=1
 charms="demo-k8s demo-machine"
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs="$2"; shift 2 ;;
         --charms) charms="$2"; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --no-modes) modes=0; shift ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "fuzz-demo: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -60,4 +65,52 @@ for c in $charms; do
     fuzz "$c" finding
     fuzz "$c-clean" clean
 done
+[ "$modes" = 1 ] || { echo "fuzz-demo: ok"; exit 0; }
+
+# `cargo fuzz tmin`: libFuzzer's crash minimisation, one child process per attempt; the
+# result must still be a charmfuzz finding with the same signature.
+first="$(echo $charms | cut -d' ' -f1)"
+artifact="$(ls "$work/$first/artifacts/"crash-* | head -1)"
+signature() { # charm input
+    ./target/release/charmfuzz run --charm "examples/charms/$1" --input "$2" |
+        sed -n 's/^signature: //p'
+}
+before="$(signature "$first" "$artifact")"
+CHARMFUZZ_CHARM="$PWD/examples/charms/$first" CHARMFUZZ_MAX_STEPS=12 \
+    cargo fuzz tmin -s none -O -r 16 lifecycle "$artifact" >"$work/tmin.log" 2>&1 ||
+    { tail -30 "$work/tmin.log"; echo "FAIL: cargo fuzz tmin failed" >&2; exit 1; }
+small="$(ls -t fuzz/artifacts/lifecycle/minimized-from-* 2>/dev/null | head -1)"
+[ -n "$small" ] || { tail -30 "$work/tmin.log"; echo "FAIL: cargo fuzz tmin wrote no minimized-from-* file" >&2; exit 1; }
+after="$(signature "$first" "$small")"
+echo "cargo fuzz tmin: $(stat -c %s "$artifact") -> $(stat -c %s "$small") bytes, signature kept: $after"
+[ -n "$before" ] && [ "$before" = "$after" ] ||
+    { echo "FAIL: tmin changed the finding ($before -> $after)" >&2; exit 1; }
+rm -f "$small"
+
+# `cargo fuzz cmin`: libFuzzer's merge over the corpus the clean run grew.
+corpus="$work/$first-clean/corpus"
+n_before="$(ls "$corpus" | wc -l)"
+CHARMFUZZ_CHARM="$PWD/examples/charms/$first-clean" CHARMFUZZ_MAX_STEPS=12 \
+    cargo fuzz cmin -s none -O lifecycle "$corpus" >"$work/cmin.log" 2>&1 ||
+    { tail -30 "$work/cmin.log"; echo "FAIL: cargo fuzz cmin failed" >&2; exit 1; }
+n_after="$(ls "$corpus" | wc -l)"
+echo "cargo fuzz cmin: $n_before -> $n_after inputs"
+[ "$n_after" -gt 0 ] && [ "$n_after" -le "$n_before" ] || { echo "FAIL: cmin left $n_after inputs" >&2; exit 1; }
+
+# -fork=2: two fuzzing processes at once, each with its own sandbox, sockets and bitmap.
+mkdir -p "$work/fork/corpus"
+cp "$corpus"/* "$work/fork/corpus/"
+status=0
+CHARMFUZZ_CHARM="$PWD/examples/charms/$first-clean" CHARMFUZZ_MAX_STEPS=12 \
+    cargo fuzz run -s none -O lifecycle "$work/fork/corpus" -- -fork=2 -max_total_time=45 \
+    -len_control=0 -max_len=2048 -timeout=600 -artifact_prefix="$work/fork/" \
+    >"$work/fork/log" 2>&1 || status=$?
+# The parent prints a line per finished job: "#N: cov: … oom/timeout/crash: 0/0/0 … job: 3".
+jobs="$(grep -c 'oom/timeout/crash: .* job: [0-9]' "$work/fork/log" || true)"
+last="$(grep 'oom/timeout/crash: ' "$work/fork/log" | tail -1)"
+echo "-fork=2: exit $status, $jobs jobs; last: $last"
+if [ "$status" != 0 ] || [ "$jobs" -lt 2 ] || ! echo "$last" | grep -q 'oom/timeout/crash: 0/0/0' ||
+    grep -q 'harness error\|==== charmfuzz finding ====' "$work/fork/log"; then
+    tail -40 "$work/fork/log"; echo "FAIL: -fork=2 on a clean charm" >&2; exit 1
+fi
 echo "fuzz-demo: ok"

@@ -27,13 +27,14 @@
 //! | `CHARMFUZZ_MUTATOR` | `structure` or `bytes` (libFuzzer's own) | structure |
 //! | `CHARMFUZZ_FEEDBACK` | `0` to keep the charm's coverage from libFuzzer | 1 |
 //! | `CHARMFUZZ_COVER_OPS` | `1` to measure `ops` too | 0 |
+//! | `CHARMFUZZ_HARNESS_COVERAGE` | `1` to let libFuzzer see charmfuzz's own Rust edges too | 0 |
 //! | `CHARMFUZZ_JUJUC` | the `charmfuzz` binary, used as the hook-tool executable | `target/release/charmfuzz` if built |
 
 use crate::charm::Charm;
 use crate::engine::{Decoder, seed_bytes};
 use crate::story;
 use crate::target::coverage::{CODE_SLOTS, CoverageMap};
-use crate::target::{Mode, RunReport, Target, TargetConfig, TargetError};
+use crate::target::{Finding, Mode, RunReport, Target, TargetConfig, TargetError};
 use std::path::{Path, PathBuf};
 
 /// Why the fuzzer could not start.
@@ -68,6 +69,9 @@ pub struct FuzzSettings {
     pub structure_mutator: bool,
     pub feedback: bool,
     pub cover_ops: bool,
+    /// Whether the harness's own (Rust) edges count as coverage; off by default, as they
+    /// are noise for the charm's story (see `fuzz_targets/lifecycle.rs`).
+    pub harness_coverage: bool,
     pub jujuc: Option<PathBuf>,
 }
 
@@ -151,6 +155,7 @@ impl FuzzSettings {
             structure_mutator,
             feedback: var("CHARMFUZZ_FEEDBACK").as_deref() != Some("0"),
             cover_ops: var("CHARMFUZZ_COVER_OPS").as_deref() == Some("1"),
+            harness_coverage: var("CHARMFUZZ_HARNESS_COVERAGE").as_deref() == Some("1"),
             jujuc,
         };
         Ok((settings, charm))
@@ -209,7 +214,7 @@ impl LifecycleFuzzer {
             return Verdict::Pass;
         };
         if let Some(only) = &self.settings.only {
-            if !f.signature.contains(only.as_str()) && !f.title.contains(only.as_str()) {
+            if !f.matches(only) {
                 return Verdict::Pass;
             }
         }
@@ -391,27 +396,69 @@ pub fn crossover_bytes(a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
     n
 }
 
+/// What [`random_search`] did: how many stories and events it ran, and the report of the
+/// story that ended it with a finding, if one did.
+#[derive(Debug)]
+pub struct SearchResult {
+    pub runs: u64,
+    pub events: u64,
+    /// Every signature met, with the first run (1-based) that met it, how many runs did,
+    /// and its title.
+    pub signatures: std::collections::BTreeMap<String, SignatureSeen>,
+    pub finding: Option<RunReport>,
+}
+
+/// A signature [`random_search`] met.
+#[derive(Debug)]
+pub struct SignatureSeen {
+    pub first_run: u64,
+    pub runs: u64,
+    pub title: String,
+}
+
 /// Random stories through the same decoder, without any feedback: the baseline arm of the
-/// ablation benchmark. Returns the number of inputs tried before the first finding
-/// `matching` (a signature or title substring), if one came within `runs`.
+/// ablation benchmark. Story `i` is `seed_bytes(first_seed + i)`, with room for `max_steps`
+/// actions; the search ends at the first finding `stop` accepts, or after `runs` stories.
 pub fn random_search(
     target: &mut Target,
     runs: u64,
-    len: usize,
     max_steps: usize,
-    matching: Option<&str>,
     first_seed: u64,
-) -> Result<Option<(u64, RunReport)>, TargetError> {
+    stop: impl Fn(&Finding) -> bool,
+) -> Result<SearchResult, TargetError> {
+    let mut result = SearchResult {
+        runs: 0,
+        events: 0,
+        signatures: Default::default(),
+        finding: None,
+    };
     for i in 0..runs {
-        let bytes = seed_bytes(first_seed + i, len);
+        let bytes = seed_bytes(first_seed.wrapping_add(i), random_story_len(max_steps));
         let report = target.run_bytes(&bytes, Some(max_steps))?;
+        result.runs += 1;
+        result.events += report.outcomes.len() as u64;
         if let Some(f) = &report.finding {
-            if matching.is_none_or(|m| f.signature.contains(m) || f.title.contains(m)) {
-                return Ok(Some((i + 1, report)));
+            let seen = result
+                .signatures
+                .entry(f.signature.clone())
+                .or_insert_with(|| SignatureSeen {
+                    first_run: result.runs,
+                    runs: 0,
+                    title: f.title.clone(),
+                });
+            seen.runs += 1;
+            if stop(f) {
+                result.finding = Some(report);
+                break;
             }
         }
     }
-    Ok(None)
+    Ok(result)
+}
+
+/// Bytes enough for a random story of `steps` actions (each action takes a few choices).
+pub fn random_story_len(steps: usize) -> usize {
+    64 + steps * 24
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 use anyhow::{Context, Result, bail};
 use charmfuzz::charm::Charm;
 use charmfuzz::engine::{self, ActionKind, Decoder, HookKind, Trace, seed_bytes};
+use charmfuzz::fuzzing::{random_search, random_story_len};
 use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
+use charmfuzz::target::coverage::{CODE_SLOTS, CoverageMap};
 use charmfuzz::target::sandbox::Containment;
 use charmfuzz::target::{EventOutcome, Mode, Target, TargetConfig};
 use clap::{Args, Parser, Subcommand};
@@ -39,6 +41,13 @@ enum Command {
     /// Exit status: 0 when the charm came through, 1 on a finding (an uncaught exception,
     /// a hang, a crash), 2 on a usage or harness error.
     Run(RunCmd),
+    /// Run random stories against the charm with no coverage feedback, until a finding.
+    ///
+    /// The baseline the fuzzer is measured against (the ablation benchmark's third arm),
+    /// and a throughput figure: the last line reads `result: runs=… events=… seconds=…
+    /// found=…`. Exit status: 0 when a finding came (or none was sought with `--all`), 1
+    /// when none came, 2 on a harness error.
+    Random(RandomCmd),
 }
 
 #[derive(Args)]
@@ -57,6 +66,23 @@ struct RunCmd {
     /// Actions in a random story.
     #[arg(long, default_value_t = 30)]
     steps: usize,
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Keep going after a finding (Juju retries the failed hook; the story continues).
+    #[arg(long)]
+    keep_going: bool,
+    /// Print the realised trace with every event's outcome as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Measure the charm's coverage and print how many code slots and lifecycle features
+    /// the story reached (what libFuzzer would see).
+    #[arg(long)]
+    coverage: bool,
+}
+
+/// How the charm runs (overriding its `charmfuzz.toml`).
+#[derive(Args)]
+struct TargetArgs {
     #[arg(long, value_enum)]
     mode: Option<Mode>,
     /// The charm's Python interpreter (default: the charm's venv, else the project's).
@@ -68,16 +94,67 @@ struct RunCmd {
     /// How to wall the charm in (`none` lets it change this machine).
     #[arg(long, value_enum)]
     containment: Option<Containment>,
-    /// Keep going after a finding (Juju retries the failed hook; the story continues).
+}
+
+impl TargetArgs {
+    /// Start the charm's worker, with this binary as the hook-tool executable.
+    fn start(&self, charm: &Charm, dir: &std::path::Path) -> Result<Target> {
+        let mut config = TargetConfig::from_table(&charm.config.target)?;
+        if let Some(m) = self.mode {
+            config.mode = m;
+        }
+        if let Some(p) = &self.python {
+            config.python = Some(p.clone());
+        }
+        if let Some(t) = self.timeout {
+            config.timeout = t;
+        }
+        if let Some(c) = self.containment {
+            config.containment = c;
+        }
+        let jujuc = std::env::current_exe().ok();
+        let target = Target::new(charm.clone(), dir, config, jujuc.as_deref())
+            .context("cannot set up the charm")?;
+        if !target.sandbox().contained() && target.containment() != Containment::None {
+            eprintln!(
+                "warning: bubblewrap (bwrap) is not available: the charm runs uncontained and can change this machine"
+            );
+        }
+        Ok(target)
+    }
+}
+
+/// A fresh coverage bitmap, attached to the target (what `--coverage` measures).
+fn attach_coverage(target: &mut Target) -> Result<()> {
+    let map = CoverageMap::new(CODE_SLOTS)?;
+    target.enable_coverage(map, false)?;
+    Ok(())
+}
+
+#[derive(Args)]
+struct RandomCmd {
+    #[command(flatten)]
+    charm: CharmArg,
+    /// How many random stories to run at most.
+    #[arg(long, default_value_t = 100)]
+    runs: u64,
+    /// Actions per story.
+    #[arg(long, default_value_t = 12)]
+    steps: usize,
+    /// The first story's seed (story i uses seed + i).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Stop only at a finding whose signature or title contains this.
     #[arg(long)]
-    keep_going: bool,
-    /// Print the realised trace with every event's outcome as JSON.
+    only: Option<String>,
+    /// Run every story to the end instead of stopping at the first finding.
     #[arg(long)]
-    json: bool,
-    /// Measure the charm's coverage and print how many code slots and lifecycle features
-    /// the story reached (what libFuzzer would see).
+    all: bool,
+    /// Measure the charm's coverage while running (to price coverage collection).
     #[arg(long)]
     coverage: bool,
+    #[command(flatten)]
+    target: TargetArgs,
 }
 
 #[derive(Args)]
@@ -196,7 +273,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Simulate(s) => {
             let charm = s.charm.load()?;
-            let bytes = seed_bytes(s.seed, s.len.unwrap_or(64 + s.steps * 24));
+            let bytes = seed_bytes(s.seed, s.len.unwrap_or(random_story_len(s.steps)));
             let trace = decode_all(&charm, &bytes, Some(s.steps));
             if let (Err(v), false) = (engine::validate(&trace, &charm.spec), s.unchecked) {
                 // Never print an invalid story: this is an engine bug.
@@ -281,6 +358,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}: {} bytes", e.output.display(), bytes.len());
         }
         Command::Run(r) => return run_charm(r),
+        Command::Random(r) => return random_charm(r),
         Command::Decode(d) => {
             let charm = d.charm.load()?;
             let bytes = std::fs::read(&d.input)
@@ -298,34 +376,63 @@ fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn random_charm(r: RandomCmd) -> Result<ExitCode> {
+    let charm = r.charm.load()?.for_target();
+    let mut target = r.target.start(&charm, &r.charm.charm)?;
+    if r.coverage {
+        attach_coverage(&mut target)?;
+    }
+    let start = std::time::Instant::now();
+    let search = random_search(&mut target, r.runs, r.steps, r.seed, |f| {
+        !r.all && r.only.as_deref().is_none_or(|m| f.matches(m))
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    let found = search.finding.as_ref().and_then(|rep| rep.finding.as_ref());
+    match found {
+        Some(f) => println!(
+            "finding after {} runs ({:.1} s): {}\nsignature: {}",
+            search.runs, seconds, f.title, f.signature
+        ),
+        None if r.all => {
+            println!(
+                "{} runs ({seconds:.1} s), {} signature(s):",
+                search.runs,
+                search.signatures.len()
+            );
+            for (sig, seen) in &search.signatures {
+                println!(
+                    "  {sig}\n    first at run {}, in {} run(s): {}",
+                    seen.first_run, seen.runs, seen.title
+                );
+            }
+        }
+        None => println!("no finding in {} runs ({seconds:.1} s)", search.runs),
+    }
+    println!(
+        "{:.1} events/s, {:.2} runs/s{}",
+        search.events as f64 / seconds,
+        search.runs as f64 / seconds,
+        if r.coverage { " (with coverage)" } else { "" }
+    );
+    println!(
+        "result: runs={} events={} seconds={seconds:.2} found={}",
+        search.runs,
+        search.events,
+        if found.is_some() { "yes" } else { "no" }
+    );
+    Ok(if found.is_some() || r.all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn run_charm(r: RunCmd) -> Result<ExitCode> {
     let charm = r.charm.load()?;
-    let mut config = TargetConfig::from_table(&charm.config.target)?;
-    if let Some(m) = r.mode {
-        config.mode = m;
-    }
-    if let Some(p) = r.python {
-        config.python = Some(p);
-    }
-    if let Some(t) = r.timeout {
-        config.timeout = t;
-    }
-    if let Some(c) = r.containment {
-        config.containment = c;
-    }
-    let jujuc = std::env::current_exe().ok();
-    let mut target = Target::new(charm.clone(), &r.charm.charm, config, jujuc.as_deref())
-        .context("cannot set up the charm")?;
+    let mut target = r.target.start(&charm, &r.charm.charm)?;
     target.stop_at_finding = !r.keep_going;
     if r.coverage {
-        let map =
-            charmfuzz::target::coverage::CoverageMap::new(charmfuzz::target::coverage::CODE_SLOTS)?;
-        target.enable_coverage(map, false)?;
-    }
-    if !target.sandbox().contained() && target.containment() != Containment::None {
-        eprintln!(
-            "warning: bubblewrap (bwrap) is not available: the charm runs uncontained and can change this machine"
-        );
+        attach_coverage(&mut target)?;
     }
     let report = match (&r.trace, &r.input, r.seed) {
         (Some(t), _, _) => target.run_trace(&read_trace(t)?)?,
@@ -334,7 +441,7 @@ fn run_charm(r: RunCmd) -> Result<ExitCode> {
             target.run_bytes(&bytes, None)?
         }
         (None, None, seed) => {
-            let bytes = seed_bytes(seed.unwrap_or(0), 64 + r.steps * 24);
+            let bytes = seed_bytes(seed.unwrap_or(0), random_story_len(r.steps));
             target.run_bytes(&bytes, Some(r.steps))?
         }
     };
@@ -406,8 +513,6 @@ fn outcome_lines(o: &EventOutcome) -> Vec<String> {
         };
         v.push(format!("status ({who}): {} {:?}", s.status, s.message));
     }
-    let unit_tag = format!("unit-{}", o.agent.hook.replace('/', "-"));
-    let _ = unit_tag;
     for l in &o.agent.logs {
         if l.level == "TRACE" || l.message.starts_with("Uncaught exception") {
             continue;

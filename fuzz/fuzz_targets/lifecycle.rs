@@ -18,6 +18,51 @@ unsafe extern "C" {
     // instrumented module would), with a PC table of the same length.
     fn __sanitizer_cov_8bit_counters_init(start: *mut u8, stop: *mut u8);
     fn __sanitizer_cov_pcs_init(pcs_beg: *const usize, pcs_end: *const usize);
+    /// [start, stop) of this binary's own (Rust) edge counters, see below.
+    static charmfuzz_sancov_bounds: [usize; 2];
+}
+
+// The linker bounds the instrumented counters with `__start___sancov_cntrs` and
+// `__stop___sancov_cntrs`. Naming them from Rust would clash with the declarations the
+// coverage pass itself adds to every module (LLVM renames ours, and the pass's own
+// registration breaks), so a word of assembly records their addresses instead; weak and
+// hidden, as the pass declares them, so they are 0 in a build without instrumentation.
+std::arch::global_asm!(
+    ".weak __start___sancov_cntrs",
+    ".hidden __start___sancov_cntrs",
+    ".weak __stop___sancov_cntrs",
+    ".hidden __stop___sancov_cntrs",
+    ".pushsection .data.rel.ro.charmfuzz_sancov_bounds,\"aw\"",
+    ".p2align 3",
+    ".globl charmfuzz_sancov_bounds",
+    ".hidden charmfuzz_sancov_bounds",
+    "charmfuzz_sancov_bounds:",
+    ".quad __start___sancov_cntrs",
+    ".quad __stop___sancov_cntrs",
+    ".popsection",
+);
+
+/// Whether libFuzzer also sees the harness's own Rust edges (`CHARMFUZZ_HARNESS_COVERAGE=1`).
+static HARNESS_COVERAGE: OnceLock<bool> = OnceLock::new();
+
+/// Forget the Rust edges this input ran. They are the harness's, not the charm's: decoding,
+/// JSON, the Pebble server's threads. Left in, they make libFuzzer keep inputs that only
+/// took a new path through our own code, and timing of the server threads makes a seeded
+/// campaign differ from run to run. The charm's coverage and the lifecycle features are in
+/// the registered bitmap, which this does not touch.
+fn forget_harness_edges() {
+    if *HARNESS_COVERAGE.get().unwrap_or(&false) {
+        return;
+    }
+    // SAFETY: the section holds this binary's 8-bit counters, plain bytes that only the
+    // instrumentation and libFuzzer (after this callback returns) touch; inputs run one at
+    // a time.
+    unsafe {
+        let [start, stop] = charmfuzz_sancov_bounds;
+        if start != 0 {
+            std::ptr::write_bytes(start as *mut u8, 0, stop.saturating_sub(start));
+        }
+    }
 }
 
 fn setup() {
@@ -26,6 +71,7 @@ fn setup() {
         Err(e) => fail(&e.to_string()),
     };
     let structure = settings.structure_mutator;
+    let _ = HARNESS_COVERAGE.set(settings.harness_coverage);
     let mut fuzzer = match LifecycleFuzzer::new(settings, charm.clone()) {
         Ok(f) => f,
         Err(e) => fail(&e.to_string()),
@@ -68,7 +114,7 @@ fn fail(msg: &str) -> ! {
 fuzz_target!(init: setup(), |data: &[u8]| {
     let mut f = FUZZER.get().expect("set up").lock().expect("one input at a time");
     match f.run_one(data) {
-        Ok(Verdict::Pass) => {}
+        Ok(Verdict::Pass) => forget_harness_edges(),
         Ok(Verdict::Finding(text)) => {
             eprintln!("{text}");
             // libFuzzer writes the crash artifact on abort.

@@ -125,6 +125,14 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Whether a user's filter (`CHARMFUZZ_ONLY`, `--only`) picks this finding: a substring
+    /// of its signature or title.
+    pub fn matches(&self, pattern: &str) -> bool {
+        self.signature.contains(pattern) || self.title.contains(pattern)
+    }
+}
+
+impl Finding {
     /// The finding in `outcome`, if the hook ended badly.
     pub fn from_outcome(outcome: &EventOutcome, step: usize, event: usize) -> Option<Finding> {
         let (kind, what, place) = match (&outcome.exit, &outcome.exception) {
