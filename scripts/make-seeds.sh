@@ -6,8 +6,11 @@
 #
 # A story is a charmfuzz trace (docs/trace-format.md). One written as actions only (no
 # "events") gets every pending hook delivered after each action; a full trace is replayed
-# as it is. Seeds are encoded for a run against the real charm, so they decode the same way
-# in the fuzz target.
+# as it is. Each story is played against the real charm while it is encoded (`encode
+# --run`), so the seed decodes in the fuzz target into the story as written, with what the
+# charm did steering later choices. A story that ends with a finding on the charm is
+# skipped: libFuzzer stops at the first crash while it loads its corpus (such stories are
+# reproducers, not seeds: `charmfuzz replay STORY.json`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,7 +29,13 @@ for dir in corpus/stories/*/; do
     mkdir -p "$out"
     for story in "$dir"*.json; do
         seed="$out/$(basename "$story" .json)"
-        "$bin" encode "$story" --charm "$charm" -o "$seed" >/dev/null
-        echo "$seed ($(wc -c <"$seed") bytes) ← $story"
+        status=0
+        "$bin" encode --run "$story" --charm "$charm" -o "$seed" >/dev/null 2>"$seed.err" || status=$?
+        case "$status" in
+            0) echo "$seed ($(wc -c <"$seed") bytes) ← $story" ;;
+            1) rm -f "$seed"; echo "skipped $story: $(sed 's/^.*: not written: //' "$seed.err")" ;;
+            *) cat "$seed.err" >&2; rm -f "$seed.err"; exit 1 ;;
+        esac
+        rm -f "$seed.err"
     done
 done

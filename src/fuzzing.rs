@@ -22,10 +22,10 @@
 //! | `CHARMFUZZ_PYTHON` | the charm's interpreter | `[target] python`, the charm's venv, the project's `.venv` |
 //! | `CHARMFUZZ_MODE` | `fork` or `exec` | `[target] mode`, fork |
 //! | `CHARMFUZZ_TIMEOUT` | seconds per hook | `[target] timeout`, 30 |
-//! | `CHARMFUZZ_MAX_STEPS` | actions per story | 64 |
+//! | `CHARMFUZZ_MAX_STEPS` | actions per story (also read by `charmfuzz run --input`, `replay`, `minimize`) | 64 |
 //! | `CHARMFUZZ_ONLY` | report only findings whose signature or title contains this | all |
 //! | `CHARMFUZZ_MUTATOR` | `structure` or `bytes` (libFuzzer's own) | structure |
-//! | `CHARMFUZZ_FEEDBACK` | `0` to keep the charm's coverage from libFuzzer | 1 |
+//! | `CHARMFUZZ_FEEDBACK` | what libFuzzer sees: `all` (the charm's code and the lifecycle features), `code` (the charm's code only), `0` (nothing) | all |
 //! | `CHARMFUZZ_COVER_OPS` | `1` to measure `ops` too | 0 |
 //! | `CHARMFUZZ_HARNESS_COVERAGE` | `1` to let libFuzzer see charmfuzz's own Rust edges too | 0 |
 //! | `CHARMFUZZ_JUJUC` | the `charmfuzz` binary, used as the hook-tool executable | `target/release/charmfuzz` if built |
@@ -67,12 +67,28 @@ pub struct FuzzSettings {
     pub max_steps: usize,
     pub only: Option<String>,
     pub structure_mutator: bool,
-    pub feedback: bool,
+    pub feedback: Feedback,
     pub cover_ops: bool,
     /// Whether the harness's own (Rust) edges count as coverage; off by default, as they
     /// are noise for the charm's story (see `fuzz_targets/lifecycle.rs`).
     pub harness_coverage: bool,
     pub jujuc: Option<PathBuf>,
+}
+
+/// Actions per story unless `CHARMFUZZ_MAX_STEPS` says otherwise. An input is replayed,
+/// minimised and triaged with the same limit it was found with: past it the story winds
+/// down instead of going on, so another limit tells another story.
+pub const DEFAULT_MAX_STEPS: usize = 64;
+
+/// What libFuzzer is shown of each input (`CHARMFUZZ_FEEDBACK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback {
+    /// The charm's code coverage and the lifecycle features.
+    All,
+    /// The charm's code coverage only: what proves the Python side alone steers libFuzzer.
+    Code,
+    /// Nothing: libFuzzer mutates blind (an ablation arm).
+    None,
 }
 
 /// The demo charm with planted bugs, so that a fresh checkout fuzzes something useful.
@@ -130,7 +146,7 @@ impl FuzzSettings {
                 value: v,
                 why: "expected a number",
             })?,
-            None => 64,
+            None => DEFAULT_MAX_STEPS,
         };
         let structure_mutator = match var("CHARMFUZZ_MUTATOR").as_deref() {
             None | Some("structure") => true,
@@ -153,7 +169,18 @@ impl FuzzSettings {
             max_steps,
             only: var("CHARMFUZZ_ONLY"),
             structure_mutator,
-            feedback: var("CHARMFUZZ_FEEDBACK").as_deref() != Some("0"),
+            feedback: match var("CHARMFUZZ_FEEDBACK").as_deref() {
+                None | Some("all" | "1") => Feedback::All,
+                Some("code") => Feedback::Code,
+                Some("0" | "none") => Feedback::None,
+                Some(other) => {
+                    return Err(FuzzSetupError::Env {
+                        var: "CHARMFUZZ_FEEDBACK",
+                        value: other.to_string(),
+                        why: "expected all, code or 0",
+                    });
+                }
+            },
             cover_ops: var("CHARMFUZZ_COVER_OPS").as_deref() == Some("1"),
             harness_coverage: var("CHARMFUZZ_HARNESS_COVERAGE").as_deref() == Some("1"),
             jujuc,
@@ -185,6 +212,7 @@ impl LifecycleFuzzer {
             settings.jujuc.as_deref(),
         )?;
         target.want_state = true;
+        target.lifecycle_features = settings.feedback == Feedback::All;
         let map = CoverageMap::new(CODE_SLOTS)?;
         target.enable_coverage(map, settings.cover_ops)?;
         Ok(LifecycleFuzzer { settings, target })
@@ -196,7 +224,7 @@ impl LifecycleFuzzer {
 
     /// The coverage counters to register with libFuzzer (`None` when feedback is off).
     pub fn counters(&mut self) -> Option<(*mut u8, usize)> {
-        if !self.settings.feedback {
+        if self.settings.feedback == Feedback::None {
             return None;
         }
         let map = self.target.coverage_mut()?;
@@ -406,6 +434,8 @@ pub struct SearchResult {
     /// and its title.
     pub signatures: std::collections::BTreeMap<String, SignatureSeen>,
     pub finding: Option<RunReport>,
+    /// The bytes of the story that ended the search.
+    pub input: Option<Vec<u8>>,
 }
 
 /// A signature [`random_search`] met.
@@ -431,6 +461,7 @@ pub fn random_search(
         events: 0,
         signatures: Default::default(),
         finding: None,
+        input: None,
     };
     for i in 0..runs {
         let bytes = seed_bytes(first_seed.wrapping_add(i), random_story_len(max_steps));
@@ -449,6 +480,7 @@ pub fn random_search(
             seen.runs += 1;
             if stop(f) {
                 result.finding = Some(report);
+                result.input = Some(bytes);
                 break;
             }
         }

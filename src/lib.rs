@@ -7,6 +7,8 @@
 pub mod charm;
 pub mod engine;
 pub mod fuzzing;
+pub mod minimize;
 pub mod spec;
 pub mod story;
 pub mod target;
+pub mod triage;

@@ -3,12 +3,12 @@
 use anyhow::{Context, Result, bail};
 use charmfuzz::charm::Charm;
 use charmfuzz::engine::{self, ActionKind, Decoder, HookKind, Trace, seed_bytes};
-use charmfuzz::fuzzing::{random_search, random_story_len};
+use charmfuzz::fuzzing::{DEFAULT_MAX_STEPS, random_search, random_story_len};
 use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
 use charmfuzz::target::coverage::{CODE_SLOTS, CoverageMap};
 use charmfuzz::target::sandbox::Containment;
-use charmfuzz::target::{EventOutcome, Mode, Target, TargetConfig};
+use charmfuzz::target::{EventOutcome, Mode, RunReport, Target, TargetConfig};
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -48,6 +48,78 @@ enum Command {
     /// found=…`. Exit status: 0 when a finding came (or none was sought with `--all`), 1
     /// when none came, 2 on a harness error.
     Random(RandomCmd),
+    /// Re-run a finding (a crash artifact or a trace) and print its story with each
+    /// event's outcome; `--times N` tells a steady finding from a flaky one.
+    ///
+    /// Exit status: 1 when the (first) run ends with a finding, 0 when not, 2 on errors.
+    Replay(ReplayCmd),
+    /// Shrink a finding to the shortest story that fails the same way: whole steps are
+    /// cut, then each choice made plainer, each candidate played against the charm.
+    ///
+    /// Writes the smallest input next to the original (`<input>.min`, and its trace as
+    /// `<input>.min.json`) and prints its story.
+    Minimize(MinimizeCmd),
+    /// File findings into a crash store: one folder per signature with the report, the
+    /// story, the trace and the (minimised) input; known signatures are only counted.
+    ///
+    /// Exit status: 1 when a signature new to the store was recorded, 0 when not, 2 on
+    /// errors.
+    Triage(TriageCmd),
+}
+
+#[derive(Args)]
+struct TriageCmd {
+    /// Crash artifacts or traces (JSON).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    charm: CharmArg,
+    /// The crash store directory.
+    #[arg(long, default_value = "crashes")]
+    store: PathBuf,
+    /// Store findings as found, without shrinking them first.
+    #[arg(long)]
+    no_minimize: bool,
+    /// Actions before the story winds down: the limit the fuzzer ran with.
+    #[arg(long, env = "CHARMFUZZ_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS)]
+    max_steps: usize,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+#[derive(Args)]
+struct ReplayCmd {
+    /// A crash artifact or corpus file (fuzzer bytes), or a trace (JSON).
+    input: PathBuf,
+    #[command(flatten)]
+    charm: CharmArg,
+    /// Run it this many times and report whether the finding is steady.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    times: u32,
+    /// Actions before the story winds down: the limit the fuzzer ran with.
+    #[arg(long, env = "CHARMFUZZ_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS)]
+    max_steps: usize,
+    /// Print the run as JSON (the trace with each event's outcome, and the finding).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+#[derive(Args)]
+struct MinimizeCmd {
+    /// A crash artifact (fuzzer bytes) or a trace (JSON) that ends with a finding.
+    input: PathBuf,
+    #[command(flatten)]
+    charm: CharmArg,
+    /// Where to write the smallest input (default: `<input>.min`).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Actions before the story winds down: the limit the fuzzer ran with.
+    #[arg(long, env = "CHARMFUZZ_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS)]
+    max_steps: usize,
+    #[command(flatten)]
+    target: TargetArgs,
 }
 
 #[derive(Args)]
@@ -68,6 +140,9 @@ struct RunCmd {
     steps: usize,
     #[command(flatten)]
     target: TargetArgs,
+    /// Actions before a story from `--input` winds down: the limit the fuzzer ran with.
+    #[arg(long, env = "CHARMFUZZ_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS)]
+    max_steps: usize,
     /// Keep going after a finding (Juju retries the failed hook; the story continues).
     #[arg(long)]
     keep_going: bool,
@@ -153,6 +228,9 @@ struct RandomCmd {
     /// Measure the charm's coverage while running (to price coverage collection).
     #[arg(long)]
     coverage: bool,
+    /// Write the bytes of the story that found something here (like a crash artifact).
+    #[arg(long)]
+    artifact: Option<PathBuf>,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -233,6 +311,13 @@ struct Encode {
     /// Where to write the bytes.
     #[arg(short, long)]
     output: PathBuf,
+    /// Play a story of actions only against the charm and encode it as the charm lives it
+    /// (what the charm does can change later choices; seeds should be made this way). A
+    /// story that ends with a finding is not written, and the exit status is 1.
+    #[arg(long)]
+    run: bool,
+    #[command(flatten)]
+    target: TargetArgs,
 }
 
 #[derive(Args)]
@@ -346,7 +431,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             // A story of actions only (no events): after each action, every pending hook
             // is delivered; encoded as a run against the real charm decodes (seeds).
             let story = trace.events().next().is_none();
-            let bytes = if story {
+            let bytes = if story && e.run {
+                let charm = charm.for_target();
+                let mut target = e.target.start(&charm, &e.charm.charm)?;
+                let (bytes, report) = target
+                    .run_story(&trace)
+                    .with_context(|| format!("cannot play {}", e.trace.display()))?;
+                if let Some(f) = &report.finding {
+                    // A seed that fails would stop libFuzzer while it loads its corpus.
+                    eprintln!(
+                        "{}: not written: the story ends with a finding: {}",
+                        e.trace.display(),
+                        f.title
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+                Ok(bytes)
+            } else if story {
                 let charm = charm.for_target();
                 engine::encode_story(&trace, charm.spec.clone(), &charm.weights, &charm.vocab)
             } else {
@@ -359,6 +460,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Run(r) => return run_charm(r),
         Command::Random(r) => return random_charm(r),
+        Command::Replay(r) => return replay(r),
+        Command::Minimize(m) => return minimize_cmd(m),
+        Command::Triage(t) => return triage(t),
         Command::Decode(d) => {
             let charm = d.charm.load()?;
             let bytes = std::fs::read(&d.input)
@@ -388,6 +492,9 @@ fn random_charm(r: RandomCmd) -> Result<ExitCode> {
     })?;
     let seconds = start.elapsed().as_secs_f64();
     let found = search.finding.as_ref().and_then(|rep| rep.finding.as_ref());
+    if let (Some(path), Some(bytes)) = (&r.artifact, &search.input) {
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     match found {
         Some(f) => println!(
             "finding after {} runs ({:.1} s): {}\nsignature: {}",
@@ -438,7 +545,7 @@ fn run_charm(r: RunCmd) -> Result<ExitCode> {
         (Some(t), _, _) => target.run_trace(&read_trace(t)?)?,
         (None, Some(i), _) => {
             let bytes = std::fs::read(i).with_context(|| format!("cannot read {}", i.display()))?;
-            target.run_bytes(&bytes, None)?
+            target.run_bytes(&bytes, Some(r.max_steps))?
         }
         (None, None, seed) => {
             let bytes = seed_bytes(seed.unwrap_or(0), random_story_len(r.steps));
@@ -448,43 +555,249 @@ fn run_charm(r: RunCmd) -> Result<ExitCode> {
     if r.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let info = target.worker_info().cloned().unwrap_or_default();
-        println!(
-            "charm {} · Python {} · ops {} · {} mode{}",
-            charm.spec.name,
-            info.python,
-            info.ops,
-            match target.mode() {
-                Mode::Fork => "fork",
-                Mode::Exec => "exec",
-            },
-            if target.sandbox().contained() {
-                " · contained"
-            } else {
-                ""
-            }
-        );
-        let text = story::story_annotated(&report.trace, |i, _| {
-            report
-                .outcomes
-                .get(i)
-                .map(outcome_lines)
-                .unwrap_or_default()
-        });
-        print!("{text}");
-        if let Some(map) = target.coverage() {
-            let (code, features) = map.hit_slots();
-            println!(
-                "\ncoverage ({}): {code} charm code slots, {features} lifecycle features",
-                info.coverage.as_deref().unwrap_or("?")
-            );
+        print_header(&target);
+        print_report(&target, &report);
+    }
+    Ok(if report.finding.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The first line of a run: what ran the charm.
+fn print_header(target: &Target) {
+    let info = target.worker_info().cloned().unwrap_or_default();
+    println!(
+        "charm {} · Python {} · ops {} · {} mode{}",
+        target.charm().spec.name,
+        info.python,
+        info.ops,
+        match target.mode() {
+            Mode::Fork => "fork",
+            Mode::Exec => "exec",
+        },
+        if target.sandbox().contained() {
+            " · contained"
+        } else {
+            ""
         }
-        match &report.finding {
-            Some(f) => println!("\nFINDING: {}\nsignature: {}", f.title, f.signature),
-            None => println!("\nno finding in {} events", report.outcomes.len()),
+    );
+}
+
+/// The story with every event's outcome, the coverage reached, and the finding.
+fn print_report(target: &Target, report: &RunReport) {
+    let text = story::story_annotated(&report.trace, |i, _| {
+        report
+            .outcomes
+            .get(i)
+            .map(outcome_lines)
+            .unwrap_or_default()
+    });
+    print!("{text}");
+    if let Some(map) = target.coverage() {
+        let info = target.worker_info().cloned().unwrap_or_default();
+        let (code, features) = map.hit_slots();
+        println!(
+            "\ncoverage ({}): {code} charm code slots, {features} lifecycle features",
+            info.coverage.as_deref().unwrap_or("?")
+        );
+    }
+    match &report.finding {
+        Some(f) => println!("\nFINDING: {}\nsignature: {}", f.title, f.signature),
+        None => println!("\nno finding in {} events", report.outcomes.len()),
+    }
+}
+
+/// A finding to work on: fuzzer bytes (a crash artifact, a corpus file), or a trace (JSON,
+/// from `run --json`, `minimize` or written by hand), encoded into the bytes that replay it.
+/// A story of actions only is played against the charm to encode it as the charm lives it.
+fn read_input(path: &std::path::Path, target: &mut Target) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(t) if t.trim_start().starts_with('{') => t,
+        _ => return Ok(bytes),
+    };
+    // `run --json` prints a report with the trace inside; a trace file is the trace.
+    let value: serde_json::Value = serde_json::from_str(text)
+        .with_context(|| format!("{} looks like JSON but does not parse", path.display()))?;
+    let value = value.get("trace").cloned().unwrap_or(value);
+    let trace = Trace::from_json(&value.to_string()).with_context(|| {
+        format!(
+            "{} is not a charmfuzz trace (see docs/trace-format.md)",
+            path.display()
+        )
+    })?;
+    let encoded = if trace.events().next().is_none() {
+        target.run_story(&trace).map(|(bytes, _)| bytes)
+    } else {
+        let charm = target.charm();
+        engine::encode(&trace, charm.spec.clone(), &charm.weights, &charm.vocab).map_err(Into::into)
+    };
+    encoded.with_context(|| format!("cannot encode {} for this charm", path.display()))
+}
+
+fn replay(r: ReplayCmd) -> Result<ExitCode> {
+    let charm = r.charm.load()?.for_target();
+    let mut target = r.target.start(&charm, &r.charm.charm)?;
+    let bytes = read_input(&r.input, &mut target)?;
+    let report = target.run_bytes(&bytes, Some(r.max_steps))?;
+    if r.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_header(&target);
+        print_report(&target, &report);
+    }
+    if r.times > 1 {
+        let first = report.finding.as_ref().map(|f| f.signature.clone());
+        let mut same = 1;
+        for i in 2..=r.times {
+            let again = target.run_bytes(&bytes, Some(r.max_steps))?;
+            if again.finding.as_ref().map(|f| &f.signature) == first.as_ref() {
+                same += 1;
+            }
+            eprint!("\rreplay {i}/{}: {same} the same", r.times);
+        }
+        eprintln!();
+        match (&first, same == r.times) {
+            (_, true) => println!("reproduced {same}/{} times", r.times),
+            (Some(_), false) => println!(
+                "FLAKY: the finding came back {same}/{} times (timing, randomness or state outside the unit)",
+                r.times
+            ),
+            (None, false) => println!(
+                "FLAKY: no finding the first time, a finding in {}/{} later runs",
+                r.times - same,
+                r.times
+            ),
         }
     }
     Ok(if report.finding.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn minimize_cmd(m: MinimizeCmd) -> Result<ExitCode> {
+    let charm = m.charm.load()?.for_target();
+    let mut target = m.target.start(&charm, &m.charm.charm)?;
+    let bytes = read_input(&m.input, &mut target)?;
+    let start = std::time::Instant::now();
+    let result = charmfuzz::minimize::minimize(&mut target, &bytes, Some(m.max_steps), |p| {
+        eprint!(
+            "\rminimize: {:<12} {:>4} candidates · best {} steps, {} bytes   ",
+            format!("{:?}", p.stage),
+            p.runs,
+            p.steps,
+            p.bytes
+        );
+    });
+    eprintln!();
+    let result = result.with_context(|| format!("cannot minimise {}", m.input.display()))?;
+    let out = m.output.unwrap_or_else(|| {
+        let mut o = m.input.clone().into_os_string();
+        o.push(".min");
+        PathBuf::from(o)
+    });
+    std::fs::write(&out, &result.input)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    let mut trace_path = out.clone().into_os_string();
+    trace_path.push(".json");
+    std::fs::write(&trace_path, result.report.trace.to_json())
+        .with_context(|| format!("cannot write {}", trace_path.to_string_lossy()))?;
+    print!("{}", charmfuzz::fuzzing::explain(&result.report));
+    println!(
+        "minimized: {} steps -> {} steps, {} -> {} bytes ({} candidates, {:.0} s)",
+        result.steps_before,
+        result.steps_after,
+        bytes.len(),
+        result.input.len(),
+        result.runs,
+        start.elapsed().as_secs_f64()
+    );
+    println!(
+        "written to {} (bytes) and {} (trace)",
+        out.display(),
+        trace_path.to_string_lossy()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn triage(t: TriageCmd) -> Result<ExitCode> {
+    use charmfuzz::triage::{CrashStore, FindingReport, Provenance, Recorded};
+    let charm = t.charm.load()?.for_target();
+    let mut target = t.target.start(&charm, &t.charm.charm)?;
+    let store = CrashStore::open(&t.store)?;
+    let info = target.worker_info().cloned().unwrap_or_default();
+    let charm_dir = std::fs::canonicalize(&t.charm.charm).unwrap_or(t.charm.charm.clone());
+    let (mut new, mut known, mut lost) = (0, 0, 0);
+    for (n, path) in t.inputs.iter().enumerate() {
+        let original = read_input(path, &mut target)?;
+        let label = format!("[{}/{}] {}", n + 1, t.inputs.len(), path.display());
+        let (input, run) = if t.no_minimize {
+            let run = target.run_bytes(&original, Some(t.max_steps))?;
+            (original.clone(), run)
+        } else {
+            let result =
+                charmfuzz::minimize::minimize(&mut target, &original, Some(t.max_steps), |p| {
+                    eprint!(
+                        "\r{label}: minimizing, {} candidates, {} steps   ",
+                        p.runs, p.steps
+                    )
+                });
+            eprint!("\r");
+            match result {
+                Ok(m) => (m.input, m.report),
+                Err(charmfuzz::minimize::MinimizeError::NoFinding) => {
+                    lost += 1;
+                    println!("{label}: no finding when replayed (flaky, or another charm?)");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if run.finding.is_none() {
+            lost += 1;
+            println!("{label}: no finding when replayed (flaky, or another charm?)");
+            continue;
+        }
+        let from = Provenance {
+            charm_dir: charm_dir.display().to_string(),
+            ops: info.ops.clone(),
+            python: info.python.clone(),
+            artifact: Some(path.display().to_string()),
+            max_steps: t.max_steps,
+        };
+        let report = FindingReport::new(&run, &from)?;
+        let title = report.title.clone();
+        let steps = report.steps;
+        let story = charmfuzz::fuzzing::explain(&run);
+        let recorded = store.record(report, &story, &input, &original)?;
+        let what = match &recorded {
+            Recorded::New(_) => {
+                new += 1;
+                "NEW"
+            }
+            Recorded::Shorter(_) => {
+                known += 1;
+                "known, shorter story kept"
+            }
+            Recorded::Known(_) => {
+                known += 1;
+                "known"
+            }
+        };
+        println!(
+            "{label}: {what}: {title} ({steps} steps) -> {}",
+            recorded.dir().display()
+        );
+    }
+    println!(
+        "triage: {new} new signature(s), {known} known, {lost} not reproduced; store {}",
+        t.store.display()
+    );
+    Ok(if new > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

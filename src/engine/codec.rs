@@ -405,6 +405,45 @@ impl<'a, 'v> Decoder<'a, 'v> {
     }
 }
 
+/// A story encoder: a [`Driver`] that replays a story of actions only (as in
+/// `corpus/stories/`), delivering after each action every hook Juju then has pending, and
+/// writes the bytes that make the decoder tell the same story. Driven by a caller that runs
+/// each event against the real charm and completes it with what the charm really did, it
+/// encodes the story as the charm lives it: the charm's effects (data it wrote, checks it
+/// declared) change later choices, and [`encode_story`], which assumes none, can then
+/// write bytes that decode differently against the charm.
+pub type StoryEncoder<'v> = Driver<'v, WriteTape>;
+
+impl<'v> StoryEncoder<'v> {
+    pub fn for_story(
+        story: &'v Trace,
+        spec: Arc<CharmSpec>,
+        weights: &'v Weights,
+        vocab: &'v Vocabulary,
+    ) -> Self {
+        let mut d = Driver::with_tape(
+            WriteTape::default(),
+            spec,
+            story.options.clone(),
+            weights,
+            vocab,
+            Some(story),
+        );
+        d.settle = true;
+        d
+    }
+
+    /// How many of the story's actions have been replayed.
+    pub fn replayed(&self) -> usize {
+        self.trace.steps.len()
+    }
+
+    /// The bytes written so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.tape.bytes
+    }
+}
+
 impl<'v, T: Tape> Driver<'v, T> {
     fn with_tape(
         tape: T,
@@ -454,6 +493,11 @@ impl<'v, T: Tape> Driver<'v, T> {
     /// end). This is what the structure-aware mutator cuts and splices at.
     pub fn step_starts(&self) -> &[usize] {
         &self.step_starts
+    }
+
+    /// How many bytes the story has read (or written) so far.
+    pub fn position(&self) -> usize {
+        self.tape.position()
     }
 
     /// The trace so far.

@@ -23,7 +23,9 @@ use super::worker::{
 };
 use crate::charm::Charm;
 use crate::engine::action::Effect;
-use crate::engine::{Action, Decoder, EncodeError, Event, HookKind, Trace, World, encode};
+use crate::engine::{
+    Action, Decoder, Driver, EncodeError, Event, HookKind, StoryEncoder, Tape, Trace, World, encode,
+};
 use crate::spec::Substrate;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -70,6 +72,13 @@ pub struct RunReport {
     pub outcomes: Vec<EventOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finding: Option<Finding>,
+    /// Where each step's choices start in the input, and how many bytes the run read:
+    /// as the charm's real effects steered the decoder (a simulation with every hook
+    /// succeeding and changing nothing can read the same bytes differently).
+    #[serde(skip)]
+    pub step_starts: Vec<usize>,
+    #[serde(skip)]
+    pub bytes_read: usize,
 }
 
 /// The unit after an event, to resume from later instead of replaying the prefix.
@@ -107,6 +116,9 @@ pub struct Target {
     pub worker_starts: u32,
     coverage: Option<CoverageMap>,
     coverage_ops: bool,
+    /// Whether the lifecycle features (hook transitions and responses) are recorded into
+    /// the coverage map next to the charm's code coverage (on by default).
+    pub lifecycle_features: bool,
     // Last: fields drop in order, and the worker and Pebble must stop before the sandbox
     // directory they use is removed.
     sandbox: Sandbox,
@@ -205,6 +217,7 @@ impl Target {
             worker_starts: 0,
             coverage: None,
             coverage_ops: false,
+            lifecycle_features: true,
         };
         t.start_worker()?;
         Ok(t)
@@ -403,13 +416,58 @@ impl Target {
         if let Some(n) = max_steps {
             d = d.with_max_steps(n);
         }
+        let (outcomes, finding) = self.drive(&mut d)?;
+        Ok(RunReport {
+            step_starts: d.step_starts().to_vec(),
+            bytes_read: d.position().min(bytes.len()),
+            trace: d.into_trace(),
+            outcomes,
+            finding,
+        })
+    }
+
+    /// Play a story of actions only (a hand-written seed, a trace with its events left
+    /// out) against the charm, and return the bytes that replay it: the story is encoded
+    /// as the charm lives it (see [`StoryEncoder`]). A run that ends at a finding before
+    /// the story's end returns the bytes up to it.
+    pub fn run_story(&mut self, story: &Trace) -> Result<(Vec<u8>, RunReport), TargetError> {
+        self.reset()?;
+        let charm = self.charm.clone();
+        let mut d =
+            StoryEncoder::for_story(story, charm.spec.clone(), &charm.weights, &charm.vocab);
+        let (outcomes, finding) = self.drive(&mut d)?;
+        if finding.is_none() && d.replayed() < story.steps.len() {
+            return Err(TargetError::Engine(EncodeError::Invalid {
+                step: d.replayed(),
+                message: "the story cannot go on from here with what the charm did".into(),
+            }));
+        }
+        let bytes = d.bytes().to_vec();
+        Ok((
+            bytes.clone(),
+            RunReport {
+                step_starts: d.step_starts().to_vec(),
+                bytes_read: bytes.len(),
+                trace: d.into_trace(),
+                outcomes,
+                finding,
+            },
+        ))
+    }
+
+    /// Deliver the driver's events to the charm one by one, completing each with what the
+    /// charm did, until the story ends (or a finding ends it).
+    fn drive<T: Tape>(
+        &mut self,
+        d: &mut Driver<'_, T>,
+    ) -> Result<(Vec<EventOutcome>, Option<Finding>), TargetError> {
         let mut outcomes: Vec<EventOutcome> = Vec::new();
         let mut finding = None;
         let mut failures_in_a_row = 0;
         while let Some(event) = d.next_event()? {
             self.sync_workloads(d.trace(), d.world())?;
             let out = self.run_event(d.world(), &event)?;
-            if let Some(cov) = &mut self.coverage {
+            if let Some(cov) = self.coverage.as_mut().filter(|_| self.lifecycle_features) {
                 let prev = outcomes.last();
                 cov.record_event(
                     prev.map(|o| o.kind),
@@ -441,11 +499,7 @@ impl Target {
                 break;
             }
         }
-        Ok(RunReport {
-            trace: d.into_trace(),
-            outcomes,
-            finding,
-        })
+        Ok((outcomes, finding))
     }
 
     /// Apply to the fake Pebble what happened to the workloads since the last event:
