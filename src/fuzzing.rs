@@ -277,6 +277,57 @@ pub fn explain(report: &RunReport) -> String {
     out
 }
 
+/// The lines printed after a finding, as cargo-fuzz prints its own: how to replay it,
+/// shrink it and file it, ready to paste. `artifact` is where libFuzzer is about to write
+/// the input (`<-artifact_prefix>crash-<sha1 of the input>`).
+pub fn next_steps(settings: &FuzzSettings, artifact: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let short = |p: &Path| -> String {
+        let p = p.strip_prefix(&cwd).unwrap_or(p).display().to_string();
+        if p.contains(|c: char| c.is_whitespace() || c == '\'') {
+            format!("'{}'", p.replace('\'', r"'\''"))
+        } else {
+            p
+        }
+    };
+    let bin = settings
+        .jujuc
+        .as_deref()
+        .map(short)
+        .unwrap_or_else(|| "charmfuzz".into());
+    let common = format!(
+        "--charm {} --max-steps {}",
+        short(&settings.charm_dir),
+        settings.max_steps
+    );
+    let a = short(artifact);
+    format!(
+        "Reproduce with:\n\n    {bin} replay {common} {a}\n\n\
+         Minimize with:\n\n    {bin} minimize {common} {a}\n\n\
+         File it in the crash store (report, story, trace) with:\n\n    \
+         {bin} triage {common} --store crashes {a}\n"
+    )
+}
+
+/// Where libFuzzer writes the crash artifact for `data`, given its command line: the
+/// `-exact_artifact_path`, else `-artifact_prefix` (default: the working directory)
+/// followed by `crash-` and the input's SHA-1.
+pub fn crash_artifact_path(args: &[String], data: &[u8]) -> PathBuf {
+    let flag = |name: &str| {
+        args.iter()
+            .rev()
+            .find_map(|a| a.strip_prefix(name).map(str::to_string))
+    };
+    if let Some(exact) = flag("-exact_artifact_path=") {
+        return PathBuf::from(exact);
+    }
+    let prefix = flag("-artifact_prefix=").unwrap_or_else(|| "./".into());
+    PathBuf::from(format!(
+        "{prefix}crash-{}",
+        sha1_smol::Sha1::from(data).digest()
+    ))
+}
+
 // --- mutation ------------------------------------------------------------------------------
 
 /// A small, seeded random number generator (splitmix64): mutations must be reproducible
@@ -499,6 +550,31 @@ mod tests {
 
     fn demo() -> Charm {
         Charm::load(&default_charm_dir()).unwrap().for_target()
+    }
+
+    #[test]
+    fn the_crash_artifact_is_named_as_libfuzzer_names_it() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // SHA-1 of "abc".
+        let sha = "a9993e364706816aba3e25717850c26c9cd0d89d";
+        assert_eq!(
+            crash_artifact_path(&args(&["lifecycle", "-runs=5"]), b"abc"),
+            PathBuf::from(format!("./crash-{sha}"))
+        );
+        assert_eq!(
+            crash_artifact_path(
+                &args(&["lifecycle", "-artifact_prefix=fuzz/artifacts/lifecycle/"]),
+                b"abc"
+            ),
+            PathBuf::from(format!("fuzz/artifacts/lifecycle/crash-{sha}"))
+        );
+        assert_eq!(
+            crash_artifact_path(
+                &args(&["-artifact_prefix=x/", "-exact_artifact_path=/tmp/it"]),
+                b"abc"
+            ),
+            PathBuf::from("/tmp/it")
+        );
     }
 
     #[test]

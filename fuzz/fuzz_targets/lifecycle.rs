@@ -116,7 +116,9 @@ fuzz_target!(init: setup(), |data: &[u8]| {
     match f.run_one(data) {
         Ok(Verdict::Pass) => forget_harness_edges(),
         Ok(Verdict::Finding(text)) => {
-            eprintln!("{text}");
+            let args: Vec<String> = std::env::args().collect();
+            let artifact = fuzzing::crash_artifact_path(&args, data);
+            eprintln!("{text}\n{}", fuzzing::next_steps(&f.settings, &artifact));
             // libFuzzer writes the crash artifact on abort.
             std::process::abort();
         }
