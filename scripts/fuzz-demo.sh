@@ -8,8 +8,9 @@
 # run must end with a charmfuzz finding (and a crash artifact). For each clean twin: the
 # same budget must end without one. Then libFuzzer's other modes (--no-modes skips them):
 # `cargo fuzz tmin` shrinks the first crash artifact to one that still fails the same way,
-# `cargo fuzz cmin` merges a corpus, and `-fork=2` runs two fuzzing processes side by side
-# on a clean charm with no harness error and no finding. Builds the fuzz target on stable
+# `cargo fuzz cmin` merges a corpus, `-fork=2` runs two fuzzing processes side by side
+# on a clean charm with no harness error and no finding, and libFuzzer's coverage figure
+# grows from the charm's Python coverage alone. Builds the fuzz target on stable
 # (`-s none`); needs cargo-fuzz and the Python venv (scripts/setup.sh installs both).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -71,9 +72,9 @@ done
 # result must still be a charmfuzz finding with the same signature.
 first="$(echo $charms | cut -d' ' -f1)"
 artifact="$(ls "$work/$first/artifacts/"crash-* | head -1)"
-signature() { # charm input
-    ./target/release/charmfuzz run --charm "examples/charms/$1" --input "$2" |
-        sed -n 's/^signature: //p'
+signature() { # charm input (`run` exits 1 on a finding, as it should here)
+    { CHARMFUZZ_MAX_STEPS=12 ./target/release/charmfuzz run --charm "examples/charms/$1" \
+        --input "$2" || true; } | sed -n 's/^signature: //p'
 }
 before="$(signature "$first" "$artifact")"
 CHARMFUZZ_CHARM="$PWD/examples/charms/$first" CHARMFUZZ_MAX_STEPS=12 \
@@ -113,4 +114,22 @@ if [ "$status" != 0 ] || [ "$jobs" -lt 2 ] || ! echo "$last" | grep -q 'oom/time
     grep -q 'harness error\|==== charmfuzz finding ====' "$work/fork/log"; then
     tail -40 "$work/fork/log"; echo "FAIL: -fork=2 on a clean charm" >&2; exit 1
 fi
+
+# libFuzzer's coverage grows from the charm's Python alone: the harness's Rust edges are
+# zeroed after every input, and CHARMFUZZ_FEEDBACK=code leaves out the lifecycle features,
+# so whatever coverage libFuzzer counts is the charm's. The same run without feedback is
+# the baseline (what is left: the few edges of the return path after the zeroing).
+final_cov() { # feedback -> the cov: figure of libFuzzer's last status line
+    mkdir -p "$work/cov-$1"
+    CHARMFUZZ_CHARM="$PWD/examples/charms/$first-clean" CHARMFUZZ_MAX_STEPS=12 CHARMFUZZ_FEEDBACK="$1" \
+        cargo fuzz run -s none -O lifecycle "$work/cov-$1" -- -runs=60 -seed=1 -len_control=0 \
+        -max_len=2048 -timeout=600 >"$work/cov-$1.log" 2>&1 ||
+        { tail -30 "$work/cov-$1.log"; echo "FAIL: fuzzing with CHARMFUZZ_FEEDBACK=$1" >&2; exit 1; }
+    grep -o 'cov: [0-9]*' "$work/cov-$1.log" | tail -1 | grep -o '[0-9]*'
+}
+blind="$(final_cov 0)"
+python="$(final_cov code)"
+echo "coverage from the charm's Python alone: cov $blind without feedback, $python with (60 runs)"
+[ "$python" -ge $((blind + 50)) ] ||
+    { echo "FAIL: the charm's coverage did not reach libFuzzer ($blind -> $python)" >&2; exit 1; }
 echo "fuzz-demo: ok"
