@@ -403,7 +403,12 @@ fn clear_dir(dir: &Path, keep: &BTreeSet<PathBuf>) -> std::io::Result<()> {
         let p = e?.path();
         let meta = std::fs::symlink_metadata(&p)?;
         if keep.contains(&p) {
-            clear_dir(&p, keep)?;
+            // A directory on the way to a mount point is emptied around it; a file kept is
+            // itself the mount point of an exposed file (the `jujuc` binary when the
+            // checkout lives under /tmp) and stays as it is.
+            if meta.is_dir() {
+                clear_dir(&p, keep)?;
+            }
         } else if meta.is_dir() {
             std::fs::remove_dir_all(&p)?;
         } else {
@@ -481,4 +486,36 @@ fn copy_tree(from: &Path, to: &Path, top: bool) -> Result<(), SandboxError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file exposed under a writable layer (the `charmfuzz` binary of a checkout under
+    /// /tmp) has its mount point in the layer: emptying the layers keeps it, and removes the
+    /// charm's own files around it.
+    #[test]
+    fn clearing_layers_keeps_the_mount_point_of_an_exposed_file() {
+        let charm = tempfile::tempdir().unwrap();
+        std::fs::write(charm.path().join("metadata.yaml"), "name: x\n").unwrap();
+        let mut sandbox = Sandbox::create(charm.path(), Containment::None, &[]).unwrap();
+        let exposed = tempfile::Builder::new()
+            .prefix("charmfuzz-exposed")
+            .tempfile_in("/tmp")
+            .unwrap();
+        sandbox.expose(exposed.path());
+        let layer = sandbox.layer(Path::new("/tmp"));
+        let real = exposed.path().canonicalize().unwrap();
+        let mount_point = layer.join(real.strip_prefix("/tmp").unwrap());
+        std::fs::create_dir_all(mount_point.parent().unwrap()).unwrap();
+        std::fs::write(&mount_point, b"").unwrap();
+        std::fs::write(layer.join("left-by-the-charm"), b"x").unwrap();
+        std::fs::create_dir_all(layer.join("a/b")).unwrap();
+
+        sandbox.clear_layers().expect("the layers empty");
+        assert!(mount_point.is_file(), "the mount point stays");
+        assert!(!layer.join("left-by-the-charm").exists());
+        assert!(!layer.join("a").exists());
+    }
 }
