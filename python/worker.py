@@ -247,8 +247,9 @@ def _patch_ops(hello):
 # us arcs -- folded into the bitmap; its value is a saturating hit count, which libFuzzer
 # buckets AFL-style (1, 2, 3, 4-7, 8-15, ...).
 #
-# Python 3.12 and later: sys.monitoring LINE and BRANCH events, each location reported
-# once per child (``DISABLE``), which is nearly free. Python 3.10 and 3.11: a
+# Python 3.12 and later: sys.monitoring LINE and BRANCH events, switched on once in the
+# worker and inherited by every child, each location reported once per child
+# (``DISABLE``), which is nearly free. Python 3.10 and 3.11: a
 # ``sys.settrace`` tracer that only follows frames of the charm's own files, counting arcs.
 
 _COV = None
@@ -423,7 +424,7 @@ def _child(req, agent):
         entry = _HELLO['entry']
         sys.argv = [entry]
 
-        if _COV is not None:
+        if _COV is not None and not _COV.monitoring:
             _COV.start()
         prof = None
         if _HELLO.get('profile'):
@@ -582,6 +583,13 @@ def main():
         if hello.get('prewarm', True):
             failed = _prewarm(hello['entry'])
             _compile_entry(hello['entry'])
+        if _COV is not None and _COV.monitoring:
+            # Turning sys.monitoring on re-instruments every code object in the process;
+            # done here once, every child inherits the instrumented code. A location a
+            # child reports is DISABLEd in that child only (its memory is a copy), so the
+            # next child reports it again. The charm's module-level code ran at import,
+            # before this, so nothing of the charm is disabled here.
+            _COV.start()
     except BaseException as e:
         _reply({'op': 'error', 'message': f'{type(e).__name__}: {e}',
                 'traceback': traceback.format_exc()})

@@ -2,14 +2,16 @@
 # The ablation benchmark: what coverage feedback and the structure-aware mutator each buy.
 #
 # Usage: scripts/bench-ablation.sh [--bugs "BUG-2 BUG-4"] [--seeds N (3)] [--runs N (1000)]
-#                                  [--steps N (12)] [--no-cost]
+#                                  [--steps N (12)] [--empty] [--no-cost]
 #
 # Three arms, side by side on this machine, with the same budget of runs per attempt:
 #   guided  cargo fuzz's libFuzzer, the charm's coverage as feedback, structure mutator
 #   bytes   the same feedback, libFuzzer's byte mutation only (CHARMFUZZ_MUTATOR=bytes)
 #   random  no feedback: `charmfuzz random`, the same decoder on random bytes
 # Each arm hunts one planted bug at a time (CHARMFUZZ_ONLY / --only: other findings do not
-# stop it), from an empty corpus, once per seed. It prints, per bug and arm, how many
+# stop it), once per seed. The libFuzzer arms start from the charm's seed corpus (the
+# happy-path stories of corpus/stories/, as `scripts/fuzz.sh` does; --empty starts them
+# from nothing); the random arm has no corpus by its nature. It prints, per bug and arm, how many
 # attempts found it and the median runs and seconds, then the ratios to the guided arm
 # (">" when the other arm missed within the budget: the budget is the bound).
 # Before that it prices coverage collection: events per second of random stories on the
@@ -25,6 +27,7 @@ seeds=3
 runs=1000
 steps=12
 cost=1
+empty=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --bugs) bugs="$2"; shift 2 ;;
@@ -32,7 +35,8 @@ while [ $# -gt 0 ]; do
         --runs) runs="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
         --no-cost) cost=0; shift ;;
-        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --empty) empty=1; shift ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-ablation: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -42,6 +46,7 @@ for b in $bugs; do bug_pattern "$b" >/dev/null || exit 2; done
 
 cargo build --release -q --bin charmfuzz
 cargo fuzz build -s none -O lifecycle
+[ "$empty" = 1 ] || scripts/make-seeds.sh >/dev/null
 charmfuzz="$PWD/target/release/charmfuzz"
 fuzzer="$PWD/fuzz/target/x86_64-unknown-linux-gnu/release/lifecycle"
 work="$(mktemp -d)"
@@ -62,6 +67,11 @@ fi
 libfuzzer() { # arm bug seed -> "found runs seconds"
     local arm="$1" bug="$2" seed="$3" dir="$work/$1-$2-$3" status=0
     mkdir -p "$dir/corpus"
+    if [ "$empty" = 0 ]; then
+        local seeds=corpus/lifecycle-$(bug_charm "$bug")
+        [ "$(bug_charm "$bug")" = demo-k8s ] && seeds=corpus/lifecycle
+        cp "$seeds"/* "$dir/corpus/"
+    fi
     local start; start=$(date +%s%N)
     CHARMFUZZ_CHARM="$PWD/examples/charms/$(bug_charm "$bug")" CHARMFUZZ_MAX_STEPS="$steps" \
         CHARMFUZZ_ONLY="$(bug_pattern "$bug")" \

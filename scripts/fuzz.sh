@@ -9,7 +9,8 @@
 #
 # The corpus lives in corpus/lifecycle (the default charm) or corpus/lifecycle-<charm name>,
 # seeded from corpus/stories/; crashes go to fuzz/artifacts/lifecycle/. Each finding is
-# printed with its story before libFuzzer saves it.
+# printed with its story before libFuzzer saves it. The libFuzzer dictionary
+# fuzz/<charm>.dict (`charmfuzz dict`) is made on the way.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -41,7 +42,10 @@ mkdir -p "$corpus" fuzz/artifacts/lifecycle
 
 cargo build --release -q --bin charmfuzz
 [ -d "corpus/stories/$name" ] && scripts/make-seeds.sh >/dev/null
-extra=()
+# A dictionary of the charm's encoded steps, for libFuzzer's own mutations.
+dict="fuzz/$name.dict"
+target/release/charmfuzz dict --charm "$charm" -o "$dict"
+extra=(-dict="$dict")
 [ "$jobs" -gt 1 ] && extra+=(-fork="$jobs" -ignore_crashes=1)
 CHARMFUZZ_CHARM="$charm" exec cargo fuzz run -s none -O lifecycle "$corpus" -- \
     -max_total_time="$secs" -len_control=0 -max_len=2048 -timeout=600 -rss_limit_mb=4096 \

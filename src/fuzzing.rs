@@ -114,7 +114,8 @@ impl FuzzSettings {
             .for_target();
         let mut config = TargetConfig::from_table(&charm.config.target)?;
         if let Some(p) = var("CHARMFUZZ_PYTHON") {
-            config.python = Some(PathBuf::from(p));
+            let p = PathBuf::from(p);
+            config.python = Some(std::path::absolute(&p).unwrap_or(p));
         }
         if let Some(m) = var("CHARMFUZZ_MODE") {
             config.mode = match m.as_str() {
@@ -354,6 +355,57 @@ impl Rng {
     }
 }
 
+/// A libFuzzer dictionary for a charm (`-dict=`): not words, which mean nothing to a
+/// decoder that reads one byte per choice, but whole steps. Random stories are decoded
+/// (every hook succeeding) and the bytes of each step are kept, up to `per_kind` distinct
+/// ones per kind of action, shortest first; libFuzzer's own mutations (and the `bytes`
+/// arm) then insert a whole plausible action where they would flip one byte.
+pub fn dictionary(charm: &Charm, stories: u64, per_kind: usize) -> String {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut snippets: BTreeMap<&'static str, BTreeSet<(usize, Vec<u8>)>> = BTreeMap::new();
+    for seed in 0..stories {
+        let data = seed_bytes(seed, random_story_len(16));
+        let mut d = Decoder::from_bytes(
+            charm.spec.clone(),
+            charm.options(),
+            &charm.weights,
+            &charm.vocab,
+            &data,
+        )
+        .with_max_steps(16);
+        while let Ok(Some(_)) = d.next_event() {
+            if d.complete(crate::engine::HookResult::Ok, Vec::new())
+                .is_err()
+            {
+                break;
+            }
+        }
+        let mut ends: Vec<usize> = d.step_starts().iter().skip(1).copied().collect();
+        ends.push(d.position().min(data.len()));
+        let starts = d.step_starts().to_vec();
+        for ((step, &start), &end) in d.trace().steps.iter().zip(&starts).zip(&ends) {
+            if start < end && end - start <= 64 {
+                snippets
+                    .entry(step.action.kind().as_str())
+                    .or_default()
+                    .insert((end - start, data[start..end].to_vec()));
+            }
+        }
+    }
+    let mut out = format!(
+        "# libFuzzer dictionary for the charm {}: encoded steps, by kind of action.\n\
+         # Made by `charmfuzz dict`; pass it with -dict=FILE.\n",
+        charm.spec.name
+    );
+    for (kind, set) in &snippets {
+        for (i, (_, bytes)) in set.iter().take(per_kind).enumerate() {
+            let escaped: String = bytes.iter().map(|b| format!("\\x{b:02x}")).collect();
+            out.push_str(&format!("{}_{i}=\"{escaped}\"\n", kind.replace('-', "_")));
+        }
+    }
+    out
+}
+
 /// The byte ranges of an input's steps, as the engine decodes it (every hook succeeding):
 /// `[start_0, start_1, …, len]`.
 pub fn step_boundaries(charm: &Charm, data: &[u8]) -> Vec<usize> {
@@ -575,6 +627,24 @@ mod tests {
             ),
             PathBuf::from("/tmp/it")
         );
+    }
+
+    #[test]
+    fn the_dictionary_holds_decodable_steps_of_many_kinds() {
+        let charm = demo();
+        let dict = dictionary(&charm, 200, 4);
+        let entries: Vec<&str> = dict.lines().filter(|l| !l.starts_with('#')).collect();
+        let kinds: std::collections::BTreeSet<&str> = entries
+            .iter()
+            .map(|l| l.rsplit_once('_').unwrap().0)
+            .collect();
+        assert!(kinds.len() >= 10, "steps of many kinds: {kinds:?}");
+        assert!(kinds.contains("deploy") && kinds.contains("remove_relation"));
+        for l in &entries {
+            let (name, value) = l.split_once('=').unwrap();
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            assert!(value.starts_with("\"\\x") && value.ends_with('"'), "{l}");
+        }
     }
 
     #[test]

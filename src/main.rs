@@ -65,6 +65,24 @@ enum Command {
     /// Exit status: 1 when a signature new to the store was recorded, 0 when not, 2 on
     /// errors.
     Triage(TriageCmd),
+    /// Write a libFuzzer dictionary for the charm: encoded steps of every kind of action
+    /// (see `docs/fuzzing.md`), for `cargo fuzz run lifecycle -- -dict=FILE`.
+    Dict(DictCmd),
+}
+
+#[derive(Args)]
+struct DictCmd {
+    #[command(flatten)]
+    charm: CharmArg,
+    /// Where to write it (default: standard output).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Random stories to take steps from.
+    #[arg(long, default_value_t = 2000)]
+    stories: u64,
+    /// Entries per kind of action.
+    #[arg(long, default_value_t = 8)]
+    per_kind: usize,
 }
 
 #[derive(Args)]
@@ -179,7 +197,8 @@ impl TargetArgs {
             config.mode = m;
         }
         if let Some(p) = &self.python {
-            config.python = Some(p.clone());
+            // Relative to where the user is, not to the charm's copy the worker runs in.
+            config.python = Some(std::path::absolute(p).unwrap_or_else(|_| p.clone()));
         }
         if let Some(t) = self.timeout {
             config.timeout = t;
@@ -463,6 +482,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Replay(r) => return replay(r),
         Command::Minimize(m) => return minimize_cmd(m),
         Command::Triage(t) => return triage(t),
+        Command::Dict(d) => {
+            let charm = d.charm.load()?.for_target();
+            let dict = charmfuzz::fuzzing::dictionary(&charm, d.stories, d.per_kind);
+            match &d.output {
+                Some(p) => std::fs::write(p, dict)
+                    .with_context(|| format!("cannot write {}", p.display()))?,
+                None => print!("{dict}"),
+            }
+        }
         Command::Decode(d) => {
             let charm = d.charm.load()?;
             let bytes = std::fs::read(&d.input)
