@@ -684,9 +684,9 @@ fn replay(r: ReplayCmd) -> Result<ExitCode> {
             if again.finding.as_ref().map(|f| &f.signature) == first.as_ref() {
                 same += 1;
             }
-            eprint!("\rreplay {i}/{}: {same} the same", r.times);
+            progress(&format!("replay {i}/{}: {same} the same", r.times));
         }
-        eprintln!();
+        progress_done();
         match (&first, same == r.times) {
             (_, true) => println!("reproduced {same}/{} times", r.times),
             (Some(_), false) => println!(
@@ -713,15 +713,15 @@ fn minimize_cmd(m: MinimizeCmd) -> Result<ExitCode> {
     let bytes = read_input(&m.input, &mut target)?;
     let start = std::time::Instant::now();
     let result = charmfuzz::minimize::minimize(&mut target, &bytes, Some(m.max_steps), |p| {
-        eprint!(
-            "\rminimize: {:<12} {:>4} candidates · best {} steps, {} bytes   ",
+        progress(&format!(
+            "minimize: {:<12} {:>4} candidates · best {} steps, {} bytes",
             format!("{:?}", p.stage),
             p.runs,
             p.steps,
             p.bytes
-        );
+        ));
     });
-    eprintln!();
+    progress_done();
     let result = result.with_context(|| format!("cannot minimise {}", m.input.display()))?;
     let out = m.output.unwrap_or_else(|| {
         let mut o = m.input.clone().into_os_string();
@@ -769,12 +769,12 @@ fn triage(t: TriageCmd) -> Result<ExitCode> {
         } else {
             let result =
                 charmfuzz::minimize::minimize(&mut target, &original, Some(t.max_steps), |p| {
-                    eprint!(
-                        "\r{label}: minimizing, {} candidates, {} steps   ",
+                    progress(&format!(
+                        "{label}: minimizing, {} candidates, {} steps",
                         p.runs, p.steps
-                    )
+                    ))
                 });
-            eprint!("\r");
+            progress_done();
             match result {
                 Ok(m) => (m.input, m.report),
                 Err(charmfuzz::minimize::MinimizeError::NoFinding) => {
@@ -830,6 +830,22 @@ fn triage(t: TriageCmd) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A progress line for long commands, rewritten in place on a terminal; logs (CI, the
+/// nightly job) get nothing, rather than a line per candidate.
+fn progress(line: &str) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K{line}");
+    }
+}
+
+fn progress_done() {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
 }
 
 /// What one event did, for the story: exit, statuses, juju-log lines (as `juju debug-log`
