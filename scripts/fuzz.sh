@@ -13,6 +13,7 @@
 # fuzz/<charm>.dict (`charmfuzz dict`) is made on the way.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
 
 charm=examples/charms/demo-k8s
 time=10m
@@ -27,17 +28,11 @@ while [ $# -gt 0 ]; do
         *) echo "fuzz: unknown option $1" >&2; exit 2 ;;
     esac
 done
-case "$time" in
-    *h) secs=$(( ${time%h} * 3600 )) ;;
-    *m) secs=$(( ${time%m} * 60 )) ;;
-    *s) secs=${time%s} ;;
-    *) secs=$time ;;
-esac
+secs="$(to_seconds "$time")"
 
 charm="$(cd "$charm" && pwd)"
 name="$(basename "$charm")"
-corpus="corpus/lifecycle-$name"
-[ "$name" = demo-k8s ] && corpus=corpus/lifecycle
+corpus="$(seed_dir "$name")"
 mkdir -p "$corpus" fuzz/artifacts/lifecycle
 
 cargo build --release -q --bin charmfuzz

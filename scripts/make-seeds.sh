@@ -13,6 +13,7 @@
 # reproducers, not seeds: `charmfuzz replay STORY.json`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
 
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
     sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
@@ -24,8 +25,7 @@ bin=target/release/charmfuzz
 for dir in corpus/stories/*/; do
     name="$(basename "$dir")"
     charm="examples/charms/$name"
-    out="corpus/lifecycle-$name"
-    [ "$name" = demo-k8s ] && out="corpus/lifecycle"
+    out="$(seed_dir "$name")"
     mkdir -p "$out"
     for story in "$dir"*.json; do
         seed="$out/$(basename "$story" .json)"

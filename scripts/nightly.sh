@@ -22,6 +22,7 @@
 # it did not have before the night, 0 when not, 2 when the job itself failed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
 
 charm=examples/charms/demo-k8s
 time=1h
@@ -45,18 +46,12 @@ while [ $# -gt 0 ]; do
 done
 # Anything that fails from here on is the job's failure, not a finding.
 trap 'echo "nightly: the job failed (line $LINENO)" >&2; exit 2' ERR
-case "$time" in
-    *h) secs=$(( ${time%h} * 3600 )) ;;
-    *m) secs=$(( ${time%m} * 60 )) ;;
-    *s) secs=${time%s} ;;
-    *) secs=$time ;;
-esac
+secs="$(to_seconds "$time")"
 [ -d "$charm" ] || { echo "nightly: no charm directory $charm" >&2; exit 2; }
 charm="$(cd "$charm" && pwd)"
 name="$(basename "$charm")"
 # The project's seeds for this charm (made from corpus/stories/<charm>/ below).
-seeds="corpus/lifecycle-$name"
-[ "$name" = demo-k8s ] && seeds=corpus/lifecycle
+seeds="$(seed_dir "$name")"
 corpus="${corpus:-$seeds}"
 store="${store:-crashes/$name}"
 mkdir -p "$corpus" "$store"

@@ -421,15 +421,27 @@ impl<'v> StoryEncoder<'v> {
         weights: &'v Weights,
         vocab: &'v Vocabulary,
     ) -> Self {
+        Self::replaying(story, spec, weights, vocab, true)
+    }
+
+    /// An encoder replaying `script`; with `settle`, its events are left to the engine
+    /// (see [`encode_story`]).
+    fn replaying(
+        script: &'v Trace,
+        spec: Arc<CharmSpec>,
+        weights: &'v Weights,
+        vocab: &'v Vocabulary,
+        settle: bool,
+    ) -> Self {
         let mut d = Driver::with_tape(
             WriteTape::default(),
             spec,
-            story.options.clone(),
+            script.options.clone(),
             weights,
             vocab,
-            Some(story),
+            Some(script),
         );
-        d.settle = true;
+        d.settle = settle;
         d
     }
 
@@ -1776,15 +1788,7 @@ fn encode_script(
     vocab: &Vocabulary,
     settle: bool,
 ) -> Result<Vec<u8>, EncodeError> {
-    let mut d = Driver::with_tape(
-        WriteTape::default(),
-        spec,
-        script.options.clone(),
-        weights,
-        vocab,
-        Some(script),
-    );
-    d.settle = settle;
+    let mut d = StoryEncoder::replaying(script, spec, weights, vocab, settle);
     // The empty story is the empty input.
     if script.steps.is_empty() {
         return Ok(Vec::new());
