@@ -41,6 +41,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+source scripts/lib.sh
 source scripts/demo-bugs.sh
 for b in $bugs; do bug_pattern "$b" >/dev/null || exit 2; done
 
@@ -68,9 +69,7 @@ libfuzzer() { # arm bug seed -> "found runs seconds"
     local arm="$1" bug="$2" seed="$3" dir="$work/$1-$2-$3" status=0
     mkdir -p "$dir/corpus"
     if [ "$empty" = 0 ]; then
-        local seeds=corpus/lifecycle-$(bug_charm "$bug")
-        [ "$(bug_charm "$bug")" = demo-k8s ] && seeds=corpus/lifecycle
-        cp "$seeds"/* "$dir/corpus/"
+        cp "$(seed_dir "$(bug_charm "$bug")")"/* "$dir/corpus/"
     fi
     local start; start=$(date +%s%N)
     CHARMFUZZ_CHARM="$PWD/examples/charms/$(bug_charm "$bug")" CHARMFUZZ_MAX_STEPS="$steps" \
@@ -140,8 +139,13 @@ for bug in dict.fromkeys(b for b, _ in cells):
         medians[arm] = (bound, secs)
         ratio = ''
         if arm != 'guided':
-            g = medians['guided'][1]
-            ratio = f"{bound}{secs / g:.1f}x" if g > 0 else ''
+            g_bound, g = medians['guided']
+            if g_bound:
+                ratio = 'n/a: the guided arm missed'
+            elif g > 0:
+                ratio = f"{bound}{secs / g:.1f}x"
+                if not bound and secs < g:
+                    ratio += f' (this arm is {g / secs:.1f}x faster)'
         print(f"{bug:<6} {arm:<7} {found:>3}/{len(tries):<2} {bound + str(int(runs)):>12} "
               f"{bound + format(secs, '.1f'):>9}   {ratio}")
 EOF
