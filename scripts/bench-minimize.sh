@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
+source scripts/lib.sh
 source scripts/demo-bugs.sh
 cargo build --release -q --bin charmfuzz
 cargo fuzz build -s none -O lifecycle
@@ -42,7 +43,7 @@ finding() { # charm input
     python3 -c 'import json, sys
 r = json.loads(sys.stdin.read())
 f = r.get("finding")
-print(f"{f[\"step\"] + 1} {f[\"signature\"]}" if f else "- none")' <<<"$json"
+print("%d %s" % (f["step"] + 1, f["signature"]) if f else "- none")' <<<"$json"
 }
 
 printf '%s\n' "bug steps bytes | tmin: steps bytes s same | charmfuzz: steps bytes s same" >"$work/table"

@@ -14,6 +14,7 @@
 # (`-s none`); needs cargo-fuzz and the Python venv (scripts/setup.sh installs both).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
 
 runs=300
 modes=1
@@ -99,11 +100,14 @@ echo "cargo fuzz cmin: $n_before -> $n_after inputs"
 [ "$n_after" -gt 0 ] && [ "$n_after" -le "$n_before" ] || { echo "FAIL: cmin left $n_after inputs" >&2; exit 1; }
 
 # -fork=2: two fuzzing processes at once, each with its own sandbox, sockets and bitmap.
+# Jobs start two at a time and report when they end (job N fuzzes for about N seconds after
+# loading its share of the corpus), so the budget leaves room for several on a busy machine;
+# the small seed corpus keeps each job's loading short.
 mkdir -p "$work/fork/corpus"
-cp "$corpus"/* "$work/fork/corpus/"
+cp "$(seed_dir "$first")"/* "$work/fork/corpus/"
 status=0
 CHARMFUZZ_CHARM="$PWD/examples/charms/$first-clean" CHARMFUZZ_MAX_STEPS=12 \
-    cargo fuzz run -s none -O lifecycle "$work/fork/corpus" -- -fork=2 -max_total_time=45 \
+    cargo fuzz run -s none -O lifecycle "$work/fork/corpus" -- -fork=2 -max_total_time=120 \
     -len_control=0 -max_len=2048 -timeout=600 -artifact_prefix="$work/fork/" \
     >"$work/fork/log" 2>&1 || status=$?
 # The parent prints a line per finished job: "#N: cov: … oom/timeout/crash: 0/0/0 … job: 3".
