@@ -2,7 +2,7 @@
 //!
 //! Loading happens once per process (per libFuzzer worker); everything per-input is cheap.
 
-use crate::engine::{EngineOptions, Vocabulary, Weights};
+use crate::engine::{Decoder, EngineOptions, Vocabulary, Weights};
 use crate::spec::{CharmSpec, FuzzConfig, FuzzConfigError, SpecError};
 use std::path::Path;
 use std::sync::Arc;
@@ -72,5 +72,21 @@ impl Charm {
 
     pub fn options(&self) -> EngineOptions {
         self.config.engine.clone()
+    }
+
+    /// The engine's decoder for this charm, reading `bytes` (a fuzzer input), with at most
+    /// `max_steps` actions before the story winds down.
+    pub fn decoder<'a>(&'a self, bytes: &'a [u8], max_steps: Option<usize>) -> Decoder<'a, 'a> {
+        let d = Decoder::from_bytes(
+            self.spec.clone(),
+            self.options(),
+            &self.weights,
+            &self.vocab,
+            bytes,
+        );
+        match max_steps {
+            Some(n) => d.with_max_steps(n),
+            None => d,
+        }
     }
 }

@@ -31,7 +31,7 @@
 //! | `CHARMFUZZ_JUJUC` | the `charmfuzz` binary, used as the hook-tool executable | `target/release/charmfuzz` if built |
 
 use crate::charm::Charm;
-use crate::engine::{Decoder, seed_bytes};
+use crate::engine::seed_bytes;
 use crate::story;
 use crate::target::coverage::{CODE_SLOTS, CoverageMap};
 use crate::target::{Finding, Mode, RunReport, Target, TargetConfig, TargetError};
@@ -283,14 +283,7 @@ pub fn explain(report: &RunReport) -> String {
 /// the input (`<-artifact_prefix>crash-<sha1 of the input>`).
 pub fn next_steps(settings: &FuzzSettings, artifact: &Path) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
-    let short = |p: &Path| -> String {
-        let p = p.strip_prefix(&cwd).unwrap_or(p).display().to_string();
-        if p.contains(|c: char| c.is_whitespace() || c == '\'') {
-            format!("'{}'", p.replace('\'', r"'\''"))
-        } else {
-            p
-        }
-    };
+    let short = |p: &Path| shell_word(&p.strip_prefix(&cwd).unwrap_or(p).display().to_string());
     let bin = settings
         .jujuc
         .as_deref()
@@ -308,6 +301,12 @@ pub fn next_steps(settings: &FuzzSettings, artifact: &Path) -> String {
          File it in the crash store (report, story, trace) with:\n\n    \
          {bin} triage {common} --store crashes {a}\n"
     )
+}
+
+/// `word` as one word of a shell command line, quoted only if it needs to be (for the
+/// ready-to-paste commands of findings and reports).
+pub fn shell_word(word: &str) -> String {
+    shlex::try_quote(word).map_or_else(|_| word.to_string(), |q| q.into_owned())
 }
 
 /// Where libFuzzer writes the crash artifact for `data`, given its command line: the
@@ -365,21 +364,8 @@ pub fn dictionary(charm: &Charm, stories: u64, per_kind: usize) -> String {
     let mut snippets: BTreeMap<&'static str, BTreeSet<(usize, Vec<u8>)>> = BTreeMap::new();
     for seed in 0..stories {
         let data = seed_bytes(seed, random_story_len(16));
-        let mut d = Decoder::from_bytes(
-            charm.spec.clone(),
-            charm.options(),
-            &charm.weights,
-            &charm.vocab,
-            &data,
-        )
-        .with_max_steps(16);
-        while let Ok(Some(_)) = d.next_event() {
-            if d.complete(crate::engine::HookResult::Ok, Vec::new())
-                .is_err()
-            {
-                break;
-            }
-        }
+        let mut d = charm.decoder(&data, Some(16));
+        d.simulate();
         let mut ends: Vec<usize> = d.step_starts().iter().skip(1).copied().collect();
         ends.push(d.position().min(data.len()));
         let starts = d.step_starts().to_vec();
@@ -409,20 +395,8 @@ pub fn dictionary(charm: &Charm, stories: u64, per_kind: usize) -> String {
 /// The byte ranges of an input's steps, as the engine decodes it (every hook succeeding):
 /// `[start_0, start_1, …, len]`.
 pub fn step_boundaries(charm: &Charm, data: &[u8]) -> Vec<usize> {
-    let mut d = Decoder::from_bytes(
-        charm.spec.clone(),
-        charm.options(),
-        &charm.weights,
-        &charm.vocab,
-        data,
-    );
-    while let Ok(Some(_)) = d.next_event() {
-        if d.complete(crate::engine::HookResult::Ok, Vec::new())
-            .is_err()
-        {
-            break;
-        }
-    }
+    let mut d = charm.decoder(data, None);
+    d.simulate();
     let mut b: Vec<usize> = d.step_starts().iter().map(|&s| s.min(data.len())).collect();
     b.push(data.len());
     b.dedup();
@@ -605,6 +579,16 @@ mod tests {
     }
 
     #[test]
+    fn shell_words_are_quoted_only_when_they_must_be() {
+        assert_eq!(
+            shell_word("examples/charms/demo-k8s"),
+            "examples/charms/demo-k8s"
+        );
+        assert_eq!(shell_word("my charm"), "'my charm'");
+        assert_eq!(shell_word("a$b"), "'a$b'");
+    }
+
+    #[test]
     fn the_crash_artifact_is_named_as_libfuzzer_names_it() {
         let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         // SHA-1 of "abc".
@@ -667,14 +651,7 @@ mod tests {
         let data = seed_bytes(3, 400);
         let b = step_boundaries(&charm, &data);
         let actions = |bytes: &[u8]| {
-            let t = Decoder::from_bytes(
-                charm.spec.clone(),
-                charm.options(),
-                &charm.weights,
-                &charm.vocab,
-                bytes,
-            )
-            .run_to_end();
+            let t = charm.decoder(bytes, None).run_to_end();
             t.steps
                 .iter()
                 .map(|s| story::describe(&s.action))

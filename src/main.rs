@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use charmfuzz::charm::Charm;
-use charmfuzz::engine::{self, ActionKind, Decoder, HookKind, Trace, seed_bytes};
+use charmfuzz::engine::{self, ActionKind, HookKind, Trace, seed_bytes};
 use charmfuzz::fuzzing::{DEFAULT_MAX_STEPS, random_search, random_story_len};
 use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
@@ -98,9 +98,8 @@ struct TriageCmd {
     /// Store findings as found, without shrinking them first.
     #[arg(long)]
     no_minimize: bool,
-    /// Actions before the story winds down: the limit the fuzzer ran with.
-    #[arg(long, env = "CHARMFUZZ_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS)]
-    max_steps: usize,
+    #[command(flatten)]
+    limit: MaxSteps,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -114,9 +113,8 @@ struct ReplayCmd {
     /// Run it this many times and report whether the finding is steady.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     times: u32,
-    /// Actions before the story winds down: the limit the fuzzer ran with.
-    #[arg(long, env = "CHARMFUZZ_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS)]
-    max_steps: usize,
+    #[command(flatten)]
+    limit: MaxSteps,
     /// Print the run as JSON (the trace with each event's outcome, and the finding).
     #[arg(long)]
     json: bool,
@@ -133,9 +131,8 @@ struct MinimizeCmd {
     /// Where to write the smallest input (default: `<input>.min`).
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Actions before the story winds down: the limit the fuzzer ran with.
-    #[arg(long, env = "CHARMFUZZ_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS)]
-    max_steps: usize,
+    #[command(flatten)]
+    limit: MaxSteps,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -158,9 +155,8 @@ struct RunCmd {
     steps: usize,
     #[command(flatten)]
     target: TargetArgs,
-    /// Actions before a story from `--input` winds down: the limit the fuzzer ran with.
-    #[arg(long, env = "CHARMFUZZ_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS)]
-    max_steps: usize,
+    #[command(flatten)]
+    limit: MaxSteps,
     /// Keep going after a finding (Juju retries the failed hook; the story continues).
     #[arg(long)]
     keep_going: bool,
@@ -171,6 +167,15 @@ struct RunCmd {
     /// the story reached (what libFuzzer would see).
     #[arg(long)]
     coverage: bool,
+}
+
+/// The limit a finding was made with: past it the story winds down, so replaying with
+/// another limit tells another story.
+#[derive(Args)]
+struct MaxSteps {
+    /// Actions before a story from fuzzer bytes winds down: the limit the fuzzer ran with.
+    #[arg(long, env = "CHARMFUZZ_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS)]
+    max_steps: usize,
 }
 
 /// How the charm runs (overriding its `charmfuzz.toml`).
@@ -349,28 +354,28 @@ struct DecodeCmd {
 }
 
 fn decode_all(charm: &Charm, bytes: &[u8], max_steps: Option<usize>) -> Trace {
-    let mut d = Decoder::from_bytes(
-        charm.spec.clone(),
-        charm.options(),
-        &charm.weights,
-        &charm.vocab,
-        bytes,
-    );
-    if let Some(n) = max_steps {
-        d = d.with_max_steps(n);
-    }
-    d.run_to_end()
+    charm.decoder(bytes, max_steps).run_to_end()
 }
 
-fn read_trace(path: &PathBuf) -> Result<Trace> {
+fn read_trace(path: &std::path::Path) -> Result<Trace> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Trace::from_json(&text).with_context(|| {
+    parse_trace(&text, path)
+}
+
+/// A trace file, or the report `run --json` / `replay --json` prints (the trace inside).
+fn parse_trace(text: &str, path: &std::path::Path) -> Result<Trace> {
+    let not_a_trace = || {
         format!(
             "{} is not a charmfuzz trace (see docs/trace-format.md)",
             path.display()
         )
-    })
+    };
+    let mut value: serde_json::Value = serde_json::from_str(text).with_context(not_a_trace)?;
+    if let Some(trace) = value.get_mut("trace") {
+        value = trace.take();
+    }
+    serde_json::from_value(value).with_context(not_a_trace)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -449,9 +454,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let trace = read_trace(&e.trace)?;
             // A story of actions only (no events): after each action, every pending hook
             // is delivered; encoded as a run against the real charm decodes (seeds).
-            let story = trace.events().next().is_none();
+            let story = trace.is_story();
             let bytes = if story && e.run {
-                let charm = charm.for_target();
                 let mut target = e.target.start(&charm, &e.charm.charm)?;
                 let (bytes, report) = target
                     .run_story(&trace)
@@ -509,7 +513,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn random_charm(r: RandomCmd) -> Result<ExitCode> {
-    let charm = r.charm.load()?.for_target();
+    let charm = r.charm.load()?;
     let mut target = r.target.start(&charm, &r.charm.charm)?;
     if r.coverage {
         attach_coverage(&mut target)?;
@@ -573,7 +577,7 @@ fn run_charm(r: RunCmd) -> Result<ExitCode> {
         (Some(t), _, _) => target.run_trace(&read_trace(t)?)?,
         (None, Some(i), _) => {
             let bytes = std::fs::read(i).with_context(|| format!("cannot read {}", i.display()))?;
-            target.run_bytes(&bytes, Some(r.max_steps))?
+            target.run_bytes(&bytes, Some(r.limit.max_steps))?
         }
         (None, None, seed) => {
             let bytes = seed_bytes(seed.unwrap_or(0), random_story_len(r.steps));
@@ -646,30 +650,17 @@ fn read_input(path: &std::path::Path, target: &mut Target) -> Result<Vec<u8>> {
         Ok(t) if t.trim_start().starts_with('{') => t,
         _ => return Ok(bytes),
     };
-    // `run --json` prints a report with the trace inside; a trace file is the trace.
-    let value: serde_json::Value = serde_json::from_str(text)
-        .with_context(|| format!("{} looks like JSON but does not parse", path.display()))?;
-    let value = value.get("trace").cloned().unwrap_or(value);
-    let trace = Trace::from_json(&value.to_string()).with_context(|| {
-        format!(
-            "{} is not a charmfuzz trace (see docs/trace-format.md)",
-            path.display()
-        )
-    })?;
-    let encoded = if trace.events().next().is_none() {
-        target.run_story(&trace).map(|(bytes, _)| bytes)
-    } else {
-        let charm = target.charm();
-        engine::encode(&trace, charm.spec.clone(), &charm.weights, &charm.vocab).map_err(Into::into)
-    };
-    encoded.with_context(|| format!("cannot encode {} for this charm", path.display()))
+    let trace = parse_trace(text, path)?;
+    target
+        .encode_trace(&trace)
+        .with_context(|| format!("cannot encode {} for this charm", path.display()))
 }
 
 fn replay(r: ReplayCmd) -> Result<ExitCode> {
-    let charm = r.charm.load()?.for_target();
+    let charm = r.charm.load()?;
     let mut target = r.target.start(&charm, &r.charm.charm)?;
     let bytes = read_input(&r.input, &mut target)?;
-    let report = target.run_bytes(&bytes, Some(r.max_steps))?;
+    let report = target.run_bytes(&bytes, Some(r.limit.max_steps))?;
     if r.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -680,7 +671,7 @@ fn replay(r: ReplayCmd) -> Result<ExitCode> {
         let first = report.finding.as_ref().map(|f| f.signature.clone());
         let mut same = 1;
         for i in 2..=r.times {
-            let again = target.run_bytes(&bytes, Some(r.max_steps))?;
+            let again = target.run_bytes(&bytes, Some(r.limit.max_steps))?;
             if again.finding.as_ref().map(|f| &f.signature) == first.as_ref() {
                 same += 1;
             }
@@ -708,11 +699,11 @@ fn replay(r: ReplayCmd) -> Result<ExitCode> {
 }
 
 fn minimize_cmd(m: MinimizeCmd) -> Result<ExitCode> {
-    let charm = m.charm.load()?.for_target();
+    let charm = m.charm.load()?;
     let mut target = m.target.start(&charm, &m.charm.charm)?;
     let bytes = read_input(&m.input, &mut target)?;
     let start = std::time::Instant::now();
-    let result = charmfuzz::minimize::minimize(&mut target, &bytes, Some(m.max_steps), |p| {
+    let result = charmfuzz::minimize::minimize(&mut target, &bytes, Some(m.limit.max_steps), |p| {
         progress(&format!(
             "minimize: {:<12} {:>4} candidates · best {} steps, {} bytes",
             format!("{:?}", p.stage),
@@ -754,7 +745,7 @@ fn minimize_cmd(m: MinimizeCmd) -> Result<ExitCode> {
 
 fn triage(t: TriageCmd) -> Result<ExitCode> {
     use charmfuzz::triage::{CrashStore, FindingReport, Provenance, Recorded};
-    let charm = t.charm.load()?.for_target();
+    let charm = t.charm.load()?;
     let mut target = t.target.start(&charm, &t.charm.charm)?;
     let store = CrashStore::open(&t.store)?;
     let info = target.worker_info().cloned().unwrap_or_default();
@@ -764,16 +755,20 @@ fn triage(t: TriageCmd) -> Result<ExitCode> {
         let original = read_input(path, &mut target)?;
         let label = format!("[{}/{}] {}", n + 1, t.inputs.len(), path.display());
         let (input, run) = if t.no_minimize {
-            let run = target.run_bytes(&original, Some(t.max_steps))?;
+            let run = target.run_bytes(&original, Some(t.limit.max_steps))?;
             (original.clone(), run)
         } else {
-            let result =
-                charmfuzz::minimize::minimize(&mut target, &original, Some(t.max_steps), |p| {
+            let result = charmfuzz::minimize::minimize(
+                &mut target,
+                &original,
+                Some(t.limit.max_steps),
+                |p| {
                     progress(&format!(
                         "{label}: minimizing, {} candidates, {} steps",
                         p.runs, p.steps
                     ))
-                });
+                },
+            );
             progress_done();
             match result {
                 Ok(m) => (m.input, m.report),
@@ -795,7 +790,7 @@ fn triage(t: TriageCmd) -> Result<ExitCode> {
             ops: info.ops.clone(),
             python: info.python.clone(),
             artifact: Some(path.display().to_string()),
-            max_steps: t.max_steps,
+            max_steps: t.limit.max_steps,
         };
         let report = FindingReport::new(&run, &from)?;
         let title = report.title.clone();

@@ -130,14 +130,7 @@ impl FindingReport {
                     })
             })
             .collect();
-        let quoted = |p: &str| {
-            if p.contains(|c: char| c.is_whitespace() || c == '\'') {
-                format!("'{}'", p.replace('\'', r"'\''"))
-            } else {
-                p.to_string()
-            }
-        };
-        let charm_arg = quoted(&from.charm_dir);
+        let charm_arg = crate::fuzzing::shell_word(&from.charm_dir);
         let trace_file = "trace.json";
         Ok(FindingReport {
             schema: REPORT_SCHEMA,

@@ -522,11 +522,17 @@ impl<'v, T: Tape> Driver<'v, T> {
 
     /// Run the story to its end with every hook succeeding (no charm involved).
     pub fn run_to_end(mut self) -> Trace {
+        self.simulate();
+        self.trace
+    }
+
+    /// Tell the rest of the story with every hook succeeding and changing nothing (no
+    /// charm runs), keeping the driver for its step offsets and position.
+    pub fn simulate(&mut self) {
         while let Ok(Some(_)) = self.next_event() {
             self.complete(HookResult::Ok, Vec::new())
                 .expect("an event is in flight");
         }
-        self.trace
     }
 
     fn step_no(&self) -> usize {

@@ -130,9 +130,7 @@ impl Finding {
     pub fn matches(&self, pattern: &str) -> bool {
         self.signature.contains(pattern) || self.title.contains(pattern)
     }
-}
 
-impl Finding {
     /// The finding in `outcome`, if the hook ended badly.
     pub fn from_outcome(outcome: &EventOutcome, step: usize, event: usize) -> Option<Finding> {
         let (kind, what, place) = match (&outcome.exit, &outcome.exception) {

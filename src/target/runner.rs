@@ -24,7 +24,7 @@ use super::worker::{
 use crate::charm::Charm;
 use crate::engine::action::Effect;
 use crate::engine::{
-    Action, Decoder, Driver, EncodeError, Event, HookKind, StoryEncoder, Tape, Trace, World, encode,
+    Action, Driver, EncodeError, Event, HookKind, StoryEncoder, Tape, Trace, World, encode,
 };
 use crate::spec::Substrate;
 use serde::Serialize;
@@ -388,15 +388,29 @@ impl Target {
 
     /// Play a trace (from a finding, or written by hand): it is encoded into the bytes
     /// that decode to it, and those are played, so the charm's real behaviour decides
-    /// what follows each event.
+    /// what follows each event. A story of actions only is played as it is encoded
+    /// ([`Target::run_story`]).
     pub fn run_trace(&mut self, trace: &Trace) -> Result<RunReport, TargetError> {
-        let bytes = encode(
+        if trace.is_story() {
+            return Ok(self.run_story(trace)?.1);
+        }
+        let bytes = self.encode_trace(trace)?;
+        self.run_bytes(&bytes, None)
+    }
+
+    /// The bytes that replay `trace` against this charm: a full trace is encoded with the
+    /// outcomes it recorded; a story of actions only is played against the charm to be
+    /// encoded as the charm lives it ([`Target::run_story`]).
+    pub fn encode_trace(&mut self, trace: &Trace) -> Result<Vec<u8>, TargetError> {
+        if trace.is_story() {
+            return Ok(self.run_story(trace)?.0);
+        }
+        Ok(encode(
             trace,
             self.charm.spec.clone(),
             &self.charm.weights,
             &self.charm.vocab,
-        )?;
-        self.run_bytes(&bytes, None)
+        )?)
     }
 
     fn try_run_bytes(
@@ -406,16 +420,7 @@ impl Target {
     ) -> Result<RunReport, TargetError> {
         self.reset()?;
         let charm = self.charm.clone();
-        let mut d = Decoder::from_bytes(
-            charm.spec.clone(),
-            charm.options(),
-            &charm.weights,
-            &charm.vocab,
-            bytes,
-        );
-        if let Some(n) = max_steps {
-            d = d.with_max_steps(n);
-        }
+        let mut d = charm.decoder(bytes, max_steps);
         let (outcomes, finding) = self.drive(&mut d)?;
         Ok(RunReport {
             step_starts: d.step_starts().to_vec(),
@@ -443,16 +448,14 @@ impl Target {
             }));
         }
         let bytes = d.bytes().to_vec();
-        Ok((
-            bytes.clone(),
-            RunReport {
-                step_starts: d.step_starts().to_vec(),
-                bytes_read: bytes.len(),
-                trace: d.into_trace(),
-                outcomes,
-                finding,
-            },
-        ))
+        let report = RunReport {
+            step_starts: d.step_starts().to_vec(),
+            bytes_read: bytes.len(),
+            trace: d.into_trace(),
+            outcomes,
+            finding,
+        };
+        Ok((bytes, report))
     }
 
     /// Deliver the driver's events to the charm one by one, completing each with what the
