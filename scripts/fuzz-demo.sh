@@ -40,8 +40,8 @@ flags=(-runs="$runs" -seed=1 -len_control=0 -max_len=2048 -timeout=600 -rss_limi
        -print_final_stats=1)
 
 fuzz() { # charm expect(finding|clean)
-    local charm="$1" expect="$2" seeds="corpus/lifecycle-$1"
-    case "$charm" in demo-k8s|demo-k8s-clean) seeds=corpus/lifecycle ;; demo-machine-clean) seeds=corpus/lifecycle-demo-machine ;; esac
+    # A clean twin starts from its buggy twin's seeds (same metadata, same stories).
+    local charm="$1" expect="$2" seeds; seeds="$(seed_dir "${1%-clean}")"
     mkdir -p "$work/$charm/corpus" "$work/$charm/artifacts"
     cp "$seeds"/* "$work/$charm/corpus/"
     local log="$work/$charm/log" start=$SECONDS status=0
@@ -116,7 +116,18 @@ last="$(grep 'oom/timeout/crash: ' "$work/fork/log" | tail -1)"
 echo "-fork=2: exit $status, $jobs jobs; last: $last"
 if [ "$status" != 0 ] || [ "$jobs" -lt 2 ] || ! echo "$last" | grep -q 'oom/timeout/crash: 0/0/0' ||
     grep -q 'harness error\|==== charmfuzz finding ====' "$work/fork/log"; then
-    tail -40 "$work/fork/log"; echo "FAIL: -fork=2 on a clean charm" >&2; exit 1
+    # A job that failed has its whole log copied in after "log from the inner process";
+    # show what it said (a finding's story, a harness error, a signal) rather than only
+    # the parent's last status lines.
+    grep -n -m3 -A60 '==== charmfuzz finding ====\|harness error\|ERROR: libFuzzer\|panicked at' \
+        "$work/fork/log" | head -150 || true
+    tail -15 "$work/fork/log"
+    # The input itself, so the finding can be replayed from the CI log alone
+    # (base64 -d > crash && charmfuzz replay --charm … crash).
+    for a in "$work"/fork/crash-* "$work"/fork/timeout-*; do
+        [ -e "$a" ] && echo "artifact $(basename "$a") (base64): $(base64 -w0 "$a")"
+    done
+    echo "FAIL: -fork=2 on a clean charm" >&2; exit 1
 fi
 
 # libFuzzer's coverage grows from the charm's Python alone: the harness's Rust edges are
