@@ -7,11 +7,12 @@ usage() {
     cat <<USAGE
 Usage: scripts/test.sh [--no-python] [--no-fuzz]
 
-Runs, in order: cargo fmt --check, cargo clippy -D warnings, cargo test (release mode: the
+Runs, in order: cargo fmt --check, cargo clippy -D warnings, actionlint on the GitHub
+workflow template (scripts/lint-workflows.sh), cargo test (release mode: the
 engine tests decode many thousands of inputs), and pytest on examples/charms/tests with the
 venv at \${CHARMFUZZ_VENV:-<repo>/.venv} (set it up with scripts/setup.sh), then
 scripts/fuzz-demo.sh: cargo fuzz finds the demo charms' planted bugs and nothing in the
-clean ones.
+clean ones, and scripts/check-bundle.sh: the ClusterFuzzLite build runs from its \$OUT.
 
 Options:
   --no-python   skip the Python tests
@@ -38,6 +39,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --release -- -D warnings
+echo "== actionlint: the nightly workflow template"
+scripts/lint-workflows.sh
 echo "== cargo test"
 cargo test --release
 if [ "$python" = 1 ]; then
@@ -51,4 +54,6 @@ fi
 if [ "$fuzz" = 1 ]; then
     echo "== cargo fuzz: the demo charms' planted bugs"
     scripts/fuzz-demo.sh
+    echo "== ClusterFuzzLite: the fuzzer runs from a relocated \$OUT"
+    scripts/check-bundle.sh
 fi

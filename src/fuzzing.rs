@@ -29,6 +29,10 @@
 //! | `CHARMFUZZ_COVER_OPS` | `1` to measure `ops` too | 0 |
 //! | `CHARMFUZZ_HARNESS_COVERAGE` | `1` to let libFuzzer see charmfuzz's own Rust edges too | 0 |
 //! | `CHARMFUZZ_JUJUC` | the `charmfuzz` binary, used as the hook-tool executable | `target/release/charmfuzz` if built |
+//!
+//! Where the variables are not set, a bundle beside the fuzz target executable
+//! (`<exe>.charmfuzz/`, see [`bundle_dir`]) gives the charm, the Python and the `charmfuzz`
+//! binary: that is how the target runs from a ClusterFuzzLite `$OUT`.
 
 use crate::charm::Charm;
 use crate::engine::seed_bytes;
@@ -96,6 +100,22 @@ pub fn default_charm_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/charms/demo-k8s")
 }
 
+/// The bundle beside the running fuzz target, if there is one: `<exe>.charmfuzz/` holding
+/// `charm/`, `python/bin/python3` and `charmfuzz`.
+///
+/// A ClusterFuzzLite or OSS-Fuzz runner starts `$OUT/lifecycle` with no settings of ours
+/// and sees nothing but `$OUT`, so `.clusterfuzzlite/build.sh` puts everything the target
+/// needs at run time there: the charm, a relocatable Python with `ops`
+/// (`scripts/bundle_python.py`) and the `charmfuzz` binary for the hook tools. The bundle
+/// comes before the built-in defaults, after the environment variables.
+pub fn bundle_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let mut name = exe.file_name()?.to_os_string();
+    name.push(".charmfuzz");
+    let dir = exe.with_file_name(name);
+    dir.is_dir().then_some(dir)
+}
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
@@ -103,8 +123,10 @@ fn var(name: &str) -> Option<String> {
 impl FuzzSettings {
     /// Read the environment and the charm's fuzzing config.
     pub fn from_env() -> Result<(FuzzSettings, Charm), FuzzSetupError> {
+        let bundle = bundle_dir();
         let charm_dir = var("CHARMFUZZ_CHARM")
             .map(PathBuf::from)
+            .or_else(|| bundle.as_ref().map(|b| b.join("charm")))
             .unwrap_or_else(default_charm_dir);
         let charm = Charm::load(&charm_dir)
             .map_err(|source| FuzzSetupError::Charm {
@@ -116,6 +138,11 @@ impl FuzzSettings {
         if let Some(p) = var("CHARMFUZZ_PYTHON") {
             let p = PathBuf::from(p);
             config.python = Some(std::path::absolute(&p).unwrap_or(p));
+        } else if config.python.is_none() {
+            config.python = bundle
+                .as_ref()
+                .map(|b| b.join("python/bin/python3"))
+                .filter(|p| p.is_file());
         }
         if let Some(m) = var("CHARMFUZZ_MODE") {
             config.mode = match m.as_str() {
@@ -161,6 +188,13 @@ impl FuzzSettings {
             }
         };
         let jujuc = var("CHARMFUZZ_JUJUC").map(PathBuf::from).or_else(|| {
+            if let Some(j) = bundle
+                .as_ref()
+                .map(|b| b.join("charmfuzz"))
+                .filter(|j| j.is_file())
+            {
+                return Some(j);
+            }
             let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/charmfuzz");
             built.is_file().then_some(built)
         });

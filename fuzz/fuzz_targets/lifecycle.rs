@@ -91,9 +91,10 @@ fn setup() {
     }
     let info = fuzzer.target().worker_info().cloned().unwrap_or_default();
     eprintln!(
-        "charmfuzz: charm {} · Python {} · ops {} · coverage {} · {}",
+        "charmfuzz: charm {} · Python {} ({}) · ops {} · coverage {} · {}",
         fuzzer.settings.charm_dir.display(),
         info.python,
+        fuzzer.target().python().display(),
         info.ops,
         info.coverage.as_deref().unwrap_or("off"),
         if fuzzer.target().sandbox().contained() {
