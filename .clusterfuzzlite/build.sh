@@ -48,7 +48,7 @@ source scripts/lib.sh
 corpus="${CHARMFUZZ_BUNDLE_CORPUS:-$(seed_dir "$(basename "$charm")")}"
 rm -f "$OUT/lifecycle_seed_corpus.zip"
 if [ -d "$corpus" ] && [ -n "$(ls -A "$corpus")" ]; then
-    zip -q -j "$OUT/lifecycle_seed_corpus.zip" "$corpus"/*
+    "$python" -m zipfile -c "$OUT/lifecycle_seed_corpus.zip" "$corpus"/*
 fi
 "$bundle/charmfuzz" dict --charm "$charm" -o "$OUT/lifecycle.dict"
 cat >"$OUT/lifecycle.options" <<OPTIONS
