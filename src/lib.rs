@@ -7,6 +7,7 @@
 pub mod charm;
 pub mod engine;
 pub mod fuzzing;
+pub mod lifecycle_map;
 pub mod minimize;
 pub mod spec;
 pub mod story;

@@ -68,6 +68,29 @@ enum Command {
     /// Write a libFuzzer dictionary for the charm: encoded steps of every kind of action
     /// (see `docs/fuzzing.md`), for `cargo fuzz run lifecycle -- -dict=FILE`.
     Dict(DictCmd),
+    /// The lifecycle a corpus explored: every input played against the charm, then which
+    /// hooks it reached, which hook followed which, and which possible hooks it never
+    /// reached, as a table; `--markdown FILE` adds a report with a Mermaid diagram.
+    Coverage(CoverageCmd),
+}
+
+#[derive(Args)]
+struct CoverageCmd {
+    /// Corpus directories (fuzzer bytes) or single inputs (bytes or traces).
+    #[arg(required = true)]
+    corpus: Vec<PathBuf>,
+    #[command(flatten)]
+    charm: CharmArg,
+    /// Write a Markdown report with the Mermaid picture of the lifecycle here.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Transitions listed in the table, most frequent first.
+    #[arg(long, default_value_t = 15)]
+    top: usize,
+    #[command(flatten)]
+    limit: MaxSteps,
+    #[command(flatten)]
+    target: TargetArgs,
 }
 
 #[derive(Args)]
@@ -484,6 +507,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(r) => return run_charm(r),
         Command::Random(r) => return random_charm(r),
         Command::Replay(r) => return replay(r),
+        Command::Coverage(c) => return coverage_cmd(c),
         Command::Minimize(m) => return minimize_cmd(m),
         Command::Triage(t) => return triage(t),
         Command::Dict(d) => {
@@ -696,6 +720,45 @@ fn replay(r: ReplayCmd) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn coverage_cmd(c: CoverageCmd) -> Result<ExitCode> {
+    let charm = c.charm.load()?;
+    let mut inputs = Vec::new();
+    for p in &c.corpus {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot read the corpus {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file())
+                .collect();
+            files.sort();
+            inputs.extend(files);
+        } else {
+            inputs.push(p.clone());
+        }
+    }
+    if inputs.is_empty() {
+        bail!("no inputs in {}", c.corpus[0].display());
+    }
+    let mut target = c.target.start(&charm, &c.charm.charm)?;
+    let mut map = charmfuzz::lifecycle_map::LifecycleMap::new(&charm.spec);
+    for (i, path) in inputs.iter().enumerate() {
+        progress(&format!("coverage: {}/{} inputs", i + 1, inputs.len()));
+        let bytes = read_input(path, &mut target)?;
+        let report = target
+            .run_bytes(&bytes, Some(c.limit.max_steps))
+            .with_context(|| format!("cannot run {}", path.display()))?;
+        map.add(&report.trace);
+    }
+    progress_done();
+    print!("{}", map.table(c.top));
+    if let Some(md) = &c.markdown {
+        std::fs::write(md, map.markdown(&charm.spec.name))
+            .with_context(|| format!("cannot write {}", md.display()))?;
+        println!("\nreport with the lifecycle diagram: {}", md.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn minimize_cmd(m: MinimizeCmd) -> Result<ExitCode> {

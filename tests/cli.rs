@@ -140,3 +140,40 @@ fn stats_reach_every_kubernetes_hook_kind_of_the_demo_charm() {
         }
     }
 }
+
+/// `coverage` plays the seed corpus against the real demo charm: every seed installs, the
+/// table and the Markdown report agree, and hooks never reached are marked.
+#[test]
+fn coverage_maps_the_lifecycle_a_corpus_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("lifecycle.md");
+    let seeds = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/lifecycle"))
+        .unwrap()
+        .count();
+    let o = charmfuzz(&[
+        "coverage",
+        "corpus/lifecycle",
+        "--charm",
+        DEMO,
+        "--markdown",
+        md.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = stdout(&o);
+    assert!(s.starts_with(&format!("{seeds} inputs, ")), "{s}");
+    let install = s
+        .lines()
+        .find(|l| l.starts_with("install "))
+        .expect("install row");
+    let cols: Vec<&str> = install.split_whitespace().collect();
+    assert_eq!(cols[2], seeds.to_string(), "every seed installs: {install}");
+    assert!(
+        s.contains(&format!("(deploy) → install: {seeds} times")),
+        "{s}"
+    );
+    assert!(s.contains("never reached"), "{s}");
+    let report = std::fs::read_to_string(&md).unwrap();
+    assert!(report.contains("```mermaid\nflowchart LR\n"), "{report}");
+    assert!(report.contains(&format!("-->|{seeds}| ")), "{report}");
+    assert!(report.contains(":::unreached"), "{report}");
+}
