@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Fuzz a charm for a while: `cargo fuzz run lifecycle` with the flags charmfuzz needs.
 #
-# Usage: scripts/fuzz.sh [--charm DIR] [--time 10m|600|1h] [--jobs N] [-- LIBFUZZER_ARGS...]
+# Usage: scripts/fuzz.sh [--charm DIR] [--time 10m|600|1h] [--jobs N] [--no-setup]
+#                        [-- LIBFUZZER_ARGS...]
 #
 #   --charm DIR   the charm (default: examples/charms/demo-k8s, the demo with planted bugs)
 #   --time T      stop after T (seconds, or with an s/m/h suffix; default 10m)
 #   --jobs N      N fuzzing processes (libFuzzer -fork=N), each with its own sandbox
+#   --no-setup    skip scripts/setup.sh (bubblewrap, the Python venv, cargo-fuzz; each
+#                 step is skipped anyway when already done)
 #
 # The corpus lives in corpus/lifecycle (the default charm) or corpus/lifecycle-<charm name>,
 # seeded from corpus/stories/; crashes go to fuzz/artifacts/lifecycle/. Each finding is
@@ -18,17 +21,21 @@ source scripts/lib.sh
 charm=examples/charms/demo-k8s
 time=10m
 jobs=1
+setup=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --charm) charm="$2"; shift 2 ;;
         --time) time="$2"; shift 2 ;;
         --jobs) jobs="$2"; shift 2 ;;
         --) shift; break ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --no-setup) setup=0; shift ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "fuzz: unknown option $1" >&2; exit 2 ;;
     esac
 done
 secs="$(to_seconds "$time")"
+[ -d "$charm" ] || { echo "fuzz: no charm directory $charm" >&2; exit 2; }
+[ "$setup" = 1 ] && scripts/setup.sh
 
 charm="$(cd "$charm" && pwd)"
 name="$(basename "$charm")"

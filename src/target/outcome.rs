@@ -247,6 +247,7 @@ pub fn parse_traceback(text: &str, charm_dir: &str) -> Option<PyException> {
     const HEAD: &str = "Traceback (most recent call last):";
     let start = text.rfind(HEAD)?;
     let last = &text[start..];
+    let charm_prefix = format!("{}/", charm_dir.trim_end_matches('/'));
     let mut frames = Vec::new();
     let mut lines = last.lines().skip(1).peekable();
     let mut tail = Vec::new();
@@ -254,7 +255,6 @@ pub fn parse_traceback(text: &str, charm_dir: &str) -> Option<PyException> {
         if let Some(rest) = line.strip_prefix("  File \"") {
             if let Some((file, rest)) = rest.split_once("\", line ") {
                 let (lineno, func) = rest.split_once(", in ").unwrap_or((rest, ""));
-                let charm_prefix = format!("{}/", charm_dir.trim_end_matches('/'));
                 // `dispatch` runs `./src/charm.py`: relative paths are the charm's.
                 let relative = (!file.starts_with('/') && !file.starts_with('<'))
                     .then(|| file.trim_start_matches("./"));
@@ -295,7 +295,11 @@ pub fn parse_traceback(text: &str, charm_dir: &str) -> Option<PyException> {
         type_name,
         message,
         frames,
-        traceback: last.trim_end().to_string(),
+        // The charm runs from the sandbox's copy of it, a temporary directory: its files
+        // are shown by their path inside the charm, as the frames are.
+        traceback: last
+            .trim_end()
+            .replace(&format!("File \"{charm_prefix}"), "File \""),
     })
 }
 
@@ -325,6 +329,10 @@ KeyError: 'port'"#;
             ("src/charm.py", 120, "_on_pebble_ready")
         );
         assert!(!e.frames[1].in_charm);
+        // The sandbox's copy of the charm is not shown: its files by their path inside.
+        assert!(e.traceback.contains("File \"src/charm.py\", line 120"), "{}", e.traceback);
+        assert!(!e.traceback.contains("/x/charm"), "{}", e.traceback);
+        assert!(e.traceback.contains("File \"/venv/lib/python3.11/site-packages/ops/"));
     }
 
     #[test]
