@@ -330,9 +330,16 @@ KeyError: 'port'"#;
         );
         assert!(!e.frames[1].in_charm);
         // The sandbox's copy of the charm is not shown: its files by their path inside.
-        assert!(e.traceback.contains("File \"src/charm.py\", line 120"), "{}", e.traceback);
+        assert!(
+            e.traceback.contains("File \"src/charm.py\", line 120"),
+            "{}",
+            e.traceback
+        );
         assert!(!e.traceback.contains("/x/charm"), "{}", e.traceback);
-        assert!(e.traceback.contains("File \"/venv/lib/python3.11/site-packages/ops/"));
+        assert!(
+            e.traceback
+                .contains("File \"/venv/lib/python3.11/site-packages/ops/")
+        );
     }
 
     #[test]
