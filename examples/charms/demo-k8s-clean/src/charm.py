@@ -192,6 +192,11 @@ class DemoCharm(ops.CharmBase):
             return
         port = self._stored.web_config["port"]
         self.unit.set_ports(port)
+        # The container may have restarted after this event was queued (Pebble's socket is
+        # gone); Juju sends pebble-ready again when it is back.
+        if not event.workload.can_connect():
+            logger.info("%s unreachable; waiting for its next pebble-ready", event.workload.name)
+            return
         event.workload.make_dir(BACKUP_DIR, make_parents=True)
         self._reconcile()
 
