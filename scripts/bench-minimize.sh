@@ -57,7 +57,7 @@ for bug in $bugs; do
 
     start=$(now)
     CHARMFUZZ_CHARM="$PWD/examples/charms/$charm" cargo fuzz tmin -s none -O -r "$tmin_runs" \
-        lifecycle "$art" >"$work/$bug.tmin" 2>&1 || true
+        lifecycle "$art" >"$work/$bug.tmin.log" 2>&1 || true
     t_secs=$(since "$start")
     small="$(ls -t fuzz/artifacts/lifecycle/minimized-from-* 2>/dev/null | head -1 || true)"
     if [ -n "$small" ]; then
@@ -69,7 +69,7 @@ for bug in $bugs; do
 
     start=$(now)
     "$charmfuzz" minimize --charm "examples/charms/$charm" -o "$art.min" "$art" \
-        >"$work/$bug.min" 2>/dev/null
+        >"$work/$bug.min.log" 2>/dev/null
     c_secs=$(since "$start")
     read -r s2 sig2 <<<"$(finding "$charm" "$art.min")"
 
