@@ -82,10 +82,14 @@ column -t "$work/table"
 python3 - "$work/table" <<'EOF'
 import sys
 rows = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]
-def total(col):
-    return sum(int(r[col]) for r in rows if r[col].isdigit())
-before, tmin, ours = total(1), total(4), total(9)
-print(f"\nsteps in all: {before} found, {tmin} after cargo fuzz tmin, {ours} after charmfuzz minimize")
+# Columns: bug steps bytes | tmin: steps bytes s same | charmfuzz: steps bytes s same.
+lost = [r[0] for r in rows if r[7] != "yes"]
+if lost:
+    print(f"\ncargo fuzz tmin lost the signature (shrank into another finding) on: {' '.join(lost)}")
+both = [r for r in rows if r[7] == "yes" and r[12] == "yes" and r[4].isdigit() and r[9].isdigit()]
+before, tmin, ours = (sum(int(r[i]) for r in both) for i in (1, 4, 9))
+print(f"steps where both kept the signature ({len(both)} bugs): {before} found, "
+      f"{tmin} after cargo fuzz tmin, {ours} after charmfuzz minimize")
 if ours:
-    print(f"charmfuzz minimize leaves {tmin / ours:.1f}x fewer steps than tmin")
+    print(f"tmin/charmfuzz steps: {tmin / ours:.1f}")
 EOF
