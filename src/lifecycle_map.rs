@@ -20,6 +20,18 @@ use std::fmt::Write;
 /// The pseudo-hook every story starts from (the unit does not exist yet).
 pub const START: &str = "(deploy)";
 
+/// How a corpus met one hook.
+#[derive(Debug, Clone, Copy)]
+pub struct HookCount {
+    pub kind: HookKind,
+    /// Times delivered.
+    pub events: usize,
+    /// Inputs that reached it.
+    pub inputs: usize,
+    /// Times it failed (exited non-zero).
+    pub failed: usize,
+}
+
 /// What a corpus reached (see the module docs).
 #[derive(Debug, Default, Clone)]
 pub struct LifecycleMap {
@@ -27,12 +39,10 @@ pub struct LifecycleMap {
     pub inputs: usize,
     /// Hooks delivered, in all.
     pub events: usize,
-    /// Per full hook name: (times delivered, inputs that reached it).
-    pub hooks: BTreeMap<String, (usize, usize)>,
+    /// Per full hook name (`db-relation-changed`).
+    pub hooks: BTreeMap<String, HookCount>,
     /// Per transition (from, to): (times, inputs).
     pub transitions: BTreeMap<(String, String), (usize, usize)>,
-    /// Hooks that failed (exited non-zero), per hook name.
-    pub failures: BTreeMap<String, usize>,
     /// Every hook the charm's metadata makes possible.
     pub possible: BTreeSet<String>,
 }
@@ -55,13 +65,16 @@ impl LifecycleMap {
         for e in trace.events() {
             self.events += 1;
             let name = e.hook.clone();
-            let h = self.hooks.entry(name.clone()).or_default();
-            h.0 += 1;
+            let h = self.hooks.entry(name.clone()).or_insert(HookCount {
+                kind: e.kind,
+                events: 0,
+                inputs: 0,
+                failed: 0,
+            });
+            h.events += 1;
+            h.failed += usize::from(!e.result.is_ok());
             if seen_hooks.insert(name.clone()) {
-                h.1 += 1;
-            }
-            if !e.result.is_ok() {
-                *self.failures.entry(name.clone()).or_default() += 1;
+                h.inputs += 1;
             }
             let edge = (prev, name.clone());
             let t = self.transitions.entry(edge.clone()).or_default();
@@ -85,8 +98,8 @@ impl LifecycleMap {
     /// Hook kinds reached, with times delivered.
     pub fn kinds(&self) -> BTreeMap<&'static str, usize> {
         let mut kinds = BTreeMap::new();
-        for (name, (n, _)) in &self.hooks {
-            *kinds.entry(kind_of(name)).or_default() += n;
+        for h in self.hooks.values() {
+            *kinds.entry(h.kind.as_str()).or_default() += h.events;
         }
         kinds
     }
@@ -111,8 +124,8 @@ impl LifecycleMap {
             "\n{:width$}  {:>7}  {:>6}  {:>6}",
             "hook", "events", "inputs", "failed"
         );
-        for (name, (n, inputs)) in &self.hooks {
-            let failed = self.failures.get(name).copied().unwrap_or(0);
+        for (name, h) in &self.hooks {
+            let (n, inputs, failed) = (h.events, h.inputs, h.failed);
             let _ = writeln!(out, "{name:width$}  {n:>7}  {inputs:>6}  {failed:>6}");
         }
         let mut edges: Vec<_> = self.transitions.iter().collect();
@@ -171,15 +184,15 @@ impl LifecycleMap {
             let (a, b) = (node(from, &mut ids), node(to, &mut ids));
             let _ = writeln!(out, "    {a} -->|{n}| {b}");
         }
-        for name in self.failures.keys() {
+        for (name, _) in self.hooks.iter().filter(|(_, h)| h.failed > 0) {
             let _ = writeln!(out, "    class {} failed", node(name, &mut ids));
         }
         out.push_str("    classDef unreached stroke-dasharray: 5 5,color:#888\n");
         out.push_str("    classDef failed fill:#fdd,stroke:#c00\n");
         out.push_str("```\n\n");
         out.push_str("| hook | events | inputs | failed |\n|---|---:|---:|---:|\n");
-        for (name, (n, inputs)) in &self.hooks {
-            let failed = self.failures.get(name).copied().unwrap_or(0);
+        for (name, h) in &self.hooks {
+            let (n, inputs, failed) = (h.events, h.inputs, h.failed);
             let _ = writeln!(out, "| `{name}` | {n} | {inputs} | {failed} |");
         }
         let unreached = self.unreached();
@@ -191,20 +204,6 @@ impl LifecycleMap {
         }
         out
     }
-}
-
-/// The kind part of a full hook name (`db-relation-changed` → `relation-changed`).
-fn kind_of(hook: &str) -> &'static str {
-    if hook.ends_with("-action") {
-        return HookKind::Action.as_str();
-    }
-    HookKind::ALL
-        .iter()
-        .filter(|k| **k != HookKind::Action)
-        .map(|k| k.as_str())
-        .filter(|k| hook == *k || hook.ends_with(&format!("-{k}")))
-        .max_by_key(|k| k.len())
-        .unwrap_or("other")
 }
 
 /// Every hook Juju can deliver to this charm, by full name (spec §1: hooks per endpoint,
@@ -285,13 +284,17 @@ mod tests {
             map.add(&d.into_trace());
         }
         assert_eq!(map.inputs, 20);
-        let (install, inputs) = map.hooks["install"];
-        assert_eq!((install, inputs), (20, 20), "every story installs, once");
+        let install = map.hooks["install"];
+        assert_eq!(
+            (install.events, install.inputs),
+            (20, 20),
+            "every story installs, once"
+        );
         assert_eq!(
             map.transitions[&(START.to_string(), "install".to_string())].0,
             20
         );
-        let total: usize = map.hooks.values().map(|h| h.0).sum();
+        let total: usize = map.hooks.values().map(|h| h.events).sum();
         assert_eq!(total, map.events);
         let edges: usize = map.transitions.values().map(|t| t.0).sum();
         assert_eq!(edges, map.events, "one incoming edge per delivered hook");
@@ -306,11 +309,23 @@ mod tests {
     }
 
     #[test]
-    fn hook_kinds_from_full_names() {
-        assert_eq!(kind_of("db-relation-changed"), "relation-changed");
-        assert_eq!(kind_of("web-pebble-custom-notice"), "pebble-custom-notice");
-        assert_eq!(kind_of("backup-action"), "action");
-        assert_eq!(kind_of("install"), "install");
-        assert_eq!(kind_of("data-storage-attached"), "storage-attached");
+    fn hook_kinds_come_from_the_events() {
+        let charm = demo();
+        let mut map = LifecycleMap::new(&charm.spec);
+        for seed in 0..20 {
+            let bytes = seed_bytes(seed, 200);
+            map.add(&charm.decoder(&bytes, Some(20)).run_to_end());
+        }
+        let kinds = map.kinds();
+        let by_name = |suffix: &str| -> usize {
+            map.hooks
+                .iter()
+                .filter(|(n, _)| n.ends_with(suffix))
+                .map(|(_, h)| h.events)
+                .sum()
+        };
+        assert_eq!(kinds["relation-created"], by_name("-relation-created"));
+        assert_eq!(kinds["pebble-ready"], by_name("-pebble-ready"));
+        assert_eq!(kinds.values().sum::<usize>(), map.events);
     }
 }
