@@ -487,6 +487,45 @@ def _read_state(db):
         conn.close()
 
 
+def _read_scene(db):
+    """StoredState and deferred notices as Python literals, for a reproducer test.
+
+    ops pickles both into its SQLite store; ``repr`` of those values (dicts, lists, sets,
+    strings, numbers) is Python source that rebuilds them, so the ops.testing State of a
+    reproducer holds exactly what the charm had stored, sets included.
+    """
+    if not os.path.exists(db):
+        return {'stored': [], 'deferred': []}
+    conn = sqlite3.connect(f'file:{db}?mode=ro', uri=True, timeout=1)
+    try:
+        snapshots = dict(conn.execute('SELECT handle, data FROM snapshot'))
+        stored = []
+        for handle in sorted(snapshots):
+            owner, sep, rest = handle.rpartition('/StoredStateData[')
+            if not sep:
+                continue
+            stored.append({
+                'owner_path': owner,
+                'name': rest.rstrip(']'),
+                'content': repr(pickle.loads(snapshots[handle])),
+            })
+        deferred = []
+        for _, path, observer, method in conn.execute(
+            'SELECT sequence, event_path, observer_path, method_name FROM notice '
+            'ORDER BY sequence'
+        ):
+            data = snapshots.get(path)
+            deferred.append({
+                'handle_path': path,
+                'owner': observer,
+                'observer': method,
+                'snapshot': repr(pickle.loads(data) if data is not None else {}),
+            })
+        return {'stored': stored, 'deferred': deferred}
+    finally:
+        conn.close()
+
+
 def _jsonable(v):
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
@@ -611,6 +650,12 @@ def main():
         elif op == 'state':
             stored, deferred = _read_state(os.path.join(hello['charm_dir'], '.unit-state.db'))
             _reply({'op': 'state', 'stored': stored, 'deferred': deferred})
+        elif op == 'scene':
+            try:
+                _reply({'op': 'scene', **_read_scene(
+                    os.path.join(hello['charm_dir'], '.unit-state.db'))})
+            except Exception as e:
+                _reply({'op': 'error', 'message': f'reading the unit state: {e!r}'})
         elif op == 'ping':
             _reply({'op': 'pong'})
         else:

@@ -9,6 +9,8 @@ pub mod engine;
 pub mod fuzzing;
 pub mod lifecycle_map;
 pub mod minimize;
+pub mod repro;
+pub mod reproduce;
 pub mod spec;
 pub mod story;
 pub mod target;

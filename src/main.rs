@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use charmfuzz::charm::Charm;
 use charmfuzz::engine::{self, ActionKind, HookKind, Trace, seed_bytes};
-use charmfuzz::fuzzing::{DEFAULT_MAX_STEPS, random_search, random_story_len};
+use charmfuzz::fuzzing::{DEFAULT_MAX_STEPS, random_search, random_story_len, shell_word};
 use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
 use charmfuzz::target::coverage::{CODE_SLOTS, CoverageMap};
@@ -65,6 +65,12 @@ enum Command {
     /// Exit status: 1 when a signature new to the store was recorded, 0 when not, 2 on
     /// errors.
     Triage(TriageCmd),
+    /// Write a pytest reproducer for a finding: an ops.testing State of the unit just
+    /// before the hook that failed, and `ctx.run` of that hook.
+    ///
+    /// `--check` runs it with pytest and says whether it fails the same way (exception
+    /// type and line); exit status 1 when it does not.
+    Repro(ReproCmd),
     /// Write a libFuzzer dictionary for the charm: encoded steps of every kind of action
     /// (see `docs/fuzzing.md`), for `cargo fuzz run lifecycle -- -dict=FILE`.
     Dict(DictCmd),
@@ -87,6 +93,29 @@ struct CoverageCmd {
     /// Transitions listed in the table, most frequent first.
     #[arg(long, default_value_t = 15)]
     top: usize,
+    #[command(flatten)]
+    limit: MaxSteps,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+#[derive(Args)]
+struct ReproCmd {
+    /// A crash artifact (fuzzer bytes) or a trace (JSON) that ends with a finding.
+    input: PathBuf,
+    #[command(flatten)]
+    charm: CharmArg,
+    /// Where to write the test (default: `test_<hook>_<exception>.py` here).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Run the test with pytest (the charm's Python) and check it fails as the finding did.
+    #[arg(long)]
+    check: bool,
+    /// `hook`: the failing hook alone, on the State just before it; `story`: every hook of
+    /// the story as chained `ctx.run` calls; `auto`: the hook alone unless events the
+    /// charm deferred are waiting at it.
+    #[arg(long, value_enum, default_value_t = charmfuzz::reproduce::Shape::Auto)]
+    shape: charmfuzz::reproduce::Shape,
     #[command(flatten)]
     limit: MaxSteps,
     #[command(flatten)]
@@ -510,6 +539,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Coverage(c) => return coverage_cmd(c),
         Command::Minimize(m) => return minimize_cmd(m),
         Command::Triage(t) => return triage(t),
+        Command::Repro(r) => return repro_cmd(r),
         Command::Dict(d) => {
             let charm = d.charm.load()?.for_target();
             let dict = charmfuzz::fuzzing::dictionary(&charm, d.stories, d.per_kind);
@@ -806,8 +836,97 @@ fn minimize_cmd(m: MinimizeCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn repro_cmd(r: ReproCmd) -> Result<ExitCode> {
+    use charmfuzz::reproduce;
+    let charm = r.charm.load()?;
+    let mut target = r.target.start(&charm, &r.charm.charm)?;
+    let bytes = read_input(&r.input, &mut target)?;
+    let run = target.run_bytes(&bytes, Some(r.limit.max_steps))?;
+    let Some(finding) = run.finding.clone() else {
+        bail!(
+            "{} ends without a finding on this charm: nothing to reproduce",
+            r.input.display()
+        );
+    };
+    let out = r.output.clone().unwrap_or_else(|| {
+        let exception = run.outcomes[finding.event]
+            .exception
+            .as_ref()
+            .map(|e| e.type_name.rsplit('.').next().unwrap_or("").to_string())
+            .unwrap_or_else(|| "failure".into());
+        PathBuf::from(format!(
+            "test_{}_{}.py",
+            finding.hook.replace('-', "_"),
+            exception.to_lowercase()
+        ))
+    });
+    let command = format!(
+        "charmfuzz replay --charm {} --max-steps {} {}",
+        shell_word(&r.charm.charm.display().to_string()),
+        r.limit.max_steps,
+        shell_word(&r.input.display().to_string())
+    );
+    let written = reproduce::write(
+        &mut target,
+        &bytes,
+        Some(r.limit.max_steps),
+        &run,
+        &command,
+        r.shape,
+        &out,
+    )
+    .with_context(|| format!("cannot write a reproducer for {}", r.input.display()))?;
+    println!("finding: {}", finding.title);
+    println!(
+        "reproducer written to {} ({}){}",
+        written.path.display(),
+        if written.hooks == 1 {
+            "the failing hook on the State before it".to_string()
+        } else {
+            format!("the story's {} hooks, chained", written.hooks)
+        },
+        if written.formatted {
+            ""
+        } else {
+            " (not formatted: ruff not found)"
+        }
+    );
+    for g in &written.gaps {
+        println!("  not expressible in ops.testing: {g}");
+    }
+    if !r.check {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (exception, frame) = reproduce::expected(&run);
+    let checked = reproduce::check(
+        target.python(),
+        &written.path,
+        None,
+        exception.as_deref(),
+        frame.as_ref().map(|(f, l)| (f.as_str(), *l)),
+    )
+    .context("cannot run pytest on the reproducer")?;
+    if checked.same_failure {
+        println!("check: the test fails as the finding did");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{}", checked.output.trim_end());
+        println!(
+            "check: the test {} (expected it to fail with {}{})",
+            if checked.passed {
+                "passed"
+            } else {
+                "failed another way"
+            },
+            exception.as_deref().unwrap_or("the finding"),
+            frame.map_or(String::new(), |(f, l)| format!(" at {f}:{l}"))
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
 fn triage(t: TriageCmd) -> Result<ExitCode> {
-    use charmfuzz::triage::{CrashStore, FindingReport, Provenance, Recorded};
+    use charmfuzz::triage::{CrashStore, FindingReport, Provenance, REPRODUCER_FILE, Recorded};
     let charm = t.charm.load()?;
     let mut target = t.target.start(&charm, &t.charm.charm)?;
     let store = CrashStore::open(&t.store)?;
@@ -855,9 +974,31 @@ fn triage(t: TriageCmd) -> Result<ExitCode> {
             artifact: Some(path.display().to_string()),
             max_steps: t.limit.max_steps,
         };
-        let report = FindingReport::new(&run, &from)?;
+        let mut report = FindingReport::new(&run, &from)?;
+        if store.would_keep(&report) {
+            let path = store.folder(&report.signature).join(REPRODUCER_FILE);
+            let command = format!(
+                "charmfuzz replay --charm {} --max-steps {} {}",
+                shell_word(&charm_dir.display().to_string()),
+                t.limit.max_steps,
+                shell_word(&path.with_file_name("input").display().to_string())
+            );
+            match charmfuzz::reproduce::write(
+                &mut target,
+                &input,
+                Some(t.limit.max_steps),
+                &run,
+                &command,
+                charmfuzz::reproduce::Shape::Auto,
+                &path,
+            ) {
+                Ok(_) => report.reproducer = Some(format!("python -m pytest {REPRODUCER_FILE}")),
+                Err(e) => println!("{label}: warning: no reproducer: {e:#}"),
+            }
+        }
         let title = report.title.clone();
         let steps = report.steps;
+        let has_reproducer = report.reproducer.is_some();
         let story = charmfuzz::fuzzing::explain(&run);
         let recorded = store.record(report, &story, &input, &original)?;
         let what = match &recorded {
@@ -878,6 +1019,12 @@ fn triage(t: TriageCmd) -> Result<ExitCode> {
             "{label}: {what}: {title} ({steps} steps) -> {}",
             recorded.dir().display()
         );
+        if has_reproducer {
+            println!(
+                "    reproducer: {}",
+                recorded.dir().join(REPRODUCER_FILE).display()
+            );
+        }
     }
     println!(
         "triage: {new} new signature(s), {known} known, {lost} not reproduced; store {}",

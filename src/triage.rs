@@ -14,6 +14,7 @@
 //! | `trace.json` | the trace (`charmfuzz replay trace.json` re-runs it) |
 //! | `input` | the fuzzer bytes of the (minimised) finding |
 //! | `original-input` | the bytes as the fuzzer found them (the libFuzzer artifact) |
+//! | `test_reproducer.py` | the finding as an `ops.testing` test ([`crate::reproduce`]) |
 //!
 //! Recording a finding whose signature is already stored counts it (`seen`) and keeps the
 //! shorter of the two stories.
@@ -88,7 +89,14 @@ pub struct FindingReport {
     /// Commands that re-run and shrink it.
     pub reproduce: String,
     pub minimize: String,
+    /// The ops.testing reproducer in the folder ([`REPRODUCER_FILE`]) and how to run it,
+    /// when one could be written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reproducer: Option<String>,
 }
+
+/// The name of a finding's pytest reproducer in its folder.
+pub const REPRODUCER_FILE: &str = "test_reproducer.py";
 
 /// Where versions and paths for a report come from.
 #[derive(Debug, Clone, Default)]
@@ -160,6 +168,7 @@ impl FindingReport {
                 "charmfuzz minimize --charm {charm_arg} --max-steps {} input",
                 from.max_steps
             ),
+            reproducer: None,
         })
     }
 }
@@ -222,6 +231,17 @@ impl CrashStore {
         Ok(CrashStore {
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// The folder of a signature.
+    pub fn folder(&self, signature: &str) -> PathBuf {
+        self.dir.join(folder_name(signature))
+    }
+
+    /// Whether [`CrashStore::record`] would keep this finding's story: its signature is
+    /// new, or its story is shorter than the stored one.
+    pub fn would_keep(&self, report: &FindingReport) -> bool {
+        stored(&self.folder(&report.signature)).is_none_or(|(_, steps, _)| report.steps < steps)
     }
 
     /// The signatures stored, by folder.

@@ -21,21 +21,29 @@ fn demo_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/charms/demo-k8s")
 }
 
-fn bug2_run() -> RunReport {
+fn demo_target() -> Target {
     let charm = Charm::load(&demo_dir()).unwrap().for_target();
-    let mut target = Target::new(
+    Target::new(
         charm,
         &demo_dir(),
         TargetConfig::default(),
         Some(Path::new(env!("CARGO_BIN_EXE_charmfuzz"))),
     )
-    .expect("the demo charm starts");
+    .expect("the demo charm starts")
+}
+
+/// The run of the BUG-2 story, and the bytes that replay it.
+fn bug2_run_in(target: &mut Target) -> (Vec<u8>, RunReport) {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stories/demo-k8s-bug2.json");
     let story = Trace::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let (_, report) = target.run_story(&story).expect("the story plays");
+    let (bytes, report) = target.run_story(&story).expect("the story plays");
     assert!(report.finding.is_some(), "the story reaches BUG-2");
-    report
+    (bytes, report)
+}
+
+fn bug2_run() -> RunReport {
+    bug2_run_in(&mut demo_target()).1
 }
 
 /// What varies from run to run and machine to machine: the sandbox's copy of the charm,
@@ -77,4 +85,33 @@ fn finding_story_text_and_report() {
             ".failing_outcome.seconds" => "[seconds]",
         })
     });
+}
+
+/// The ops.testing reproducer of BUG-2, as written before ruff formats it. Events were
+/// deferred when the failing hook came, so it replays the whole story (see
+/// `charmfuzz::reproduce::Shape::Auto`). The admin password is random per run.
+#[test]
+fn reproducer_file() {
+    let mut target = demo_target();
+    let (bytes, report) = bug2_run_in(&mut target);
+    // As if written into the charm's tests/unit: the file finds the charm two levels up.
+    let path = demo_dir().join("tests/unit/test_bug2.py");
+    let (text, scenes) = charmfuzz::reproduce::render(
+        &mut target,
+        &bytes,
+        None,
+        &report,
+        "charmfuzz replay --charm examples/charms/demo-k8s crash-0000",
+        charmfuzz::reproduce::Shape::Auto,
+        &path,
+    )
+    .expect("the reproducer renders");
+    assert_eq!(scenes.len(), report.finding.as_ref().unwrap().event + 1);
+    assert!(
+        text.contains("parents[2]"),
+        "found relative to the test file"
+    );
+    let mut settings = stable();
+    settings.add_filter(r#"("password": )"[A-Za-z0-9_-]{20,}""#, r#"$1"[password]""#);
+    settings.bind(|| insta::assert_snapshot!("reproducer", text));
 }

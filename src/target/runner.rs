@@ -22,6 +22,9 @@ use super::worker::{
     CoverageSpec, Hello, RunRequest, Worker, WorkerError, WorkerInfo, tail_of_file,
 };
 use crate::charm::Charm;
+use crate::repro::Scene;
+
+mod scene;
 use crate::engine::action::Effect;
 use crate::engine::{
     Action, Driver, EncodeError, Event, HookKind, StoryEncoder, Tape, Trace, World, encode,
@@ -102,6 +105,8 @@ pub struct Target {
     worker: Option<Worker>,
     python: PathBuf,
     entry: PathBuf,
+    /// The charm's own directory (the sandbox runs a copy).
+    source_dir: PathBuf,
     agent: UnitAgent,
     /// Steps whose workload side has been applied to Pebble.
     synced_steps: usize,
@@ -112,6 +117,13 @@ pub struct Target {
     pub stop_at_finding: bool,
     /// Read StoredState and deferred events after every hook.
     pub want_state: bool,
+    /// Stop an input just before the event with this index (in the whole trace) and
+    /// capture the unit there, for a reproducer ([`Target::take_scene`]).
+    pub scene_before: Option<usize>,
+    /// With [`Target::scene_before`]: capture the unit before every event up to it too
+    /// (a reproducer that replays the whole story).
+    pub scene_every_event: bool,
+    scenes: Vec<Scene>,
     /// The worker was (re)started this many times.
     pub worker_starts: u32,
     coverage: Option<CoverageMap>,
@@ -209,10 +221,14 @@ impl Target {
             worker: None,
             python,
             entry,
+            source_dir: std::path::absolute(charm_dir).unwrap_or_else(|_| charm_dir.to_path_buf()),
             agent,
             synced_steps: 0,
             notice_ids: BTreeMap::new(),
             stop_at_finding: true,
+            scene_before: None,
+            scene_every_event: false,
+            scenes: Vec::new(),
             want_state: true,
             worker_starts: 0,
             coverage: None,
@@ -228,6 +244,18 @@ impl Target {
     }
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
+    }
+    /// The charm's own directory (not the sandbox's copy of it).
+    pub fn charm_dir(&self) -> &Path {
+        &self.source_dir
+    }
+
+    /// The charm's entry point, relative to the charm directory (`src/charm.py`).
+    pub fn entry_in_charm(&self) -> PathBuf {
+        self.entry
+            .strip_prefix(self.sandbox.charm_dir())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| self.entry.clone())
     }
     pub fn python(&self) -> &Path {
         &self.python
@@ -349,6 +377,7 @@ impl Target {
 
     /// Back to a unit that was never deployed.
     fn reset(&mut self) -> Result<(), TargetError> {
+        self.scenes.clear();
         for f in [".unit-state.db", ".unit-state.db-journal"] {
             let _ = std::fs::remove_file(self.sandbox.charm_dir().join(f));
         }
@@ -469,6 +498,15 @@ impl Target {
         let mut failures_in_a_row = 0;
         while let Some(event) = d.next_event()? {
             self.sync_workloads(d.trace(), d.world())?;
+            if let Some(k) = self.scene_before {
+                if self.scene_every_event || k == outcomes.len() {
+                    let scene = self.capture_scene(d.world(), &event)?;
+                    self.scenes.push(scene);
+                }
+                if k == outcomes.len() {
+                    break;
+                }
+            }
             let out = self.run_event(d.world(), &event)?;
             if let Some(cov) = self.coverage.as_mut().filter(|_| self.lifecycle_features) {
                 let prev = outcomes.last();
@@ -745,6 +783,12 @@ impl Target {
         event: &Event,
     ) -> Result<EventOutcome, TargetError> {
         self.run_event(world, event)
+    }
+
+    /// The unit captured before the event [`Target::scene_before`] names (and, with
+    /// [`Target::scene_every_event`], before each event up to it), by the last run.
+    pub fn take_scenes(&mut self) -> Vec<Scene> {
+        std::mem::take(&mut self.scenes)
     }
 
     /// Which kind of hook a finding in `report` is in.

@@ -184,6 +184,16 @@ impl Sandbox {
         self.root().join("out").join(name)
     }
     /// The sandbox directory that appears at `path` inside the walls.
+    /// Where the harness finds what the charm sees at `path`, a writable location: its
+    /// layer inside the walls, the path itself without them.
+    pub fn writable_view(&self, path: &Path) -> PathBuf {
+        if self.contained() {
+            self.layer(path)
+        } else {
+            path.to_path_buf()
+        }
+    }
+
     fn layer(&self, path: &Path) -> PathBuf {
         let name = path
             .display()

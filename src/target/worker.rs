@@ -344,6 +344,21 @@ impl Worker {
         Ok((stored, deferred))
     }
 
+    /// Read ops' unit state as Python literals, for a reproducer's State.
+    pub fn read_scene(&mut self) -> Result<crate::repro::UnitState, WorkerError> {
+        self.send(&json!({"op": "scene"}))?;
+        let msg = self.recv(Instant::now() + Duration::from_secs(30))?;
+        if msg.get("op").and_then(Value::as_str) == Some("error") {
+            return Err(WorkerError::Protocol(
+                msg.get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("reading the unit state failed")
+                    .to_string(),
+            ));
+        }
+        serde_json::from_value(msg).map_err(|e| WorkerError::Protocol(e.to_string()))
+    }
+
     /// Stop the worker (and, with it, anything of the charm's still running).
     pub fn kill(&mut self) {
         let _ = self.child.kill();

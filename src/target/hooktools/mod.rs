@@ -68,7 +68,9 @@ mod format;
 mod misc;
 mod ports;
 mod relations;
+mod scene;
 mod secrets;
+pub use scene::event_scene;
 
 pub use format::Format;
 pub use ports::{PortRange, Protocol};

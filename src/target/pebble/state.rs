@@ -223,7 +223,7 @@ impl ServiceStatus {
 }
 
 impl ServiceState {
-    fn status(self) -> ServiceStatus {
+    pub fn status(self) -> ServiceStatus {
         match self {
             ServiceState::Running => ServiceStatus::Active,
             ServiceState::Stopped => ServiceStatus::Inactive,

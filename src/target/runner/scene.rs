@@ -1,0 +1,118 @@
+//! Capturing the unit just before a hook, for a reproducer (see [`crate::repro`]).
+
+use super::{Target, TargetError};
+use crate::engine::{Event, World};
+use crate::repro::{CheckScene, ContainerScene, NoticeScene, Scene};
+use crate::target::hooktools::HookContext;
+use crate::target::pebble::FsEntry;
+use std::path::Path;
+
+/// Files larger than this are left out of a reproducer (and named in its notes).
+const MAX_FILE: usize = 64 << 10;
+
+impl Target {
+    /// The unit as `event` (just delivered by `world`, not run yet) will find it.
+    pub(super) fn capture_scene(
+        &mut self,
+        world: &World,
+        event: &Event,
+    ) -> Result<Scene, TargetError> {
+        let mut scene = Scene::default();
+        let ctx = HookContext::begin(world, &self.agent, event);
+        ctx.scene(event, &mut scene);
+        scene.workload_version = self.agent.workload_version.clone();
+        if let Some(w) = self.worker.as_mut() {
+            scene.unit_state = w.read_scene()?;
+        }
+        let pebble = self.pebble.as_ref().map(|p| p.snapshot()).transpose()?;
+        for c in &world.containers {
+            let mut cs = ContainerScene {
+                name: c.name.clone(),
+                can_connect: c.up,
+                ..ContainerScene::default()
+            };
+            if let Some(snap) = pebble.as_ref().and_then(|p| p.containers.get(&c.name)) {
+                for layer in &snap.plan.layers {
+                    let only = crate::target::pebble::Plan {
+                        layers: Vec::new(),
+                        services: layer.services.clone(),
+                        checks: layer.checks.clone(),
+                        log_targets: layer.log_targets.clone(),
+                    };
+                    cs.layers.push((layer.label.clone(), only.to_yaml()));
+                }
+                for (name, rt) in &snap.services {
+                    cs.service_statuses
+                        .insert(name.clone(), rt.state.status().as_str().to_string());
+                }
+                for (name, ck) in &snap.checks {
+                    cs.checks.push(CheckScene {
+                        name: name.clone(),
+                        level: ck.level.clone(),
+                        startup: ck.startup.clone(),
+                        status: ck.status.as_str().to_string(),
+                        failures: ck.failures,
+                        threshold: ck.threshold,
+                    });
+                }
+                for n in snap.notices.iter().filter(|n| n.type_ == "custom") {
+                    cs.notices.push(NoticeScene {
+                        id: n.id.clone(),
+                        key: n.key.clone(),
+                    });
+                }
+                for (path, entry) in &snap.fs.entries {
+                    if let FsEntry::File { content, .. } = entry {
+                        if content.len() > MAX_FILE {
+                            scene.gaps.push(format!(
+                                "{path} in container {} ({} bytes, too big to inline)",
+                                c.name,
+                                content.len()
+                            ));
+                        } else {
+                            cs.files.insert(path.clone(), content.clone());
+                        }
+                    }
+                }
+            }
+            scene.containers.push(cs);
+        }
+        if !scene.kubernetes {
+            for (name, a) in &self.config.shims {
+                scene
+                    .host
+                    .shims
+                    .insert(name.clone(), (a.exit, a.stdout.clone()));
+            }
+            for w in self.config.writable.iter().filter(|w| w.is_absolute()) {
+                scene.host.writable.push(w.display().to_string());
+                let view = self.sandbox.writable_view(w);
+                collect_files(&view, w, &mut scene);
+            }
+        }
+        Ok(scene)
+    }
+}
+
+/// The files under `dir` (the charm's `as_path`), into the scene's host files.
+fn collect_files(dir: &Path, as_path: &Path, scene: &mut Scene) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let (p, shown) = (e.path(), as_path.join(e.file_name()));
+        match e.file_type() {
+            Ok(t) if t.is_dir() => collect_files(&p, &shown, scene),
+            Ok(t) if t.is_file() => match std::fs::read(&p) {
+                Ok(c) if c.len() <= MAX_FILE => {
+                    scene.host.files.insert(shown.display().to_string(), c);
+                }
+                _ => scene.gaps.push(format!(
+                    "{} on the host (too big or unreadable to inline)",
+                    shown.display()
+                )),
+            },
+            _ => {}
+        }
+    }
+}
