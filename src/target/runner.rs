@@ -389,8 +389,7 @@ impl Target {
         self.notice_ids.clear();
         if let Some(p) = &self.pebble {
             for c in p.container_names() {
-                p.restart(&c, true)?;
-                p.down(&c)?;
+                p.renew(&c)?;
             }
         }
         Ok(())

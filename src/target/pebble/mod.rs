@@ -435,22 +435,44 @@ impl FakePebble {
         let c = self.container(name)?.clone();
         self.take_down(&c);
         if fresh {
-            let mut st = c.state.lock().expect("poisoned");
-            st.reset_daemon();
-            st.boot += 1;
-            st.epoch += 1;
-            let keep = st.persistent_paths.clone();
-            let root = st.fs.root().to_path_buf();
-            st.fs
-                .reset_keeping(&keep)
-                .map_err(|source| PebbleError::Filesystem {
-                    container: name.to_string(),
-                    what: "reset",
-                    root,
-                    source,
-                })?;
+            self.new_boot(&c, name, true)?;
         }
         self.bring_up(&c)
+    }
+
+    /// A container as it is before a unit is deployed: down, with a fresh Pebble and an
+    /// empty filesystem, its mounted storage emptied too (unlike a fresh restart, which is
+    /// the same pod's storage outliving the container). Every input starts from this.
+    pub fn renew(&self, name: &str) -> Result<(), PebbleError> {
+        let c = self.container(name)?.clone();
+        self.take_down(&c);
+        self.new_boot(&c, name, false)
+    }
+
+    fn new_boot(
+        &self,
+        c: &Arc<Container>,
+        name: &str,
+        keep_storage: bool,
+    ) -> Result<(), PebbleError> {
+        let mut st = c.state.lock().expect("poisoned");
+        st.reset_daemon();
+        st.boot += 1;
+        st.epoch += 1;
+        let keep = if keep_storage {
+            st.persistent_paths.clone()
+        } else {
+            Vec::new()
+        };
+        let root = st.fs.root().to_path_buf();
+        st.fs
+            .reset_keeping(&keep)
+            .map_err(|source| PebbleError::Filesystem {
+                container: name.to_string(),
+                what: "reset",
+                root,
+                source,
+            })
     }
 
     /// Container paths that survive a fresh restart (the container's mounted storage).
