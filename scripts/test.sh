@@ -10,12 +10,14 @@ Usage: scripts/test.sh [--no-python] [--no-fuzz]
 Runs, in order: cargo fmt --check, cargo clippy -D warnings, actionlint on the GitHub
 workflow template (scripts/lint-workflows.sh), cargo test (release mode: the
 engine tests decode many thousands of inputs), and pytest on examples/charms/tests with the
-venv at \${CHARMFUZZ_VENV:-<repo>/.venv} (set it up with scripts/setup.sh), then
+venv at \${CHARMFUZZ_VENV:-<repo>/.venv} (set it up with scripts/setup.sh) and
+scripts/check-repros.sh: every planted bug's finding, minimised, gives an ops.testing
+reproducer that fails as found on the buggy charm and passes on the clean one; then
 scripts/fuzz-demo.sh: cargo fuzz finds the demo charms' planted bugs and nothing in the
 clean ones, and scripts/check-bundle.sh: the ClusterFuzzLite build runs from its \$OUT.
 
 Options:
-  --no-python   skip the Python tests
+  --no-python   skip the Python tests and the reproducer check
   --no-fuzz     skip the cargo fuzz check
   -h, --help    show this help
 USAGE
@@ -50,6 +52,8 @@ if [ "$python" = 1 ]; then
     fi
     echo "== pytest examples/charms/tests"
     "$venv/bin/python" -m pytest examples/charms/tests -q
+    echo "== reproducers: each planted bug's ops.testing test, on the buggy and the clean charm"
+    CHARMFUZZ_VENV="$venv" scripts/check-repros.sh
 fi
 if [ "$fuzz" = 1 ]; then
     echo "== cargo fuzz: the demo charms' planted bugs"

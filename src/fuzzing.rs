@@ -36,6 +36,7 @@
 
 use crate::charm::Charm;
 use crate::engine::seed_bytes;
+use crate::reproduce;
 use crate::story;
 use crate::target::coverage::{CODE_SLOTS, CoverageMap};
 use crate::target::{Finding, Mode, RunReport, Target, TargetConfig, TargetError};
@@ -228,8 +229,9 @@ impl FuzzSettings {
 pub enum Verdict {
     /// The charm came through (or failed in a way `CHARMFUZZ_ONLY` does not ask for).
     Pass,
-    /// A finding: the text explains it (signature, title, story with outcomes).
-    Finding(String),
+    /// A finding: the text explains it (signature, title, story with outcomes); the run
+    /// that found it.
+    Finding(String, Box<RunReport>),
 }
 
 /// One libFuzzer process's fuzzer: a charm unit and its coverage bitmap.
@@ -281,7 +283,34 @@ impl LifecycleFuzzer {
                 return Verdict::Pass;
             }
         }
-        Verdict::Finding(explain(report))
+        Verdict::Finding(explain(report), Box::new(report.clone()))
+    }
+
+    /// Write the `ops.testing` reproducer of a finding (`report`, a run of `data`) beside
+    /// the crash artifact libFuzzer is about to write ([`reproducer_path`]), so that the
+    /// finding's printout can point at a test to run at once. The crash store's copy is
+    /// written again by `charmfuzz triage` from the minimised story.
+    pub fn write_reproducer(
+        &mut self,
+        data: &[u8],
+        report: &RunReport,
+        artifact: &Path,
+    ) -> Result<reproduce::Written, reproduce::ReproError> {
+        let command = format!(
+            "charmfuzz replay --charm {} --max-steps {} {}",
+            shell_word(&self.settings.charm_dir.display().to_string()),
+            self.settings.max_steps,
+            shell_word(&artifact.display().to_string())
+        );
+        reproduce::write(
+            &mut self.target,
+            data,
+            Some(self.settings.max_steps),
+            report,
+            &command,
+            reproduce::Shape::Auto,
+            &reproducer_path(artifact),
+        )
     }
 }
 
@@ -312,10 +341,37 @@ pub fn explain(report: &RunReport) -> String {
     out
 }
 
+/// Where [`LifecycleFuzzer::write_reproducer`] puts the reproducer of the crash artifact
+/// `artifact`: beside it, as `test_<artifact name>.py` (`crash-3fa9…` →
+/// `test_crash_3fa9….py`), a name pytest collects and the `crash-*` globs of the scripts
+/// do not take for an input.
+pub fn reproducer_path(artifact: &Path) -> PathBuf {
+    let name = artifact
+        .file_name()
+        .map(|n| n.to_string_lossy().replace(['-', '.'], "_"))
+        .unwrap_or_else(|| "finding".into());
+    artifact.with_file_name(format!("test_{name}.py"))
+}
+
+/// Whether a finding in this libFuzzer process gets a reproducer written beside its
+/// artifact: not while libFuzzer minimises a crash (`cargo fuzz tmin` runs the crashing
+/// input again and again) or merges a corpus (`cargo fuzz cmin`), where the crash is not
+/// news and the file would only be rewritten.
+pub fn writes_reproducer(args: &[String]) -> bool {
+    !args
+        .iter()
+        .any(|a| a.starts_with("-minimize_crash") || a.starts_with("-merge"))
+}
+
 /// The lines printed after a finding, as cargo-fuzz prints its own: how to replay it,
-/// shrink it and file it, ready to paste. `artifact` is where libFuzzer is about to write
-/// the input (`<-artifact_prefix>crash-<sha1 of the input>`).
-pub fn next_steps(settings: &FuzzSettings, artifact: &Path) -> String {
+/// shrink it and file it, ready to paste, and where its reproducer is (`reproducer`: the
+/// file, or why there is none). `artifact` is where libFuzzer is about to write the input
+/// (`<-artifact_prefix>crash-<sha1 of the input>`).
+pub fn next_steps(
+    settings: &FuzzSettings,
+    artifact: &Path,
+    reproducer: Option<Result<&Path, String>>,
+) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
     let short = |p: &Path| shell_word(&p.strip_prefix(&cwd).unwrap_or(p).display().to_string());
     let bin = settings
@@ -329,11 +385,22 @@ pub fn next_steps(settings: &FuzzSettings, artifact: &Path) -> String {
         settings.max_steps
     );
     let a = short(artifact);
+    let reproducer = match reproducer {
+        Some(Ok(path)) => format!(
+            "Reproducer (an ops.testing test) written to:\n\n    {}\n\n\
+             Run it with:\n\n    python -m pytest {}\n",
+            short(path),
+            short(path)
+        ),
+        Some(Err(why)) => format!("No reproducer written: {why}\n"),
+        None => String::new(),
+    };
     format!(
         "Reproduce with:\n\n    {bin} replay {common} {a}\n\n\
          Minimize with:\n\n    {bin} minimize {common} {a}\n\n\
-         File it in the crash store (report, story, trace) with:\n\n    \
-         {bin} triage {common} --store crashes {a}\n"
+         File it in the crash store (report, story, trace, reproducer) with:\n\n    \
+         {bin} triage {common} --store crashes {a}\n\n\
+         {reproducer}"
     )
 }
 
@@ -620,6 +687,30 @@ mod tests {
         );
         assert_eq!(shell_word("my charm"), "'my charm'");
         assert_eq!(shell_word("a$b"), "'a$b'");
+    }
+
+    #[test]
+    fn a_reproducer_sits_beside_its_artifact_under_a_name_pytest_collects() {
+        assert_eq!(
+            reproducer_path(Path::new("fuzz/artifacts/lifecycle/crash-a999")),
+            PathBuf::from("fuzz/artifacts/lifecycle/test_crash_a999.py")
+        );
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(writes_reproducer(&args(&["lifecycle", "-runs=5"])));
+        assert!(!writes_reproducer(&args(&[
+            "lifecycle",
+            "-minimize_crash=1"
+        ])));
+        assert!(!writes_reproducer(&args(&[
+            "x",
+            "-minimize_crash_internal_step=1"
+        ])));
+        assert!(!writes_reproducer(&args(&[
+            "lifecycle",
+            "-merge=1",
+            "a",
+            "b"
+        ])));
     }
 
     #[test]

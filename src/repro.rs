@@ -300,7 +300,12 @@ fn header(out: &mut String, scenes: &[Scene], f: &Finding) {
         out,
         "Run it: python -m pytest {{this file}} (set {CHARM_DIR_VAR} to test another copy\nof the charm)."
     );
-    let mut gaps: Vec<&String> = scenes.iter().flat_map(|s| &s.gaps).collect();
+    let unit_less: Vec<String> = scenes.iter().filter_map(unit_less_gap).collect();
+    let mut gaps: Vec<&String> = scenes
+        .iter()
+        .flat_map(|s| &s.gaps)
+        .chain(&unit_less)
+        .collect();
     gaps.sort();
     gaps.dedup();
     if !gaps.is_empty() {
@@ -777,14 +782,59 @@ fn step_code(scene: &Scene, step: usize, chain: bool, memory: bool) -> StepCode 
     if !scene.kubernetes {
         arg("model", "testing.Model(type=\"lxd\")".into());
     }
-    let (event, note) = event_expr(&scene.event, &names, &storage_vars, &secret_vars);
+    let (event, note) = event_expr(scene, &names, &storage_vars, &secret_vars);
     notes.extend(note);
+    notes.extend(unit_less_gap(scene));
     StepCode {
         vars,
         args,
         event,
         notes,
     }
+}
+
+/// A relation hook that Juju ran with no remote unit, `relation-changed` for a change of
+/// the remote application's databag (`JUJU_REMOTE_UNIT=""`, ops: `event.unit is None`):
+/// the remote unit the test names instead. `ops.testing` cannot run such an event: it
+/// either picks one of the relation's remote units or, when there are none, fails (ops's
+/// `JujuContext` wants `JUJU_REMOTE_UNIT` and `ops.testing` leaves it unset). The test
+/// names the first remote unit, or a unit of the remote application that is not in the
+/// relation, and says so ([`unit_less_gap`]).
+fn unit_less_change(scene: &Scene) -> Option<u32> {
+    let EventScene::Relation {
+        method,
+        relation_id,
+        remote_unit: None,
+        ..
+    } = &scene.event
+    else {
+        return None;
+    };
+    if !matches!(
+        method.as_str(),
+        "relation_joined" | "relation_changed" | "relation_departed"
+    ) {
+        return None;
+    }
+    let relation = scene.relations.iter().find(|r| r.id == *relation_id)?;
+    let first = relation.remote_units_data.keys().next().copied();
+    // A peer relation's remote application is this one: not this unit.
+    first.or_else(|| (0..).find(|u| !relation.peer || *u != scene.unit_id))
+}
+
+/// The note for a hook [`unit_less_change`] rewrites.
+fn unit_less_gap(scene: &Scene) -> Option<String> {
+    let unit = unit_less_change(scene)?;
+    let EventScene::Relation { relation_id, .. } = &scene.event else {
+        return None;
+    };
+    let relation = scene.relations.iter().find(|r| r.id == *relation_id)?;
+    Some(format!(
+        "{}: Juju ran it for a change in {}'s application data, with no remote unit \
+         (JUJU_REMOTE_UNIT empty, event.unit is None); ops.testing cannot run a relation \
+         event without one, so the test names {}/{unit} and the charm sees it as event.unit.",
+        scene.hook, relation.remote_app, relation.remote_app
+    ))
 }
 
 /// The helpers every reproducer uses: running one hook, and (in a chain) carrying the
@@ -1017,12 +1067,12 @@ fn status_expr(status: &str, message: &str) -> Option<String> {
 
 /// The `ctx.on…` expression, and a note when the event cannot be written faithfully.
 fn event_expr(
-    e: &EventScene,
+    scene: &Scene,
     names: &Names,
     storages: &[((String, u32), String)],
     secrets: &BTreeMap<String, String>,
 ) -> (String, Option<String>) {
-    match e {
+    match &scene.event {
         EventScene::Simple(method) => (format!("ctx.on.{method}()"), None),
         EventScene::Relation {
             method,
@@ -1036,7 +1086,7 @@ fn event_expr(
                 .cloned()
                 .unwrap_or_else(|| format!("state.get_relation({relation_id})"));
             let mut args = vec![rel];
-            if let Some(u) = remote_unit {
+            if let Some(u) = remote_unit.or_else(|| unit_less_change(scene)) {
                 args.push(format!("remote_unit={u}"));
             }
             if let Some(u) = departing_unit {
@@ -1199,5 +1249,77 @@ pub fn py_value(v: &Value) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pytest file for one `relation-changed` of `relation`, with `remote_unit`.
+    fn changed(relation: RelationScene, remote_unit: Option<u32>) -> String {
+        let scene = Scene {
+            hook: format!("{}-relation-changed", relation.endpoint),
+            app: "demo".into(),
+            unit_id: 0,
+            kubernetes: true,
+            event: EventScene::Relation {
+                method: "relation_changed".into(),
+                relation_id: relation.id,
+                remote_unit,
+                departing_unit: None,
+            },
+            relations: vec![relation],
+            ..Scene::default()
+        };
+        let charm = CharmImport {
+            dir: CharmDir::Up(0),
+            module: "charm".into(),
+            path: vec!["src".into()],
+            class: Some("DemoCharm".into()),
+        };
+        write_pytest(&[scene], &Finding::default(), &charm)
+    }
+
+    fn relation(endpoint: &str, peer: bool, units: &[u32]) -> RelationScene {
+        RelationScene {
+            id: 4,
+            endpoint: endpoint.into(),
+            peer,
+            remote_app: if peer { "demo" } else { "db-app" }.into(),
+            remote_units_data: units.iter().map(|u| (*u, Databag::new())).collect(),
+            ..RelationScene::default()
+        }
+    }
+
+    #[test]
+    fn an_application_data_change_names_a_remote_unit_and_says_so() {
+        // No remote unit yet: a unit of the remote application outside the relation.
+        let py = changed(relation("db", false, &[]), None);
+        assert!(
+            py.contains("relation_changed(db_relation, remote_unit=0)"),
+            "{py}"
+        );
+        assert!(py.contains("so the test names db-app/0"), "{py}");
+        // A peer relation's remote application is this one: never this unit.
+        let py = changed(relation("replicas", true, &[]), None);
+        assert!(
+            py.contains("relation_changed(replicas_relation, remote_unit=1)"),
+            "{py}"
+        );
+        // Remote units: the first of them, which ops.testing would pick anyway.
+        let py = changed(relation("db", false, &[3, 5]), None);
+        assert!(py.contains("remote_unit=3)"), "{py}");
+        assert!(py.contains("names db-app/3"), "{py}");
+    }
+
+    #[test]
+    fn a_unit_data_change_is_written_as_it_was() {
+        let py = changed(relation("db", false, &[3, 5]), Some(5));
+        assert!(
+            py.contains("relation_changed(db_relation, remote_unit=5)"),
+            "{py}"
+        );
+        assert!(!py.contains("cannot run a relation event"), "{py}");
     }
 }

@@ -116,10 +116,15 @@ fuzz_target!(init: setup(), |data: &[u8]| {
     let mut f = FUZZER.get().expect("set up").lock().expect("one input at a time");
     match f.run_one(data) {
         Ok(Verdict::Pass) => forget_harness_edges(),
-        Ok(Verdict::Finding(text)) => {
+        Ok(Verdict::Finding(text, report)) => {
             let args: Vec<String> = std::env::args().collect();
             let artifact = fuzzing::crash_artifact_path(&args, data);
-            eprintln!("{text}\n{}", fuzzing::next_steps(&f.settings, &artifact));
+            let written = fuzzing::writes_reproducer(&args)
+                .then(|| f.write_reproducer(data, &report, &artifact));
+            let reproducer = written
+                .as_ref()
+                .map(|w| w.as_ref().map(|w| w.path.as_path()).map_err(|e| e.to_string()));
+            eprintln!("{text}\n{}", fuzzing::next_steps(&f.settings, &artifact, reproducer));
             // libFuzzer writes the crash artifact on abort.
             std::process::abort();
         }
@@ -129,7 +134,9 @@ fuzz_target!(init: setup(), |data: &[u8]| {
 
 fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
     match CHARM.get() {
-        Some((charm, true)) if seed % 8 != 0 => fuzzing::mutate(charm, data, size, max_size, seed),
+        Some((charm, true)) if !seed.is_multiple_of(8) => {
+            fuzzing::mutate(charm, data, size, max_size, seed)
+        }
         _ => fuzzer_mutate(data, size, max_size),
     }
 });
