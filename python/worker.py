@@ -365,6 +365,89 @@ class _Coverage:
         return local
 
 
+# Line coverage, for ``charmfuzz coverage``: which lines of the charm's own files each hook
+# ran, as (path relative to the charm, line) pairs. Unlike the bitmap above it is exact and
+# readable, and slower (a tracer on every charm frame), so the fuzzer does not use it. It
+# starts in the worker before the charm is imported, so the module-level lines that ran at
+# import (imports, class and def statements) count for every hook, as they would under Juju,
+# which imports the charm afresh for each one. Each child writes its set when the hook ends
+# (a child killed by a signal or a timeout, or one that calls os._exit, writes nothing).
+
+_LINES = None
+
+
+class _Lines:
+    def __init__(self, spec):
+        self.root = os.path.realpath(spec['root']) + os.sep
+        self.include = tuple(os.path.realpath(p) + os.sep for p in spec['include'])
+        self.exclude = tuple(os.path.realpath(p) + os.sep for p in spec.get('exclude', []))
+        self.files = {}
+        self.hits = set()
+
+    def rel(self, filename):
+        """The file's path inside the charm, or None for files not followed."""
+        rel = self.files.get(filename, -1)
+        if rel == -1:
+            path = os.path.realpath(filename)
+            rel = None
+            if (path.startswith(self.include) and path.startswith(self.root)
+                    and not path.startswith(self.exclude)):
+                rel = path[len(self.root):]
+            self.files[filename] = rel
+        return rel
+
+    def start(self):
+        import threading
+
+        sys.settrace(self._global)
+        threading.settrace(self._global)
+
+    def _global(self, frame, event, arg):
+        if event != 'call':
+            return None
+        rel = self.rel(frame.f_code.co_filename)
+        if rel is None:
+            return None
+        hits = self.hits
+
+        def local(frame, event, arg):
+            if event == 'line':
+                hits.add((rel, frame.f_lineno))
+            return local
+
+        return local
+
+    def write(self, path):
+        with open(path, 'w') as f:
+            f.writelines(f'{rel}\t{line}\n' for rel, line in sorted(self.hits))
+
+    def executable(self):
+        """Every followed file's executable lines, from CPython's own line tables."""
+        out = {}
+        for top in self.include:
+            for dirpath, dirnames, filenames in os.walk(top):
+                dirnames[:] = sorted(d for d in dirnames
+                                     if not os.path.join(dirpath, d).startswith(self.exclude))
+                for name in sorted(filenames):
+                    path = os.path.join(dirpath, name)
+                    rel = self.rel(path) if name.endswith('.py') else None
+                    if rel is None:
+                        continue
+                    try:
+                        with open(path, 'rb') as f:
+                            code = compile(f.read(), path, 'exec')
+                    except (OSError, SyntaxError, ValueError):
+                        continue
+                    lines = set()
+                    todo = [code]
+                    while todo:
+                        c = todo.pop()
+                        lines.update(line for _, _, line in c.co_lines() if line)
+                        todo.extend(k for k in c.co_consts if isinstance(k, type(code)))
+                    out[rel] = sorted(lines)
+        return out
+
+
 _ENTRY_CODE = {}
 
 
@@ -424,7 +507,9 @@ def _child(req, agent):
         entry = _HELLO['entry']
         sys.argv = [entry]
 
-        if _COV is not None and not _COV.monitoring:
+        # One tracer per thread: line coverage (already tracing, inherited from the worker)
+        # takes the place of the bitmap's settrace fallback; charmfuzz never asks for both.
+        if _COV is not None and not _COV.monitoring and _LINES is None:
             _COV.start()
         prof = None
         if _HELLO.get('profile'):
@@ -448,6 +533,9 @@ def _child(req, agent):
         if prof is not None:
             prof.disable()
             prof.dump_stats(_HELLO['profile'] + f'.{os.getpid()}')
+        if _LINES is not None and req.get('lines'):
+            sys.settrace(None)
+            _LINES.write(req['lines'])
     except BaseException:
         traceback.print_exc()
         code = 70
@@ -608,9 +696,12 @@ def main():
         charm_dir = hello['charm_dir']
         os.chdir(charm_dir)
         sys.path[:0] = hello['sys_path']
-        global _COV
+        global _COV, _LINES
         if hello.get('coverage'):
             _COV = _Coverage(hello['coverage'])
+        if hello.get('lines'):
+            _LINES = _Lines(hello['lines'])
+            _LINES.start()
         if hello.get('split_charmcraft'):
             _split_charmcraft(charm_dir)
         import ops
@@ -656,6 +747,11 @@ def main():
                     os.path.join(hello['charm_dir'], '.unit-state.db'))})
             except Exception as e:
                 _reply({'op': 'error', 'message': f'reading the unit state: {e!r}'})
+        elif op == 'lines':
+            if _LINES is None:
+                _reply({'op': 'error', 'message': 'line coverage is off'})
+            else:
+                _reply({'op': 'lines', 'executable': _LINES.executable()})
         elif op == 'ping':
             _reply({'op': 'pong'})
         else:

@@ -8,6 +8,7 @@ pub mod charm;
 pub mod engine;
 pub mod fuzzing;
 pub mod lifecycle_map;
+pub mod line_coverage;
 pub mod minimize;
 pub mod repro;
 pub mod reproduce;

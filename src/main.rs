@@ -76,7 +76,9 @@ enum Command {
     Dict(DictCmd),
     /// The lifecycle a corpus explored: every input played against the charm, then which
     /// hooks it reached, which hook followed which, and which possible hooks it never
-    /// reached, as a table; `--markdown FILE` adds a report with a Mermaid diagram.
+    /// reached, as a table; and which lines of the charm's `src/` and `lib/` it ran, as a
+    /// table per file (`--lcov FILE` writes them for coverage tools). `--markdown FILE`
+    /// adds a report with a Mermaid diagram of the lifecycle.
     Coverage(CoverageCmd),
 }
 
@@ -93,6 +95,13 @@ struct CoverageCmd {
     /// Transitions listed in the table, most frequent first.
     #[arg(long, default_value_t = 15)]
     top: usize,
+    /// Write the charm's line coverage as an LCOV tracefile here (genhtml, Codecov and
+    /// editors' coverage gutters read it).
+    #[arg(long)]
+    lcov: Option<PathBuf>,
+    /// Skip line coverage (hooks and transitions only; faster: no tracer in the charm).
+    #[arg(long, conflicts_with = "lcov")]
+    no_lines: bool,
     #[command(flatten)]
     limit: MaxSteps,
     #[command(flatten)]
@@ -772,6 +781,14 @@ fn coverage_cmd(c: CoverageCmd) -> Result<ExitCode> {
         bail!("no inputs in {}", c.corpus[0].display());
     }
     let mut target = c.target.start(&charm, &c.charm.charm)?;
+    let lines = !c.no_lines && target.mode() == charmfuzz::target::Mode::Fork;
+    if lines {
+        target
+            .enable_line_coverage()
+            .context("cannot start the charm with line coverage")?;
+    } else if c.lcov.is_some() {
+        bail!("--lcov needs fork mode: in exec mode the charm's own dispatch runs each hook");
+    }
     let mut map = charmfuzz::lifecycle_map::LifecycleMap::new(&charm.spec);
     for (i, path) in inputs.iter().enumerate() {
         progress(&format!("coverage: {}/{} inputs", i + 1, inputs.len()));
@@ -783,9 +800,36 @@ fn coverage_cmd(c: CoverageCmd) -> Result<ExitCode> {
     }
     progress_done();
     print!("{}", map.table(c.top));
+    let line_coverage = if lines {
+        target
+            .line_coverage()
+            .context("cannot list the charm's lines")?
+    } else {
+        None
+    };
+    if let Some(lc) = &line_coverage {
+        println!(
+            "\nlines of the charm run by the corpus ({} hooks):\n",
+            lc.hooks
+        );
+        print!("{}", lc.table());
+    }
+    if let (Some(path), Some(lc)) = (&c.lcov, &line_coverage) {
+        let charm_dir = std::path::absolute(&c.charm.charm).unwrap_or(c.charm.charm.clone());
+        std::fs::write(path, lc.lcov(&charm_dir))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("\nLCOV tracefile: {}", path.display());
+    }
     if let Some(md) = &c.markdown {
-        std::fs::write(md, map.markdown(&charm.spec.name))
-            .with_context(|| format!("cannot write {}", md.display()))?;
+        let mut report = map.markdown(&charm.spec.name);
+        if let Some(lc) = &line_coverage {
+            report.push_str(&format!(
+                "\n## Lines of the charm\n\nRun by the corpus's {} hooks:\n\n```text\n{}```\n",
+                lc.hooks,
+                lc.table()
+            ));
+        }
+        std::fs::write(md, report).with_context(|| format!("cannot write {}", md.display()))?;
         println!("\nreport with the lifecycle diagram: {}", md.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -142,11 +142,14 @@ fn stats_reach_every_kubernetes_hook_kind_of_the_demo_charm() {
 }
 
 /// `coverage` plays the seed corpus against the real demo charm: every seed installs, the
-/// table and the Markdown report agree, and hooks never reached are marked.
+/// table and the Markdown report agree, and hooks never reached are marked. The charm's
+/// lines are counted per hook: the install handler's body ran once per seed, and the
+/// LCOV tracefile says so for the charm's real source file.
 #[test]
 fn coverage_maps_the_lifecycle_a_corpus_reached() {
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("lifecycle.md");
+    let lcov = dir.path().join("charm.lcov");
     let seeds = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/lifecycle"))
         .unwrap()
         .count();
@@ -157,10 +160,41 @@ fn coverage_maps_the_lifecycle_a_corpus_reached() {
         DEMO,
         "--markdown",
         md.to_str().unwrap(),
+        "--lcov",
+        lcov.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = stdout(&o);
     assert!(s.starts_with(&format!("{seeds} inputs, ")), "{s}");
+    // Lines: the row of src/charm.py, and the LCOV record of the same file.
+    let row = s
+        .lines()
+        .find(|l| l.starts_with("src/charm.py "))
+        .expect("a row for src/charm.py");
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    let (lines, run): (usize, usize) = (cols[1].parse().unwrap(), cols[2].parse().unwrap());
+    assert!(run > 0 && run < lines, "{row}");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(DEMO)
+        .join("src/charm.py");
+    let text = std::fs::read_to_string(&source).unwrap();
+    let body = 2 + text
+        .lines()
+        .position(|l| l.trim_start().starts_with("def _on_install("))
+        .expect("the demo charm has an install handler");
+    let tracefile = std::fs::read_to_string(&lcov).unwrap();
+    let record = tracefile
+        .split("end_of_record\n")
+        .find(|r| r.contains(&format!("SF:{}\n", source.display())))
+        .unwrap_or_else(|| panic!("no record for {}: {tracefile}", source.display()));
+    assert!(
+        record.contains(&format!("\nDA:{body},{seeds}\n")),
+        "line {body} (install) ran once per seed: {record}"
+    );
+    assert!(
+        record.contains(&format!("\nLF:{lines}\nLH:{run}\n")),
+        "{record}"
+    );
     let install = s
         .lines()
         .find(|l| l.starts_with("install "))

@@ -19,9 +19,10 @@ use super::outcome::{EventOutcome, Exit, Finding, ShimCall, find_exception};
 use super::pebble::{FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
 use super::sandbox::{Sandbox, SandboxError};
 use super::worker::{
-    CoverageSpec, Hello, RunRequest, Worker, WorkerError, WorkerInfo, tail_of_file,
+    CoverageSpec, Hello, LinesSpec, RunRequest, Worker, WorkerError, WorkerInfo, tail_of_file,
 };
 use crate::charm::Charm;
+use crate::line_coverage::LineCoverage;
 use crate::repro::Scene;
 
 mod scene;
@@ -128,6 +129,8 @@ pub struct Target {
     pub worker_starts: u32,
     coverage: Option<CoverageMap>,
     coverage_ops: bool,
+    /// Line coverage, added up over every hook since it was enabled.
+    lines: Option<LineCoverage>,
     /// Whether the lifecycle features (hook transitions and responses) are recorded into
     /// the coverage map next to the charm's code coverage (on by default).
     pub lifecycle_features: bool,
@@ -233,6 +236,7 @@ impl Target {
             worker_starts: 0,
             coverage: None,
             coverage_ops: false,
+            lines: None,
             lifecycle_features: true,
         };
         t.start_worker()?;
@@ -286,6 +290,35 @@ impl Target {
         self.start_worker()
     }
 
+    /// Record which lines of the charm every hook runs from now on (fork mode: in exec
+    /// mode the hooks run the charm's own `dispatch`, which charmfuzz does not trace).
+    /// Restarts the worker, so that the tracer sees the charm's import.
+    pub fn enable_line_coverage(&mut self) -> Result<(), TargetError> {
+        self.lines = Some(LineCoverage::default());
+        self.start_worker()
+    }
+
+    /// The line coverage added up so far, with every followed file's executable lines
+    /// (`None` unless [`Target::enable_line_coverage`] was called).
+    pub fn line_coverage(&mut self) -> Result<Option<LineCoverage>, TargetError> {
+        let Some(mut lines) = self.lines.clone() else {
+            return Ok(None);
+        };
+        let worker = self.worker.as_mut().expect("started");
+        lines.set_executable(worker.executable_lines()?);
+        Ok(Some(lines))
+    }
+
+    fn lines_spec(&self) -> Option<LinesSpec> {
+        self.lines.as_ref()?;
+        let charm = self.sandbox.charm_dir();
+        Some(LinesSpec {
+            include: vec![charm.join("src"), charm.join("lib")],
+            exclude: vec![charm.join("venv")],
+            root: charm,
+        })
+    }
+
     pub fn coverage(&self) -> Option<&CoverageMap> {
         self.coverage.as_ref()
     }
@@ -337,6 +370,7 @@ impl Target {
             prewarm: self.config.mode == Mode::Fork,
             profile: std::env::var_os("CHARMFUZZ_PROFILE").map(PathBuf::from),
             coverage: self.coverage_spec(),
+            lines: self.lines_spec(),
         };
         let hostname = self.charm.spec.name.replace('_', "-") + "-0";
         let mut cmd = self
@@ -659,6 +693,8 @@ impl Target {
             stdout: self.sandbox.out("stdout"),
             stderr: self.sandbox.out("stderr"),
             timeout: self.config.timeout,
+            lines: (self.lines.is_some() && self.config.mode == Mode::Fork)
+                .then(|| self.sandbox.out("lines")),
             exec: (self.config.mode == Mode::Exec).then(|| {
                 vec![
                     self.sandbox
@@ -703,8 +739,17 @@ impl Target {
                 }
             }
         };
+        if let Some(path) = &req.lines {
+            let _ = std::fs::remove_file(path);
+        }
         let worker = self.worker.as_mut().expect("started");
         let report = worker.run_hook(&req, &self.listener, Duration::from_secs(10), &mut serve)?;
+        if let (Some(path), Some(lines)) = (&req.lines, self.lines.as_mut()) {
+            // A child that died by a signal, timed out or called os._exit wrote nothing.
+            if let Ok(text) = std::fs::read_to_string(path) {
+                lines.add_hook(&text);
+            }
+        }
         let exit = if report.timed_out {
             Exit::Timeout
         } else if let Some(s) = report.signal {

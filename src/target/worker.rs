@@ -82,6 +82,18 @@ pub struct Hello {
     /// Developer aid: write a cProfile of every hook to `<profile>.<pid>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<PathBuf>,
+    /// Record which lines of the charm each hook runs ([`crate::line_coverage`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<LinesSpec>,
+}
+
+/// Which files line coverage follows: those under `include` (the charm's `src/` and
+/// `lib/`), not under `exclude`, reported relative to `root` (the charm directory).
+#[derive(Debug, Clone, Serialize)]
+pub struct LinesSpec {
+    pub root: PathBuf,
+    pub include: Vec<PathBuf>,
+    pub exclude: Vec<PathBuf>,
 }
 
 /// The shared coverage bitmap, as the worker maps it (see [`super::coverage`]).
@@ -107,6 +119,9 @@ pub struct RunRequest {
     pub stderr: PathBuf,
     /// Seconds before the child's process group is killed.
     pub timeout: f64,
+    /// With line coverage on: where the child writes the lines it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<PathBuf>,
     /// Exec mode: the argv to `exec` instead of running the entry point in the fork.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exec: Option<Vec<String>>,
@@ -357,6 +372,25 @@ impl Worker {
             ));
         }
         serde_json::from_value(msg).map_err(|e| WorkerError::Protocol(e.to_string()))
+    }
+
+    /// Every followed file's executable lines (line coverage must be on), by path
+    /// relative to the charm.
+    pub fn executable_lines(
+        &mut self,
+    ) -> Result<std::collections::BTreeMap<String, Vec<u32>>, WorkerError> {
+        self.send(&json!({"op": "lines"}))?;
+        let msg = self.recv(Instant::now() + Duration::from_secs(60))?;
+        if msg.get("op").and_then(Value::as_str) != Some("lines") {
+            return Err(WorkerError::Protocol(
+                msg.get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("listing the charm's lines failed")
+                    .to_string(),
+            ));
+        }
+        serde_json::from_value(msg.get("executable").cloned().unwrap_or_default())
+            .map_err(|e| WorkerError::Protocol(e.to_string()))
     }
 
     /// Stop the worker (and, with it, anything of the charm's still running).
