@@ -14,11 +14,13 @@ venv at \${CHARMFUZZ_VENV:-<repo>/.venv} (set it up with scripts/setup.sh) and
 scripts/check-repros.sh: every planted bug's finding, minimised, gives an ops.testing
 reproducer that fails as found on the buggy charm and passes on the clean one; then
 scripts/fuzz-demo.sh: cargo fuzz finds the demo charms' planted bugs and nothing in the
-clean ones, and scripts/check-bundle.sh: the ClusterFuzzLite build runs from its \$OUT.
+clean ones, scripts/check-bundle.sh: the ClusterFuzzLite build runs from its \$OUT, and
+scripts/check-nightly.sh: five minutes of the nightly job exit 1 with a reproducer per
+signature on the buggy demo charm, and 0 on the clean one.
 
 Options:
   --no-python   skip the Python tests and the reproducer check
-  --no-fuzz     skip the cargo fuzz check
+  --no-fuzz     skip the cargo fuzz, bundle and nightly checks
   -h, --help    show this help
 USAGE
 }
@@ -60,4 +62,6 @@ if [ "$fuzz" = 1 ]; then
     scripts/fuzz-demo.sh
     echo "== ClusterFuzzLite: the fuzzer runs from a relocated \$OUT"
     scripts/check-bundle.sh
+    echo "== the nightly job: five minutes on the buggy demo charm, then on the clean one"
+    scripts/check-nightly.sh
 fi
