@@ -2,7 +2,7 @@
 # The ablation benchmark: what coverage feedback and the structure-aware mutator each buy.
 #
 # Usage: scripts/bench-ablation.sh [--bugs "BUG-2 BUG-4"] [--seeds N (3)] [--runs N (1000)]
-#                                  [--steps N (12)] [--empty] [--no-cost]
+#                                  [--steps N (16)] [--empty] [--no-cost]
 #
 # Three arms, side by side on this machine, with the same budget of runs per attempt:
 #   guided  cargo fuzz's libFuzzer, the charm's coverage as feedback, structure mutator
@@ -25,7 +25,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bugs="BUG-4 M2"
 seeds=3
 runs=1000
-steps=12
+steps=16
 cost=1
 empty=0
 while [ $# -gt 0 ]; do

@@ -6,13 +6,24 @@
 //! ([`crate::target::coverage`]), so inputs that make the charm do something new are kept
 //! and mutated further.
 //!
-//! **Mutation.** At tens of inputs per second, flipping bytes rarely makes the next useful
-//! event. [`mutate`] works on the story instead: the input is cut at the byte offsets where
-//! each step's choices begin (the decoder reports them), and whole steps are deleted,
-//! duplicated, swapped or inserted, one choice is changed, the story is extended or cut
-//! short; [`crossover`] splices the beginning of one story onto the end of another. Every
-//! byte string decodes to a valid story, so every mutant is valid; cutting at step
-//! boundaries keeps the rest of the story meaning what it meant.
+//! **Mutation.** At a story or two per second, flipping bytes rarely makes the next useful
+//! event. [`mutate`] works on the story instead. Most of the time it tells the story
+//! further: one to three actions appended at its end, each chosen among those Juju could
+//! let happen there (the decoder reports them with the byte that selects each), favouring
+//! actions the story has just made possible or never took. A lifecycle bug is a path of
+//! such steps, each of which makes the charm do something new, so that coverage keeps every
+//! step of the path and the next mutation starts from there. The other mutations insert a
+//! valid action inside the story; delete, duplicate or swap whole steps (the input is cut
+//! at the byte offsets where each step's choices begin); change one choice; or end the
+//! story early. [`crossover`] splices the beginning of one story onto the end of another.
+//! Every byte string decodes to a valid story, so every mutant is valid.
+//!
+//! Which actions are possible depends on what the charm did (a Pebble check exists once the
+//! charm's layer declares it), so the mutator decodes an input as the charm lived it: the
+//! fuzzer keeps the trace of each input it ran ([`LivedTraces`]).
+//!
+//! libFuzzer sees whether each line, arc and lifecycle feature was hit, not how often
+//! ([`CoverageMap::flatten`]): a longer story is not progress by itself.
 //!
 //! **Configuration** (environment, then the charm's `charmfuzz.toml`):
 //!
@@ -23,10 +34,11 @@
 //! | `CHARMFUZZ_MODE` | `fork` or `exec` | `[target] mode`, fork |
 //! | `CHARMFUZZ_TIMEOUT` | seconds per hook | `[target] timeout`, 30 |
 //! | `CHARMFUZZ_MAX_STEPS` | actions per story (also read by `charmfuzz run --input`, `replay`, `minimize`) | 64 |
-//! | `CHARMFUZZ_ONLY` | report only findings whose signature or title contains this | all |
+//! | `CHARMFUZZ_ONLY` | hunt one bug: only a failure whose signature or title contains this is a finding; other failures are retried as Juju would and the story goes on | all |
 //! | `CHARMFUZZ_MUTATOR` | `structure` or `bytes` (libFuzzer's own) | structure |
 //! | `CHARMFUZZ_FEEDBACK` | what libFuzzer sees: `all` (the charm's code and the lifecycle features), `code` (the charm's code only), `0` (nothing) | all |
 //! | `CHARMFUZZ_COVER_OPS` | `1` to measure `ops` too | 0 |
+//! | `CHARMFUZZ_HIT_COUNTS` | `1` to show libFuzzer hit counts, not just what was hit (see [`CoverageMap::flatten`]) | 0 |
 //! | `CHARMFUZZ_HARNESS_COVERAGE` | `1` to let libFuzzer see charmfuzz's own Rust edges too | 0 |
 //! | `CHARMFUZZ_JUJUC` | the `charmfuzz` binary, used as the hook-tool executable | `target/release/charmfuzz` if built |
 //!
@@ -35,7 +47,7 @@
 //! binary: that is how the target runs from a ClusterFuzzLite `$OUT`.
 
 use crate::charm::Charm;
-use crate::engine::seed_bytes;
+use crate::engine::{Action, ActionKind, Decoder, Trace, seed_bytes};
 use crate::reproduce;
 use crate::story;
 use crate::target::coverage::{CODE_SLOTS, CoverageMap};
@@ -74,6 +86,9 @@ pub struct FuzzSettings {
     pub structure_mutator: bool,
     pub feedback: Feedback,
     pub cover_ops: bool,
+    /// Whether libFuzzer sees how often each line, arc and lifecycle feature was hit in a
+    /// story (`CHARMFUZZ_HIT_COUNTS=1`), or only whether it was ([`CoverageMap::flatten`]).
+    pub hit_counts: bool,
     /// Whether the harness's own (Rust) edges count as coverage; off by default, as they
     /// are noise for the charm's story (see `fuzz_targets/lifecycle.rs`).
     pub harness_coverage: bool,
@@ -218,6 +233,7 @@ impl FuzzSettings {
                 }
             },
             cover_ops: var("CHARMFUZZ_COVER_OPS").as_deref() == Some("1"),
+            hit_counts: var("CHARMFUZZ_HIT_COUNTS").as_deref() == Some("1"),
             harness_coverage: var("CHARMFUZZ_HARNESS_COVERAGE").as_deref() == Some("1"),
             jujuc,
         };
@@ -238,6 +254,7 @@ pub enum Verdict {
 pub struct LifecycleFuzzer {
     pub settings: FuzzSettings,
     target: Target,
+    lived: LivedTraces,
 }
 
 impl LifecycleFuzzer {
@@ -249,10 +266,15 @@ impl LifecycleFuzzer {
             settings.jujuc.as_deref(),
         )?;
         target.want_state = true;
+        target.only = settings.only.clone();
         target.lifecycle_features = settings.feedback == Feedback::All;
         let map = CoverageMap::new(CODE_SLOTS)?;
         target.enable_coverage(map, settings.cover_ops)?;
-        Ok(LifecycleFuzzer { settings, target })
+        Ok(LifecycleFuzzer {
+            settings,
+            target,
+            lived: LivedTraces::default(),
+        })
     }
 
     pub fn target(&self) -> &Target {
@@ -271,7 +293,48 @@ impl LifecycleFuzzer {
     /// Play one input.
     pub fn run_one(&mut self, data: &[u8]) -> Result<Verdict, TargetError> {
         let report = self.target.run_bytes(data, Some(self.settings.max_steps))?;
+        self.lived.remember(data, &report.trace);
+        if !self.settings.hit_counts {
+            if let Some(map) = self.target.coverage_mut() {
+                map.flatten();
+            }
+        }
         Ok(self.verdict(&report))
+    }
+
+    /// The structure-aware mutation of `data[..size]` ([`mutate`]), knowing the trace the
+    /// charm lived for it if this process ran it.
+    pub fn mutate(
+        &self,
+        charm: &Charm,
+        data: &mut [u8],
+        size: usize,
+        max_size: usize,
+        seed: u32,
+    ) -> usize {
+        let m = Mutation {
+            charm,
+            max_steps: Some(self.settings.max_steps),
+            lived: self.lived.get(&data[..size]),
+        };
+        mutate(&m, data, size, max_size, seed)
+    }
+
+    /// libFuzzer's crossover slot: a splice of two stories ([`crossover`]) one time in
+    /// four, and otherwise a mutation of the first ([`LifecycleFuzzer::mutate`]).
+    ///
+    /// libFuzzer picks its custom crossover as often as its custom mutator. Splicing the
+    /// beginning of one story onto the end of another rarely keeps what made either of
+    /// them interesting, while a lifecycle bug is reached by telling one story further,
+    /// step by step; so most of these turns go to that.
+    pub fn crossover(&self, charm: &Charm, a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
+        if seed % 4 == 0 {
+            return crossover(charm, a, b, out, seed);
+        }
+        let n = a.len().min(out.len());
+        out[..n].copy_from_slice(&a[..n]);
+        let max = out.len();
+        self.mutate(charm, out, n, max, seed / 4)
     }
 
     fn verdict(&self, report: &RunReport) -> Verdict {
@@ -507,64 +570,253 @@ pub fn step_boundaries(charm: &Charm, data: &[u8]) -> Vec<usize> {
     b
 }
 
+/// What the structure-aware mutator knows when it mutates an input.
+#[derive(Clone, Copy)]
+pub struct Mutation<'a> {
+    pub charm: &'a Charm,
+    /// The fuzzer's limit of actions per story: a story at the limit cannot be extended.
+    pub max_steps: Option<usize>,
+    /// The trace the charm lived when this process ran the input, if it did
+    /// ([`LivedTraces`]): which options the decoder offered depended on what the charm did
+    /// (the checks its Pebble layer declared, the data it wrote, the hooks that failed),
+    /// and the mutator must see the same options to write bytes that mean what it intends.
+    pub lived: Option<&'a Trace>,
+}
+
+impl<'a> Mutation<'a> {
+    /// Decode `data` as the charm would live it, recording every step decision.
+    fn decode<'b>(&'b self, data: &'b [u8]) -> Decoder<'b, 'b>
+    where
+        'a: 'b,
+    {
+        let mut d = self.charm.decoder(data, self.max_steps).record_choices();
+        match self.lived {
+            Some(t) => d.simulate_as(t),
+            None => d.simulate(),
+        }
+        d
+    }
+
+    /// The end of the new step that starts with `kind_byte` at `at` in `prefix + kind_byte
+    /// + random argument bytes`: its bytes, exactly as many as the decoder reads.
+    fn new_step(&self, prefix: &[u8], kind_byte: u8, rng: &mut Rng) -> Option<(Vec<u8>, Action)> {
+        let at = prefix.len();
+        let mut cand = prefix.to_vec();
+        cand.push(kind_byte);
+        cand.extend((0..32).map(|_| rng.next_u64() as u8));
+        let d = self.decode(&cand);
+        let i = d.step_starts().iter().position(|&s| s == at)?;
+        let end = d.step_ends()[i].clamp(at + 1, cand.len());
+        Some((cand[at..end].to_vec(), d.trace().steps[i].action.clone()))
+    }
+
+    /// Append one valid action at the story's end, once the unit is idle: one of the
+    /// action kinds Juju could let happen there, chosen uniformly (not by the decoder's
+    /// weights, which favour the common), with random arguments.
+    ///
+    /// A third of the time the kind is one that has just become possible (a failing check
+    /// can now recover, a new relation can now be broken), a third of the time one the
+    /// story never took: what the charm has never been asked to do is where new
+    /// behaviour is.
+    fn append_action(&self, v: &mut Vec<u8>, rng: &mut Rng) -> bool {
+        let (at, settle, kind_byte, ran) = {
+            let d = self.decode(v);
+            let Some(ext) = d.extension() else {
+                return false;
+            };
+            let taken: Vec<ActionKind> = d.trace().steps.iter().map(|s| s.action.kind()).collect();
+            let before: &[(ActionKind, u8)] = d.choice_points().last().map_or(&[], |p| &p.actions);
+            let pick = |keep: &dyn Fn(&ActionKind) -> bool| -> Vec<u8> {
+                ext.actions
+                    .iter()
+                    .filter(|(k, _)| keep(k))
+                    .map(|(_, b)| *b)
+                    .collect()
+            };
+            let newly_possible = pick(&|k| !before.iter().any(|(b, _)| b == k));
+            // An operator action is as many kinds of action as the charm has actions.
+            let never_taken = pick(&|k| !taken.contains(k) || *k == ActionKind::RunAction);
+            let all = pick(&|_| true);
+            let (from, fresh) = match rng.below(3) {
+                0 if !newly_possible.is_empty() => (&newly_possible, false),
+                1 if !never_taken.is_empty() => (&never_taken, true),
+                _ => (&all, false),
+            };
+            let byte = from[rng.below(from.len())];
+            let names: Vec<String> = d
+                .trace()
+                .steps
+                .iter()
+                .filter_map(|s| action_name(&s.action))
+                .collect();
+            (ext.at, ext.settle.clone(), byte, fresh.then_some(names))
+        };
+        let mut prefix = v[..at.min(v.len())].to_vec();
+        prefix.extend_from_slice(&settle);
+        let mut step = None;
+        for _ in 0..8 {
+            step = self.new_step(&prefix, kind_byte, rng);
+            // An operator action the story already ran is not new: try other arguments.
+            match (&step, &ran) {
+                (Some((_, a)), Some(ran)) if action_name(a).is_some_and(|n| ran.contains(&n)) => {}
+                _ => break,
+            }
+        }
+        let Some((step, _)) = step else {
+            return false;
+        };
+        prefix.extend_from_slice(&step);
+        *v = prefix;
+        true
+    }
+
+    /// Insert one valid action at a decision inside the story (before a hook or another
+    /// action), chosen uniformly among those Juju could let happen there.
+    fn insert_action(&self, v: &mut Vec<u8>, rng: &mut Rng) -> bool {
+        let (at, kind_byte) = {
+            let d = self.decode(v);
+            let points = d.choice_points();
+            if points.is_empty() {
+                return false;
+            }
+            let p = &points[rng.below(points.len())];
+            (p.at.min(v.len()), p.actions[rng.below(p.actions.len())].1)
+        };
+        let Some((step, _)) = self.new_step(&v[..at], kind_byte, rng) else {
+            return false;
+        };
+        v.splice(at..at, step);
+        true
+    }
+}
+
+/// The name of the operator action an action runs, if it runs one.
+fn action_name(a: &Action) -> Option<String> {
+    match a {
+        Action::RunAction { name, .. } => Some(name.clone()),
+        _ => None,
+    }
+}
+
+/// The traces the charm lived for the inputs this process ran lately, for the mutator
+/// ([`Mutation::lived`]). libFuzzer runs every input it keeps (and every corpus file at
+/// start-up) before it mutates it, so the inputs worth mutating are here. Bounded: the
+/// oldest are forgotten first.
+#[derive(Default)]
+pub struct LivedTraces {
+    traces: std::collections::HashMap<Vec<u8>, Trace>,
+    order: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl LivedTraces {
+    const CAPACITY: usize = 4096;
+
+    pub fn remember(&mut self, data: &[u8], trace: &Trace) {
+        if self.traces.contains_key(data) {
+            return;
+        }
+        if self.order.len() >= Self::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.traces.remove(&old);
+            }
+        }
+        self.order.push_back(data.to_vec());
+        self.traces.insert(data.to_vec(), trace.clone());
+    }
+
+    pub fn get(&self, data: &[u8]) -> Option<&Trace> {
+        self.traces.get(data)
+    }
+}
+
+/// The byte ranges of an input's steps as `m` decodes it: `[start_0, start_1, …, len]`.
+fn boundaries(d: &Decoder<'_, '_>, len: usize) -> Vec<usize> {
+    let mut b: Vec<usize> = d.step_starts().iter().map(|&s| s.min(len)).collect();
+    b.push(len);
+    b.dedup();
+    if b.first() != Some(&0) {
+        b.insert(0, 0);
+    }
+    b
+}
+
 /// The structure-aware mutation (see the module docs). `data[..size]` is the input;
 /// returns the new size (at most `max_size`).
-pub fn mutate(charm: &Charm, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
+///
+/// Most mutations tell the story further: one to three valid actions appended at its end.
+/// That is how a lifecycle bug is reached step by step: each input that made the charm do
+/// something new is kept, and its continuations are tried next. The others reshape what
+/// is there: insert a valid action inside the story, delete, duplicate or swap whole
+/// steps, change or bump one choice, end the story early, insert raw choices.
+pub fn mutate(m: &Mutation<'_>, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
     let mut rng = Rng::new(seed as u64);
     let mut v = data[..size].to_vec();
-    let rounds = 1 + rng.below(3);
+    let rounds = 1 + rng.below(2);
     for _ in 0..rounds {
         // Boundaries of the story as it is now (an earlier round may have changed it).
-        let b = step_boundaries(charm, &v);
+        let b = boundaries(&m.decode(&v), v.len());
         let steps = b.len() - 1;
         let span = |i: usize| b[i]..b[i + 1];
-        match rng.below(8) {
+        let op = rng.below(12);
+        let done = match op {
+            // Tell the story further.
+            0..=3 => {
+                let n = 1 + rng.below(3);
+                (0..n).filter(|_| m.append_action(&mut v, &mut rng)).count() > 0
+            }
+            // A valid action somewhere inside.
+            4 => m.insert_action(&mut v, &mut rng),
             // Delete a whole step.
-            0 if steps > 1 => {
+            5 if steps > 1 => {
                 let r = span(1 + rng.below(steps - 1));
                 v.drain(r);
+                true
             }
             // Duplicate a step (the same thing happening twice).
-            1 if steps > 0 => {
+            6 if steps > 0 => {
                 let r = span(rng.below(steps));
                 let copy = v[r.clone()].to_vec();
                 v.splice(r.end..r.end, copy);
+                true
             }
             // Swap two neighbouring steps.
-            2 if steps > 2 => {
+            7 if steps > 2 => {
                 let i = 1 + rng.below(steps - 2);
                 let (a, c) = (span(i), span(i + 1));
                 let mut swapped = v[c.clone()].to_vec();
                 swapped.extend_from_slice(&v[a.clone()]);
                 v.splice(a.start..c.end, swapped);
+                true
             }
-            // Insert a new step (fresh choices) at a step boundary.
-            3 => {
+            // Change one choice.
+            8 if !v.is_empty() => {
+                let i = rng.below(v.len());
+                v[i] = rng.next_u64() as u8;
+                true
+            }
+            // End the story after some step.
+            9 if steps > 1 => {
+                v.truncate(b[1 + rng.below(steps - 1)]);
+                true
+            }
+            // Raw choices at a step boundary (whatever they decode to).
+            10 => {
                 let at = b[rng.below(b.len())].min(v.len());
                 let n = 1 + rng.below(6);
                 let new: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
                 v.splice(at..at, new);
+                true
             }
-            // Change one choice.
-            4 if !v.is_empty() => {
-                let i = rng.below(v.len());
-                v[i] = rng.next_u64() as u8;
-            }
-            // Tell a longer story.
-            5 => {
-                let n = 1 + rng.below(16);
-                v.extend((0..n).map(|_| rng.next_u64() as u8));
-            }
-            // End the story after some step.
-            6 if steps > 1 => {
-                v.truncate(b[1 + rng.below(steps - 1)]);
-            }
+            _ => false,
+        };
+        if !done {
             // A small change inside one step: bump a choice to the next option.
-            _ if !v.is_empty() => {
+            if v.is_empty() {
+                v.push(rng.next_u64() as u8);
+            } else {
                 let i = rng.below(v.len());
                 v[i] = v[i].wrapping_add(1 + rng.below(16) as u8);
             }
-            _ => v.push(rng.next_u64() as u8),
         }
         if v.len() > max_size {
             v.truncate(max_size);
@@ -677,6 +929,171 @@ mod tests {
 
     fn demo() -> Charm {
         Charm::load(&default_charm_dir()).unwrap().for_target()
+    }
+
+    fn plain(charm: &Charm) -> Mutation<'_> {
+        Mutation {
+            charm,
+            max_steps: Some(16),
+            lived: None,
+        }
+    }
+
+    fn kinds(charm: &Charm, data: &[u8]) -> Vec<ActionKind> {
+        let t = charm.decoder(data, Some(16)).run_to_end();
+        t.steps.iter().map(|s| s.action.kind()).collect()
+    }
+
+    #[test]
+    fn an_appended_action_is_one_more_valid_step_of_any_possible_kind() {
+        let charm = demo();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut extended = 0;
+        for seed in 0..300u64 {
+            // A short story (deploy and a few steps), which the decoder ends by running
+            // out of bytes.
+            let mut v = seed_bytes(seed, 24);
+            let before = kinds(&charm, &v);
+            if before.len() >= 16 {
+                continue;
+            }
+            let m = plain(&charm);
+            let offered: Vec<ActionKind> = {
+                let d = m.decode(&v);
+                // A story the bytes chose to end cannot be told further.
+                let Some(ext) = d.extension() else { continue };
+                ext.actions.iter().map(|(k, _)| *k).collect()
+            };
+            extended += 1;
+            let mut rng = Rng::new(seed);
+            assert!(m.append_action(&mut v, &mut rng));
+            let after = kinds(&charm, &v);
+            assert_eq!(after.len(), before.len() + 1, "seed {seed}: one step more");
+            assert_eq!(
+                &after[..before.len()],
+                &before[..],
+                "seed {seed}: same story first"
+            );
+            let new = *after.last().unwrap();
+            assert!(offered.contains(&new), "seed {seed}: {new:?} was offered");
+            seen.insert(new);
+        }
+        assert!(extended > 200, "most short stories can go on: {extended}");
+        // Kinds are drawn uniformly among the possible ones, not by the decoder's weights.
+        assert!(seen.len() >= 15, "many kinds appended: {seen:?}");
+    }
+
+    #[test]
+    fn an_inserted_action_keeps_the_story_before_it() {
+        let charm = demo();
+        let mut grew = 0;
+        for seed in 0..200u64 {
+            let mut v = seed_bytes(seed, 200);
+            let before = charm.decoder(&v, None).run_to_end();
+            let m = Mutation {
+                charm: &charm,
+                max_steps: None,
+                lived: None,
+            };
+            let mut rng = Rng::new(seed);
+            if !m.insert_action(&mut v, &mut rng) {
+                continue;
+            }
+            let after = charm.decoder(&v, None).run_to_end();
+            // The steps before the insertion point are the same; the new one is valid
+            // (decoding never fails), and the story has at least one step more there.
+            let same = before
+                .steps
+                .iter()
+                .zip(&after.steps)
+                .take_while(|(a, b)| a.action == b.action)
+                .count();
+            assert!(
+                same < after.steps.len(),
+                "seed {seed}: something was inserted"
+            );
+            if after.steps.len() > before.steps.len() {
+                grew += 1;
+            }
+        }
+        assert!(grew > 100, "most insertions lengthen the story: {grew}");
+    }
+
+    #[test]
+    fn the_mutator_sees_the_options_the_charm_made_possible() {
+        // Pebble check events are possible only once the charm's layer declared a check
+        // (an effect of a hook). The mutator must decode the story as the charm lived it to
+        // offer them.
+        let charm = demo();
+        let m = plain(&charm);
+        let mut found = false;
+        for seed in 0..100u64 {
+            let v = seed_bytes(seed, 24);
+            // Live the story with the check declared at the first pebble-ready.
+            let mut d = charm.decoder(&v, Some(16));
+            while let Ok(Some(ev)) = d.next_event() {
+                let effects = if ev.hook.ends_with("-pebble-ready") {
+                    vec![crate::engine::Effect::ChecksDeclared {
+                        container: "web".into(),
+                        checks: vec!["web-alive".into()],
+                    }]
+                } else {
+                    Vec::new()
+                };
+                d.complete(crate::engine::HookResult::Ok, effects).unwrap();
+            }
+            let lived = d.into_trace();
+            let web_up = lived
+                .steps
+                .iter()
+                .flat_map(|s| &s.events)
+                .any(|e| e.hook == "web-pebble-ready");
+            let offered = |m: &Mutation<'_>| -> Vec<ActionKind> {
+                m.decode(&v)
+                    .extension()
+                    .map(|e| e.actions.iter().map(|(k, _)| *k).collect())
+                    .unwrap_or_default()
+            };
+            let with = offered(&Mutation {
+                lived: Some(&lived),
+                ..m
+            });
+            let without = offered(&m);
+            assert!(!without.contains(&ActionKind::CheckFailed), "seed {seed}");
+            assert!(
+                !without.contains(&ActionKind::CheckRecovered),
+                "seed {seed}"
+            );
+            if web_up && !with.is_empty() {
+                assert!(
+                    with.contains(&ActionKind::CheckFailed)
+                        || with.contains(&ActionKind::CheckRecovered),
+                    "seed {seed}: {with:?}"
+                );
+                found = true;
+            }
+        }
+        assert!(found, "some story brought the workload up");
+    }
+
+    #[test]
+    fn lived_traces_are_bounded_and_found_by_input() {
+        let charm = demo();
+        let t = charm.decoder(&[1, 2, 3], None).run_to_end();
+        let mut lived = LivedTraces::default();
+        for i in 0..(LivedTraces::CAPACITY + 10) as u32 {
+            lived.remember(&i.to_le_bytes(), &t);
+        }
+        assert!(
+            lived.get(&0u32.to_le_bytes()).is_none(),
+            "the oldest is forgotten"
+        );
+        assert!(
+            lived
+                .get(&((LivedTraces::CAPACITY + 9) as u32).to_le_bytes())
+                .is_some()
+        );
+        assert_eq!(lived.traces.len(), LivedTraces::CAPACITY);
     }
 
     #[test]
@@ -799,8 +1216,8 @@ mod tests {
             let mut a = input.clone();
             a.resize(512, 0);
             let mut c = a.clone();
-            let n = mutate(&charm, &mut a, 300, 320, seed);
-            let m = mutate(&charm, &mut c, 300, 320, seed);
+            let n = mutate(&plain(&charm), &mut a, 300, 320, seed);
+            let m = mutate(&plain(&charm), &mut c, 300, 320, seed);
             assert!(n <= 320);
             assert_eq!((n, &a[..n]), (m, &c[..m]), "same seed, same mutant");
         }
@@ -810,7 +1227,7 @@ mod tests {
         let mut size = 200;
         for seed in 0..300u32 {
             let max = 50 + (seed as usize * 7) % 350;
-            size = mutate(&charm, &mut buf, size.min(max), max, seed);
+            size = mutate(&plain(&charm), &mut buf, size.min(max), max, seed);
             assert!(size <= max);
         }
         let mut out = vec![0; 64];
@@ -822,5 +1239,77 @@ mod tests {
             9,
         );
         assert!(n <= 64);
+    }
+}
+
+#[cfg(test)]
+mod walk {
+    use super::*;
+
+    /// The walk coverage guidance takes to the deepest planted bug, step by step, with the
+    /// mutator's own appends: from the seed that takes a backup, a check fails, recovers,
+    /// fails again (a restore starts) and `get-status` runs (BUG-4). Each step is one
+    /// append to the story as the charm lived it: the check events exist only because the
+    /// charm's Pebble layer declared the check, which only the lived trace knows.
+    #[test]
+    fn appends_walk_from_the_backup_seed_to_the_deepest_planted_bug() {
+        let dir = default_charm_dir();
+        let charm = Charm::load(&dir).unwrap().for_target();
+        let jujuc = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/charmfuzz");
+        let jujuc = jujuc.is_file().then_some(jujuc);
+        let mut target = Target::new(
+            charm.clone(),
+            &dir,
+            crate::target::TargetConfig::default(),
+            jujuc.as_deref(),
+        )
+        .expect("the demo charm starts");
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/lifecycle/backup-then-churn");
+        let mut v = std::fs::read(seed).unwrap();
+        let is = |a: &Action, k: ActionKind, name: Option<&str>| {
+            a.kind() == k && name.is_none_or(|n| action_name(a).as_deref() == Some(n))
+        };
+        let walk = [
+            (ActionKind::CheckFailed, None),
+            (ActionKind::CheckRecovered, None),
+            (ActionKind::CheckFailed, None),
+            (ActionKind::RunAction, Some("get-status")),
+        ];
+        let mut rng = Rng::new(1);
+        let mut appends = Vec::new();
+        for (kind, name) in walk {
+            let lived = target.run_bytes(&v, Some(16)).unwrap();
+            assert!(lived.finding.is_none(), "no finding before the walk ends");
+            let m = Mutation {
+                charm: &charm,
+                max_steps: Some(16),
+                lived: Some(&lived.trace),
+            };
+            let n = (1..=2000)
+                .find(|_| {
+                    let mut c = v.clone();
+                    if !m.append_action(&mut c, &mut rng) {
+                        return false;
+                    }
+                    let mut d = charm.decoder(&c, Some(16));
+                    d.simulate_as(&lived.trace);
+                    let last = d.trace().steps.last().map(|s| s.action.clone());
+                    let hit = last.is_some_and(|a| is(&a, kind, name));
+                    if hit {
+                        v = c;
+                    }
+                    hit
+                })
+                .unwrap_or_else(|| panic!("no {kind:?} appended in 2000 tries"));
+            appends.push(n);
+        }
+        let report = target.run_bytes(&v, Some(16)).unwrap();
+        let finding = report.finding.expect("the walk ends at BUG-4");
+        assert!(
+            finding.signature.contains("_on_get_status_action"),
+            "{}",
+            finding.title
+        );
+        eprintln!("appends per step: {appends:?}");
     }
 }

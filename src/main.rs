@@ -304,7 +304,8 @@ struct RandomCmd {
     /// The first story's seed (story i uses seed + i).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Stop only at a finding whose signature or title contains this.
+    /// Hunt one bug: only a hook failure whose signature or title contains this is a
+    /// finding; other failures are retried as Juju retries them and the story goes on.
     #[arg(long)]
     only: Option<String>,
     /// Run every story to the end instead of stopping at the first finding.
@@ -578,6 +579,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn random_charm(r: RandomCmd) -> Result<ExitCode> {
     let charm = r.charm.load()?;
     let mut target = r.target.start(&charm, &r.charm.charm)?;
+    if !r.all {
+        target.only = r.only.clone();
+    }
     if r.coverage {
         attach_coverage(&mut target)?;
     }

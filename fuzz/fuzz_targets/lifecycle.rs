@@ -135,7 +135,13 @@ fuzz_target!(init: setup(), |data: &[u8]| {
 fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
     match CHARM.get() {
         Some((charm, true)) if !seed.is_multiple_of(8) => {
-            fuzzing::mutate(charm, data, size, max_size, seed)
+            // Between inputs: the fuzzer is not running one, so the lock is free.
+            let f = FUZZER
+                .get()
+                .expect("set up")
+                .lock()
+                .expect("one input at a time");
+            f.mutate(charm, data, size, max_size, seed)
         }
         _ => fuzzer_mutate(data, size, max_size),
     }
@@ -143,7 +149,14 @@ fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
 
 fuzz_crossover!(|a: &[u8], b: &[u8], out: &mut [u8], seed: u32| {
     match CHARM.get() {
-        Some((charm, true)) => fuzzing::crossover(charm, a, b, out, seed),
+        Some((charm, true)) => {
+            let f = FUZZER
+                .get()
+                .expect("set up")
+                .lock()
+                .expect("one input at a time");
+            f.crossover(charm, a, b, out, seed)
+        }
         _ => fuzzing::crossover_bytes(a, b, out, seed),
     }
 });

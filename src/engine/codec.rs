@@ -203,6 +203,11 @@ pub trait Tape {
     fn exhausted(&self) -> bool;
     /// How many bytes have been read or written so far.
     fn position(&self) -> usize;
+    /// Decoding: how many bytes the choices made after the end of the bytes would have
+    /// read (each took its first option, as a zero byte selects).
+    fn short(&self) -> usize {
+        0
+    }
 }
 
 /// Map a byte onto weighted options: every option with a positive weight gets at least one
@@ -238,6 +243,18 @@ fn index_for_byte(weights: &[u32], b: u8) -> usize {
     weights.iter().position(|&w| w > 0).unwrap_or(0)
 }
 
+/// The byte that selects each action among a step decision's options.
+fn action_bytes(options: &[StepChoice], weights: &[u32]) -> Vec<(ActionKind, u8)> {
+    options
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| match o {
+            StepChoice::Act(k) => byte_for_index(weights, i).map(|b| (*k, b)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn byte_for_index(weights: &[u32], i: usize) -> Option<u8> {
     let s = slots(weights);
     if s.get(i).copied().unwrap_or(0) == 0 {
@@ -250,6 +267,7 @@ fn byte_for_index(weights: &[u32], i: usize) -> Option<u8> {
 pub struct ByteTape<'a> {
     u: Unstructured<'a>,
     total: usize,
+    short: usize,
 }
 
 impl<'a> ByteTape<'a> {
@@ -257,6 +275,7 @@ impl<'a> ByteTape<'a> {
         ByteTape {
             u: Unstructured::new(bytes),
             total: bytes.len(),
+            short: 0,
         }
     }
 }
@@ -272,6 +291,8 @@ impl Tape for ByteTape<'_> {
         if n <= 1 && !always_read {
             return Ok(0);
         }
+        let width = if n <= 256 { 1 } else { 2 };
+        self.short += width - width.min(self.u.len());
         if n <= 256 {
             let b: u8 = self.u.arbitrary().unwrap_or(0);
             Ok(index_for_byte(weights, b).min(n.saturating_sub(1)))
@@ -281,7 +302,9 @@ impl Tape for ByteTape<'_> {
         }
     }
     fn literal(&mut self, _want: Option<&[u8]>) -> Result<Vec<u8>, String> {
+        self.short += usize::from(self.u.is_empty());
         let len: u8 = self.u.arbitrary().unwrap_or(0);
+        self.short += (len as usize).saturating_sub(self.u.len());
         let len = (len as usize).min(self.u.len());
         Ok(self.u.bytes(len).map(|b| b.to_vec()).unwrap_or_default())
     }
@@ -290,6 +313,9 @@ impl Tape for ByteTape<'_> {
     }
     fn position(&self) -> usize {
         self.total - self.u.len()
+    }
+    fn short(&self) -> usize {
+        self.short
     }
 }
 
@@ -388,6 +414,40 @@ pub struct Driver<'v, T: Tape> {
     /// Encoding a story of actions only: after each action, deliver every hook Juju has
     /// pending (the first candidate each time) before the next action.
     settle: bool,
+    /// Where on the tape the arguments of each step end (the next decision begins).
+    step_ends: Vec<usize>,
+    /// Decoding: how the story could go on past the end of its bytes (see [`Extension`]).
+    extension: Option<Extension>,
+    /// Where the tape chose to end the story, if it did.
+    ended_at: Option<usize>,
+    /// Decoding, when asked for ([`Driver::record_choices`]): every step decision with
+    /// the action kinds it offered.
+    choice_points: Option<Vec<ChoicePoint>>,
+}
+
+/// A step decision the decoder made: at tape offset `at`, each action kind Juju could have
+/// let happen there, with the byte that selects it. Writing one of those bytes at `at`
+/// (followed by bytes for its arguments) inserts that action into the story there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoicePoint {
+    pub at: usize,
+    pub actions: Vec<(ActionKind, u8)>,
+}
+
+/// How a decoded story could be told further: the bytes to append (at `at`) so that the
+/// decoder delivers, one by one, the hooks it delivered after running out of bytes or
+/// choosing to end the story (`settle`), and
+/// then, with the unit idle, the byte that starts each action kind Juju could offer there.
+/// The structure-aware mutator extends stories with these, so that an appended step is
+/// always a valid action chosen among those possible at the story's end, not whatever a
+/// random byte happens to select.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extension {
+    /// Where the appended bytes go: the end of the bytes, or the choice that ended the
+    /// story (which they replace).
+    pub at: usize,
+    pub settle: Vec<u8>,
+    pub actions: Vec<(ActionKind, u8)>,
 }
 
 /// The decoder: a [`Driver`] reading fuzzer bytes.
@@ -488,6 +548,10 @@ impl<'v, T: Tape> Driver<'v, T> {
             step_starts: Vec::new(),
             decision_start: 0,
             settle: false,
+            step_ends: Vec::new(),
+            extension: None,
+            ended_at: None,
+            choice_points: None,
         }
     }
 
@@ -505,6 +569,28 @@ impl<'v, T: Tape> Driver<'v, T> {
     /// end). This is what the structure-aware mutator cuts and splices at.
     pub fn step_starts(&self) -> &[usize] {
         &self.step_starts
+    }
+
+    /// Record every step decision from now on ([`Driver::choice_points`]).
+    pub fn record_choices(mut self) -> Self {
+        self.choice_points = Some(Vec::new());
+        self
+    }
+
+    /// The step decisions made so far, if [`Driver::record_choices`] asked for them.
+    pub fn choice_points(&self) -> &[ChoicePoint] {
+        self.choice_points.as_deref().unwrap_or_default()
+    }
+
+    /// For each step, the tape offset just past its arguments.
+    pub fn step_ends(&self) -> &[usize] {
+        &self.step_ends
+    }
+
+    /// How the story could go on past its end: `None` if it ended because it reached the
+    /// step limit, or with no action possible.
+    pub fn extension(&self) -> Option<&Extension> {
+        self.extension.as_ref().filter(|e| !e.actions.is_empty())
     }
 
     /// How many bytes the story has read (or written) so far.
@@ -532,6 +618,26 @@ impl<'v, T: Tape> Driver<'v, T> {
         while let Ok(Some(_)) = self.next_event() {
             self.complete(HookResult::Ok, Vec::new())
                 .expect("an event is in flight");
+        }
+    }
+
+    /// Tell the rest of the story as `real` (a run of the same bytes, or of a prefix of
+    /// them, against the charm) lived it: each event ends as it ended there and has the
+    /// effects it had, so that choices which depend on what the charm did (the checks its
+    /// layer declared, the data it wrote) come out as they did. Once the story leaves
+    /// `real`'s path, events succeed and change nothing, as in [`Driver::simulate`].
+    pub fn simulate_as(&mut self, real: &Trace) {
+        let mut past = real.steps.iter().flat_map(|s| s.events.iter());
+        let mut on_path = true;
+        while let Ok(Some(ev)) = self.next_event() {
+            let lived = past.next().filter(|r| on_path && same_event(r, &ev));
+            on_path = lived.is_some();
+            let (result, effects) = lived.map_or((HookResult::Ok, Vec::new()), |r| {
+                (r.result, r.effects.clone())
+            });
+            if self.complete(result, effects).is_err() {
+                break;
+            }
         }
     }
 
@@ -574,6 +680,9 @@ impl<'v, T: Tape> Driver<'v, T> {
             }
             let out_of_steps = self.max_steps.is_some_and(|m| self.trace.steps.len() >= m);
             if self.tape.exhausted() || out_of_steps || self.winding_down {
+                if !out_of_steps && self.script.is_none() {
+                    self.note_extension(&candidates, &kinds);
+                }
                 // Out of bytes: deliver what is pending, optionally tear down, then stop.
                 if let Some(first) = candidates.first() {
                     return Ok(Some(self.deliver(first.clone())));
@@ -586,21 +695,15 @@ impl<'v, T: Tape> Driver<'v, T> {
                 self.ended = true;
                 return Ok(None);
             }
-            let mut options = Vec::new();
-            let mut weights = Vec::new();
-            let action_total: u32 = kinds.iter().map(|k| self.weights.get(*k)).sum();
-            if !candidates.is_empty() {
-                options.push(StepChoice::Deliver);
-                weights.push((action_total * 3).max(1));
-            }
-            // Every story starts with a deploy; after that, a story may end at any point.
-            if self.world.deployed {
-                options.push(StepChoice::End);
-                weights.push(1);
-            }
-            for k in &kinds {
-                options.push(StepChoice::Act(*k));
-                weights.push(self.weights.get(*k));
+            let (options, weights) = self.step_options(!candidates.is_empty(), &kinds);
+            if let Some(points) = self.choice_points.as_mut() {
+                let actions = action_bytes(&options, &weights);
+                if !actions.is_empty() {
+                    points.push(ChoicePoint {
+                        at: self.decision_start,
+                        actions,
+                    });
+                }
             }
             let want = self.script.map(|_| self.wanted_step_choice());
             let want_idx = match want {
@@ -619,6 +722,7 @@ impl<'v, T: Tape> Driver<'v, T> {
             match options[i] {
                 StepChoice::End => {
                     self.winding_down = true;
+                    self.ended_at = Some(self.decision_start);
                     continue;
                 }
                 StepChoice::Deliver => {
@@ -663,6 +767,60 @@ impl<'v, T: Tape> Driver<'v, T> {
         }
     }
 
+    /// The options of a step decision and their weights: deliver the next hook (when one is
+    /// pending), end the story (once deployed), or let one of `kinds` happen first.
+    fn step_options(&self, pending: bool, kinds: &[ActionKind]) -> (Vec<StepChoice>, Vec<u32>) {
+        let mut options = Vec::new();
+        let mut weights = Vec::new();
+        let action_total: u32 = kinds.iter().map(|k| self.weights.get(*k)).sum();
+        if pending {
+            options.push(StepChoice::Deliver);
+            weights.push((action_total * 3).max(1));
+        }
+        // Every story starts with a deploy; after that, a story may end at any point.
+        if self.world.deployed {
+            options.push(StepChoice::End);
+            weights.push(1);
+        }
+        for k in kinds {
+            options.push(StepChoice::Act(*k));
+            weights.push(self.weights.get(*k));
+        }
+        (options, weights)
+    }
+
+    /// Out of bytes at a decision: record the bytes that would have made the same choice
+    /// explicitly (deliver the first pending hook), or, with nothing pending, the byte that
+    /// starts each possible action (see [`Extension`]).
+    fn note_extension(&mut self, candidates: &[Hook], kinds: &[ActionKind]) {
+        // The last step's arguments may have run past the end of the bytes (each choice
+        // then took its first option): spell those choices out first.
+        let (short, at) = match self.ended_at {
+            Some(at) => (0, at),
+            None => (self.tape.short(), self.tape.position()),
+        };
+        let ext = self.extension.get_or_insert_with(|| Extension {
+            at,
+            settle: vec![0; short],
+            actions: Vec::new(),
+        });
+        if !ext.actions.is_empty() {
+            return;
+        }
+        let (options, weights) = self.step_options(!candidates.is_empty(), kinds);
+        if !candidates.is_empty() {
+            // Deliver is the first option, and the first of equally weighted candidates is
+            // chosen by byte 0 (a lone candidate costs no byte).
+            let ext = self.extension.as_mut().expect("just set");
+            ext.settle.push(byte_for_index(&weights, 0).unwrap_or(0));
+            if candidates.len() > 1 {
+                ext.settle.push(0);
+            }
+            return;
+        }
+        self.extension.as_mut().expect("just set").actions = action_bytes(&options, &weights);
+    }
+
     /// Whether the decoder can produce arguments for an enabled action kind.
     fn offerable(&self, k: ActionKind) -> bool {
         match k {
@@ -703,6 +861,7 @@ impl<'v, T: Tape> Driver<'v, T> {
             }
         }
         self.step_starts.push(self.decision_start);
+        self.step_ends.push(self.tape.position());
         self.trace.steps.push(Step {
             phase,
             action,

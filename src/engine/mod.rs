@@ -25,8 +25,8 @@ pub use action::{
     Action, ActionKind, Databag, Effect, RelationInit, SecretOrigin, SecretOwner, Source,
 };
 pub use codec::{
-    Decoder, Driver, EncodeError, StoryEncoder, Tape, Vocabulary, Weights, decode, encode,
-    encode_story, seed_bytes,
+    ChoicePoint, Decoder, Driver, EncodeError, Extension, StoryEncoder, Tape, Vocabulary, Weights,
+    decode, encode, encode_story, seed_bytes,
 };
 pub use event::{Event, HookKind, HookResult};
 pub use options::{EngineOptions, JujuVersion};

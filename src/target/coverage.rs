@@ -19,7 +19,15 @@
 //!     (the number of deferred events went up), re-emitted deferred events away, set each
 //!     kind of unit status, wrote relation data, created or changed a secret, opened or
 //!     closed a port, requested storage;
-//!   - `depth`: how many deferred events are pending after a kind of hook (capped at 7).
+//!   - `depth`: how many deferred events are pending after a kind of hook (capped at 7);
+//!   - `stored`: the shape of each field of the charm's `StoredState` after a kind of hook
+//!     (unset or set, a state word like `restoring`, which parts of a record are filled
+//!     in). A hook that runs no new line may still run it with a memory it never had: a
+//!     check failing again *after a backup was taken* is a step towards a restore, even
+//!     if a check failing again without one already ran every line of that handler.
+//!
+//! The fuzz target shows libFuzzer only whether each slot was hit, not how often
+//! ([`CoverageMap::flatten`]): in a story of many hooks, counts mostly measure its length.
 //!
 //! Slots are hashes of stable names (never Python's randomised `hash()`), so every libFuzzer
 //! process (`-fork`, `-jobs`, `cmin`) numbers them the same way.
@@ -82,6 +90,19 @@ impl CoverageMap {
     pub fn clear(&mut self) {
         self.map.fill(0);
     }
+    /// Turn every counter into "hit or not" (1 or 0).
+    ///
+    /// One input is a whole story of hooks, so a count says mostly how long the story was:
+    /// a line that runs in every hook, or a transition that repeats, reaches a new hit-count
+    /// bucket in every longer story, and libFuzzer would keep each of them as progress.
+    /// Flattened, an input is kept only when it makes the charm run something it never ran
+    /// or do something it never did.
+    pub fn flatten(&mut self) {
+        for b in self.map.iter_mut() {
+            *b = u8::from(*b != 0);
+        }
+    }
+
     /// Counters that are non-zero in the charm code region and in the features region.
     pub fn hit_slots(&self) -> (usize, usize) {
         let (code, feat) = self.map.split_at(self.code_len);
@@ -147,12 +168,101 @@ impl CoverageMap {
         }
         let depth = deferred.min(7).to_string();
         self.bump(&["depth", kind, &depth]);
+        for fields in outcome.stored.values().filter_map(|v| v.as_object()) {
+            for (field, value) in fields {
+                self.bump(&["stored", kind, field, &shape(value)]);
+            }
+        }
+    }
+}
+
+/// The shape of a value the charm keeps in its `StoredState`, for the `stored` lifecycle
+/// feature: enough to tell the charm's memory apart (unset or set, which word of a small
+/// set of states, which parts of a record are filled in), not the values themselves
+/// (ids and timestamps would make every story new).
+fn shape(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null | Value::Bool(false) => "empty".into(),
+        Value::Bool(true) => "true".into(),
+        Value::Number(n) => {
+            let x = n.as_f64().unwrap_or(0.0);
+            if x < 0.0 {
+                "negative"
+            } else if x == 0.0 {
+                "0"
+            } else if x <= 1.0 {
+                "1"
+            } else if x <= 2.0 {
+                "2"
+            } else {
+                "many"
+            }
+            .into()
+        }
+        Value::String(s) if s.is_empty() => "empty".into(),
+        // A short word (`restarted`, `restoring`) is a state; anything else is data.
+        Value::String(s)
+            if s.len() <= 24
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || "-_".contains(c)) =>
+        {
+            format!("={s}")
+        }
+        Value::String(_) => "set".into(),
+        Value::Array(a) if a.is_empty() => "empty".into(),
+        Value::Array(a) => if a.len() == 1 { "one" } else { "several" }.into(),
+        Value::Object(o) => {
+            let mut filled: Vec<&str> = o
+                .iter()
+                .filter(|(_, v)| shape(v) != "empty")
+                .map(|(k, _)| k.as_str())
+                .collect();
+            filled.sort_unstable();
+            if filled.is_empty() {
+                "empty".into()
+            } else {
+                format!("{{{}}}", filled.join(","))
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_state_is_told_apart_by_shape_not_value() {
+        use serde_json::json;
+        assert_eq!(shape(&json!("")), "empty");
+        assert_eq!(shape(&json!(null)), "empty");
+        assert_eq!(shape(&json!("restoring")), "=restoring");
+        assert_eq!(shape(&json!("manual-20261127T031500")), "set");
+        assert_eq!(shape(&json!("other-20261127T031501")), "set");
+        assert_eq!(shape(&json!(0)), "0");
+        assert_eq!(shape(&json!(2)), "2");
+        assert_eq!(shape(&json!(17)), "many");
+        // A record: which of its parts are filled in.
+        let running = json!({"backup": "b-1", "started": "2026-11-27T03:15", "finished": ""});
+        let done =
+            json!({"backup": "b-1", "started": "2026-11-27T03:15", "finished": "2026-11-27T03:16"});
+        assert_eq!(shape(&running), "{backup,started}");
+        assert_eq!(shape(&done), "{backup,finished,started}");
+        assert_eq!(shape(&json!({})), "empty");
+    }
+
+    #[test]
+    fn flattening_keeps_what_was_hit_and_forgets_how_often() {
+        let mut m = CoverageMap::new(16).unwrap();
+        m.map[1] = 200;
+        m.map[3] = 1;
+        m.map[16 + 5] = 7;
+        m.flatten();
+        let hit: Vec<usize> = (0..m.len()).filter(|&i| m.counters()[i] != 0).collect();
+        assert_eq!(hit, vec![1, 3, 21]);
+        assert!(m.counters().iter().all(|&b| b <= 1));
+    }
 
     #[test]
     fn the_bitmap_is_shared_through_the_fd() {

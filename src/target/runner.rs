@@ -116,6 +116,11 @@ pub struct Target {
     notice_ids: BTreeMap<(String, String), String>,
     /// Stop an input at its first finding (the default).
     pub stop_at_finding: bool,
+    /// Only a hook failure whose signature or title contains this is a finding; any other
+    /// failure is what Juju makes of it (the unit is in error, the hook is retried) and the
+    /// story goes on. A hunt for one bug (`CHARMFUZZ_ONLY`, `--only`) must not have its
+    /// stories cut short by another, shallower one on the way.
+    pub only: Option<String>,
     /// Read StoredState and deferred events after every hook.
     pub want_state: bool,
     /// Stop an input just before the event with this index (in the whole trace) and
@@ -229,6 +234,7 @@ impl Target {
             synced_steps: 0,
             notice_ids: BTreeMap::new(),
             stop_at_finding: true,
+            only: None,
             scene_before: None,
             scene_every_event: false,
             scenes: Vec::new(),
@@ -554,7 +560,8 @@ impl Target {
             d.complete(out.agent.result, effects)?;
             let step = d.trace().steps.len() - 1;
             if finding.is_none() {
-                finding = Finding::from_outcome(&out, step, outcomes.len());
+                finding = Finding::from_outcome(&out, step, outcomes.len())
+                    .filter(|f| self.only.as_deref().is_none_or(|p| f.matches(p)));
             }
             // Juju retries a failed hook until it passes or someone runs `juju resolved`;
             // past the end of the story nobody will, so give up on a hook that keeps
