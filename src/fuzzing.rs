@@ -304,16 +304,9 @@ impl LifecycleFuzzer {
 
     /// The structure-aware mutation of `data[..size]` ([`mutate`]), knowing the trace the
     /// charm lived for it if this process ran it.
-    pub fn mutate(
-        &self,
-        charm: &Charm,
-        data: &mut [u8],
-        size: usize,
-        max_size: usize,
-        seed: u32,
-    ) -> usize {
+    pub fn mutate(&self, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
         let m = Mutation {
-            charm,
+            charm: self.target.charm(),
             max_steps: Some(self.settings.max_steps),
             lived: self.lived.get(&data[..size]),
         };
@@ -327,24 +320,20 @@ impl LifecycleFuzzer {
     /// beginning of one story onto the end of another rarely keeps what made either of
     /// them interesting, while a lifecycle bug is reached by telling one story further,
     /// step by step; so most of these turns go to that.
-    pub fn crossover(&self, charm: &Charm, a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
+    pub fn crossover(&self, a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
         if seed % 4 == 0 {
-            return crossover(charm, a, b, out, seed);
+            return crossover(self.target.charm(), a, b, out, seed);
         }
         let n = a.len().min(out.len());
         out[..n].copy_from_slice(&a[..n]);
         let max = out.len();
-        self.mutate(charm, out, n, max, seed / 4)
+        self.mutate(out, n, max, seed / 4)
     }
 
     fn verdict(&self, report: &RunReport) -> Verdict {
-        let Some(f) = &report.finding else {
+        // A failure `CHARMFUZZ_ONLY` does not ask for is no finding (`Target::only`).
+        if report.finding.is_none() {
             return Verdict::Pass;
-        };
-        if let Some(only) = &self.settings.only {
-            if !f.matches(only) {
-                return Verdict::Pass;
-            }
         }
         Verdict::Finding(explain(report), Box::new(report.clone()))
     }
@@ -561,13 +550,7 @@ pub fn dictionary(charm: &Charm, stories: u64, per_kind: usize) -> String {
 pub fn step_boundaries(charm: &Charm, data: &[u8]) -> Vec<usize> {
     let mut d = charm.decoder(data, None);
     d.simulate();
-    let mut b: Vec<usize> = d.step_starts().iter().map(|&s| s.min(data.len())).collect();
-    b.push(data.len());
-    b.dedup();
-    if b.first() != Some(&0) {
-        b.insert(0, 0);
-    }
-    b
+    boundaries(&d, data.len())
 }
 
 /// What the structure-aware mutator knows when it mutates an input.
@@ -729,7 +712,7 @@ impl LivedTraces {
     }
 }
 
-/// The byte ranges of an input's steps as `m` decodes it: `[start_0, start_1, …, len]`.
+/// The byte ranges of the steps `d` decoded from `len` bytes: `[start_0, start_1, …, len]`.
 fn boundaries(d: &Decoder<'_, '_>, len: usize) -> Vec<usize> {
     let mut b: Vec<usize> = d.step_starts().iter().map(|&s| s.min(len)).collect();
     b.push(len);
@@ -753,12 +736,7 @@ pub fn mutate(m: &Mutation<'_>, data: &mut [u8], size: usize, max_size: usize, s
     let mut v = data[..size].to_vec();
     let rounds = 1 + rng.below(2);
     for _ in 0..rounds {
-        // Boundaries of the story as it is now (an earlier round may have changed it).
-        let b = boundaries(&m.decode(&v), v.len());
-        let steps = b.len() - 1;
-        let span = |i: usize| b[i]..b[i + 1];
-        let op = rng.below(12);
-        let done = match op {
+        let done = match rng.below(12) {
             // Tell the story further.
             0..=3 => {
                 let n = 1 + rng.below(3);
@@ -766,48 +744,7 @@ pub fn mutate(m: &Mutation<'_>, data: &mut [u8], size: usize, max_size: usize, s
             }
             // A valid action somewhere inside.
             4 => m.insert_action(&mut v, &mut rng),
-            // Delete a whole step.
-            5 if steps > 1 => {
-                let r = span(1 + rng.below(steps - 1));
-                v.drain(r);
-                true
-            }
-            // Duplicate a step (the same thing happening twice).
-            6 if steps > 0 => {
-                let r = span(rng.below(steps));
-                let copy = v[r.clone()].to_vec();
-                v.splice(r.end..r.end, copy);
-                true
-            }
-            // Swap two neighbouring steps.
-            7 if steps > 2 => {
-                let i = 1 + rng.below(steps - 2);
-                let (a, c) = (span(i), span(i + 1));
-                let mut swapped = v[c.clone()].to_vec();
-                swapped.extend_from_slice(&v[a.clone()]);
-                v.splice(a.start..c.end, swapped);
-                true
-            }
-            // Change one choice.
-            8 if !v.is_empty() => {
-                let i = rng.below(v.len());
-                v[i] = rng.next_u64() as u8;
-                true
-            }
-            // End the story after some step.
-            9 if steps > 1 => {
-                v.truncate(b[1 + rng.below(steps - 1)]);
-                true
-            }
-            // Raw choices at a step boundary (whatever they decode to).
-            10 => {
-                let at = b[rng.below(b.len())].min(v.len());
-                let n = 1 + rng.below(6);
-                let new: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
-                v.splice(at..at, new);
-                true
-            }
-            _ => false,
+            op => reshape(m, &mut v, op, &mut rng),
         };
         if !done {
             // A small change inside one step: bump a choice to the next option.
@@ -825,6 +762,51 @@ pub fn mutate(m: &Mutation<'_>, data: &mut [u8], size: usize, max_size: usize, s
     let n = v.len().min(max_size).min(data.len());
     data[..n].copy_from_slice(&v[..n]);
     n
+}
+
+/// The mutations of [`mutate`] that reshape the steps a story has (`op` picks one); false
+/// when the story has too few steps for it.
+fn reshape(m: &Mutation<'_>, v: &mut Vec<u8>, op: usize, rng: &mut Rng) -> bool {
+    // Boundaries of the story as it is now (an earlier round may have changed it).
+    let b = boundaries(&m.decode(v), v.len());
+    let steps = b.len() - 1;
+    let span = |i: usize| b[i]..b[i + 1];
+    match op {
+        // Delete a whole step.
+        5 if steps > 1 => {
+            v.drain(span(1 + rng.below(steps - 1)));
+        }
+        // Duplicate a step (the same thing happening twice).
+        6 if steps > 0 => {
+            let r = span(rng.below(steps));
+            let copy = v[r.clone()].to_vec();
+            v.splice(r.end..r.end, copy);
+        }
+        // Swap two neighbouring steps.
+        7 if steps > 2 => {
+            let i = 1 + rng.below(steps - 2);
+            let (a, c) = (span(i), span(i + 1));
+            let mut swapped = v[c.clone()].to_vec();
+            swapped.extend_from_slice(&v[a.clone()]);
+            v.splice(a.start..c.end, swapped);
+        }
+        // Change one choice.
+        8 if !v.is_empty() => {
+            let i = rng.below(v.len());
+            v[i] = rng.next_u64() as u8;
+        }
+        // End the story after some step.
+        9 if steps > 1 => v.truncate(b[1 + rng.below(steps - 1)]),
+        // Raw choices at a step boundary (whatever they decode to).
+        10 => {
+            let at = b[rng.below(b.len())].min(v.len());
+            let n = 1 + rng.below(6);
+            let new: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
+            v.splice(at..at, new);
+        }
+        _ => return false,
+    }
+    true
 }
 
 /// Splice: the beginning of one story (up to a step boundary) and the end of another (from

@@ -4,14 +4,23 @@
 //! the `charmfuzz::fuzzing` docs); by default the bundled demo charm with planted bugs.
 #![no_main]
 
-use charmfuzz::charm::Charm;
 use charmfuzz::fuzzing::{self, FuzzSettings, LifecycleFuzzer, Verdict};
 use libfuzzer_sys::{fuzz_crossover, fuzz_mutator, fuzz_target, fuzzer_mutate};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 static FUZZER: OnceLock<Mutex<LifecycleFuzzer>> = OnceLock::new();
-/// The charm as the engine sees it, for the mutator (which never runs the charm).
-static CHARM: OnceLock<(Charm, bool)> = OnceLock::new();
+/// Whether the structure-aware mutator is on (`CHARMFUZZ_MUTATOR`).
+static STRUCTURE: OnceLock<bool> = OnceLock::new();
+
+/// The fuzzer. libFuzzer runs an input, mutates and splices on one thread, one thing at a
+/// time, so the lock is always free.
+fn fuzzer() -> MutexGuard<'static, LifecycleFuzzer> {
+    FUZZER
+        .get()
+        .expect("set up")
+        .lock()
+        .expect("one thing at a time")
+}
 
 unsafe extern "C" {
     // libFuzzer's registration of extra coverage counters (as a sanitizer-coverage
@@ -72,7 +81,7 @@ fn setup() {
     };
     let structure = settings.structure_mutator;
     let _ = HARNESS_COVERAGE.set(settings.harness_coverage);
-    let mut fuzzer = match LifecycleFuzzer::new(settings, charm.clone()) {
+    let mut fuzzer = match LifecycleFuzzer::new(settings, charm) {
         Ok(f) => f,
         Err(e) => fail(&e.to_string()),
     };
@@ -103,7 +112,7 @@ fn setup() {
             "UNCONTAINED (no bwrap)"
         },
     );
-    let _ = CHARM.set((charm, structure));
+    let _ = STRUCTURE.set(structure);
     let _ = FUZZER.set(Mutex::new(fuzzer));
 }
 
@@ -113,7 +122,7 @@ fn fail(msg: &str) -> ! {
 }
 
 fuzz_target!(init: setup(), |data: &[u8]| {
-    let mut f = FUZZER.get().expect("set up").lock().expect("one input at a time");
+    let mut f = fuzzer();
     match f.run_one(data) {
         Ok(Verdict::Pass) => forget_harness_edges(),
         Ok(Verdict::Finding(text, report)) => {
@@ -133,30 +142,15 @@ fuzz_target!(init: setup(), |data: &[u8]| {
 });
 
 fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
-    match CHARM.get() {
-        Some((charm, true)) if !seed.is_multiple_of(8) => {
-            // Between inputs: the fuzzer is not running one, so the lock is free.
-            let f = FUZZER
-                .get()
-                .expect("set up")
-                .lock()
-                .expect("one input at a time");
-            f.mutate(charm, data, size, max_size, seed)
-        }
+    match STRUCTURE.get() {
+        Some(true) if !seed.is_multiple_of(8) => fuzzer().mutate(data, size, max_size, seed),
         _ => fuzzer_mutate(data, size, max_size),
     }
 });
 
 fuzz_crossover!(|a: &[u8], b: &[u8], out: &mut [u8], seed: u32| {
-    match CHARM.get() {
-        Some((charm, true)) => {
-            let f = FUZZER
-                .get()
-                .expect("set up")
-                .lock()
-                .expect("one input at a time");
-            f.crossover(charm, a, b, out, seed)
-        }
+    match STRUCTURE.get() {
+        Some(true) => fuzzer().crossover(a, b, out, seed),
         _ => fuzzing::crossover_bytes(a, b, out, seed),
     }
 });

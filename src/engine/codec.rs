@@ -416,7 +416,7 @@ pub struct Driver<'v, T: Tape> {
     settle: bool,
     /// Where on the tape the arguments of each step end (the next decision begins).
     step_ends: Vec<usize>,
-    /// Decoding: how the story could go on past the end of its bytes (see [`Extension`]).
+    /// Decoding, when recording: how the story could go on past its end ([`Extension`]).
     extension: Option<Extension>,
     /// Where the tape chose to end the story, if it did.
     ended_at: Option<usize>,
@@ -571,7 +571,9 @@ impl<'v, T: Tape> Driver<'v, T> {
         &self.step_starts
     }
 
-    /// Record every step decision from now on ([`Driver::choice_points`]).
+    /// Record every step decision from now on ([`Driver::choice_points`]) and how the story
+    /// could go on past its end ([`Driver::extension`]): what the mutator needs, and only
+    /// it, so a plain run of an input does none of this work.
     pub fn record_choices(mut self) -> Self {
         self.choice_points = Some(Vec::new());
         self
@@ -587,8 +589,8 @@ impl<'v, T: Tape> Driver<'v, T> {
         &self.step_ends
     }
 
-    /// How the story could go on past its end: `None` if it ended because it reached the
-    /// step limit, or with no action possible.
+    /// How the story could go on past its end, when [`Driver::record_choices`] asked for
+    /// it: `None` if it ended at the step limit, or with no action possible.
     pub fn extension(&self) -> Option<&Extension> {
         self.extension.as_ref().filter(|e| !e.actions.is_empty())
     }
@@ -680,7 +682,7 @@ impl<'v, T: Tape> Driver<'v, T> {
             }
             let out_of_steps = self.max_steps.is_some_and(|m| self.trace.steps.len() >= m);
             if self.tape.exhausted() || out_of_steps || self.winding_down {
-                if !out_of_steps && self.script.is_none() {
+                if !out_of_steps && self.choice_points.is_some() {
                     self.note_extension(&candidates, &kinds);
                 }
                 // Out of bytes: deliver what is pending, optionally tear down, then stop.
