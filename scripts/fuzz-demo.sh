@@ -55,11 +55,12 @@ fuzz() { # charm expect(finding|clean)
         echo "$charm: finding after ${execs:-?} runs, ${took}s: $title"
         [ "$expect" = finding ] || { tail -60 "$log"; echo "FAIL: $charm is clean but charmfuzz reported a finding" >&2; return 1; }
         ls "$work/$charm/artifacts/"crash-* >/dev/null || { echo "FAIL: no crash artifact for $charm" >&2; return 1; }
-        # The finding's printout names its ops.testing reproducer, written beside the artifact.
-        local repro; repro="$(ls "$work/$charm/artifacts/"test_crash_*.py 2>/dev/null | head -1)"
+        # The finding's printout names its ops.testing reproducer, written next to the
+        # artifact (in reproducers/, which cargo fuzz does not take for a failing input).
+        local repro; repro="$(ls "$work/$charm/artifacts/reproducers/"test_crash_*.py 2>/dev/null | head -1)"
         [ -n "$repro" ] && grep -q 'Reproducer (an ops.testing test) written to' "$log" ||
-            { grep -A3 'eproducer' "$log"; echo "FAIL: no reproducer beside the artifact for $charm" >&2; return 1; }
-        echo "$charm: reproducer beside the artifact: $(basename "$repro")"
+            { grep -A3 'eproducer' "$log"; echo "FAIL: no reproducer next to the artifact for $charm" >&2; return 1; }
+        echo "$charm: reproducer next to the artifact: reproducers/$(basename "$repro")"
     else
         echo "$charm: no finding in ${execs:-?} runs, ${took}s (exit $status)"
         if [ "$expect" = finding ] || [ "$status" != 0 ]; then

@@ -394,15 +394,20 @@ pub fn explain(report: &RunReport) -> String {
 }
 
 /// Where [`LifecycleFuzzer::write_reproducer`] puts the reproducer of the crash artifact
-/// `artifact`: beside it, as `test_<artifact name>.py` (`crash-3fa9…` →
-/// `test_crash_3fa9….py`), a name pytest collects and the `crash-*` globs of the scripts
-/// do not take for an input.
+/// `artifact`: in `reproducers/` beside it, as `test_<artifact name>.py` (`crash-3fa9…` →
+/// `reproducers/test_crash_3fa9….py`), a name pytest collects.
+///
+/// Not in the artifact directory itself: when the fuzzer stops, `cargo fuzz run` takes every
+/// new file there for a failing input and prints it as one, and the scripts' `crash-*`
+/// globs read that directory too.
 pub fn reproducer_path(artifact: &Path) -> PathBuf {
     let name = artifact
         .file_name()
         .map(|n| n.to_string_lossy().replace(['-', '.'], "_"))
         .unwrap_or_else(|| "finding".into());
-    artifact.with_file_name(format!("test_{name}.py"))
+    artifact
+        .with_file_name("reproducers")
+        .join(format!("test_{name}.py"))
 }
 
 /// Whether a finding in this libFuzzer process gets a reproducer written beside its
@@ -1089,10 +1094,10 @@ mod tests {
     }
 
     #[test]
-    fn a_reproducer_sits_beside_its_artifact_under_a_name_pytest_collects() {
+    fn a_reproducer_sits_next_to_its_artifact_under_a_name_pytest_collects() {
         assert_eq!(
             reproducer_path(Path::new("fuzz/artifacts/lifecycle/crash-a999")),
-            PathBuf::from("fuzz/artifacts/lifecycle/test_crash_a999.py")
+            PathBuf::from("fuzz/artifacts/lifecycle/reproducers/test_crash_a999.py")
         );
         let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(writes_reproducer(&args(&["lifecycle", "-runs=5"])));
