@@ -18,6 +18,11 @@
 //! story early. [`crossover`] splices the beginning of one story onto the end of another.
 //! Every byte string decodes to a valid story, so every mutant is valid.
 //!
+//! **Which story to tell further.** libFuzzer picks the input to mutate from its whole
+//! corpus; half the time the mutator sets that aside and extends one of the inputs that
+//! lately made the charm do something new ([`Frontier`]), the newest most often, so a
+//! path of new steps is followed while it is fresh.
+//!
 //! Which actions are possible depends on what the charm did (a Pebble check exists once the
 //! charm's layer declares it), so the mutator decodes an input as the charm lived it: the
 //! fuzzer keeps the trace of each input it ran ([`LivedTraces`]).
@@ -255,6 +260,7 @@ pub struct LifecycleFuzzer {
     pub settings: FuzzSettings,
     target: Target,
     lived: LivedTraces,
+    frontier: Frontier,
 }
 
 impl LifecycleFuzzer {
@@ -269,11 +275,13 @@ impl LifecycleFuzzer {
         target.only = settings.only.clone();
         target.lifecycle_features = settings.feedback == Feedback::All;
         let map = CoverageMap::new(CODE_SLOTS)?;
+        let frontier = Frontier::new(map.code_len());
         target.enable_coverage(map, settings.cover_ops)?;
         Ok(LifecycleFuzzer {
             settings,
             target,
             lived: LivedTraces::default(),
+            frontier,
         })
     }
 
@@ -294,23 +302,38 @@ impl LifecycleFuzzer {
     pub fn run_one(&mut self, data: &[u8]) -> Result<Verdict, TargetError> {
         let report = self.target.run_bytes(data, Some(self.settings.max_steps))?;
         self.lived.remember(data, &report.trace);
-        if !self.settings.hit_counts {
-            if let Some(map) = self.target.coverage_mut() {
+        if let Some(map) = self.target.coverage_mut() {
+            if !self.settings.hit_counts {
                 map.flatten();
             }
+            self.frontier.observe(data, map.counters());
         }
         Ok(self.verdict(&report))
     }
 
     /// The structure-aware mutation of `data[..size]` ([`mutate`]), knowing the trace the
     /// charm lived for it if this process ran it.
+    ///
+    /// Half the time the input libFuzzer chose is set aside for one of the inputs that
+    /// lately made the charm do something new ([`Frontier`]), and that story is told
+    /// further ([`extend`]).
     pub fn mutate(&self, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
-        let m = Mutation {
+        let mut rng = Rng::new(u64::from(seed) ^ 0xF0_0D);
+        let parent = match rng.below(2) {
+            0 => self.frontier.pick(&mut rng),
+            _ => None,
+        };
+        let lived = |input: &[u8]| Mutation {
             charm: self.target.charm(),
             max_steps: Some(self.settings.max_steps),
-            lived: self.lived.get(&data[..size]),
+            lived: self.lived.get(input),
         };
-        mutate(&m, data, size, max_size, seed)
+        if let Some(parent) = parent.filter(|p| p.len() <= max_size.min(data.len())) {
+            if let Some(n) = extend(&lived(parent), parent, data, max_size, &mut rng) {
+                return n;
+            }
+        }
+        mutate(&lived(&data[..size]), data, size, max_size, seed)
     }
 
     /// libFuzzer's crossover slot: a splice of two stories ([`crossover`]) one time in
@@ -717,6 +740,132 @@ impl LivedTraces {
     }
 }
 
+/// The inputs that lately made the charm do something this process had never seen it do,
+/// newest first: where the mutator tells stories further ([`LifecycleFuzzer::mutate`]).
+///
+/// A lifecycle bug several steps deep is reached one step at a time, and each step is
+/// reached by extending the input that reached the step before. libFuzzer chooses the
+/// input to mutate from its whole corpus, which soon holds hundreds of stories, so the one
+/// story that has just made a failing check recover is chosen once in hundreds of turns;
+/// libFuzzer's custom mutator receives that choice and has no say in it. So the fuzzer
+/// keeps its own short queues of the newest discoveries and, half the time, extends one of
+/// them instead: the newest with probability 1/2, the one before with 1/4, and so on. This
+/// is the "newest first" of AFL's queue and of Zest's favouring of fresh inputs. The other
+/// half stays with libFuzzer's choice, so older stories are still mutated.
+///
+/// Two queues, because discoveries differ in worth. New lines or arcs of the charm's code
+/// are rare after the first minutes, and each is a step into behaviour never run (a
+/// restore that has just started); a new lifecycle feature (one more hook-after-hook
+/// pair, a status after a hook) comes every few runs. In one queue, the rare step would be
+/// pushed out by the common ones within a few dozen runs; so two turns in three extend an
+/// input that ran new code.
+#[derive(Default)]
+pub struct Frontier {
+    /// Every counter slot some input of this process has hit.
+    seen: Vec<bool>,
+    /// How many of the slots are the charm's code (the rest are lifecycle features).
+    code_len: usize,
+    /// Inputs that ran new code, the newest last.
+    code: std::collections::VecDeque<Vec<u8>>,
+    /// Inputs that reached only new lifecycle features, the newest last.
+    features: std::collections::VecDeque<Vec<u8>>,
+}
+
+/// What an input did that no input had done before ([`Frontier::observe`]), least first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Discovery {
+    Nothing,
+    /// A lifecycle feature, and no new code.
+    Feature,
+    /// A line or arc of the charm's code.
+    Code,
+}
+
+impl Frontier {
+    const CAPACITY: usize = 16;
+
+    /// A frontier over a bitmap whose first `code_len` slots are the charm's code.
+    pub fn new(code_len: usize) -> Frontier {
+        Frontier {
+            code_len,
+            ..Frontier::default()
+        }
+    }
+
+    /// Note what `input` hit (`counters`, the bitmap after its run); an input that hit a
+    /// slot no input hit before joins the queue of its kind of discovery.
+    pub fn observe(&mut self, input: &[u8], counters: &[u8]) -> Discovery {
+        if self.seen.len() < counters.len() {
+            self.seen.resize(counters.len(), false);
+        }
+        let mut found = Discovery::Nothing;
+        for (i, (seen, &c)) in self.seen.iter_mut().zip(counters).enumerate() {
+            if c != 0 && !*seen {
+                *seen = true;
+                found = found.max(if i < self.code_len {
+                    Discovery::Code
+                } else {
+                    Discovery::Feature
+                });
+            }
+        }
+        let queue = match found {
+            Discovery::Nothing => return found,
+            Discovery::Code => &mut self.code,
+            Discovery::Feature => &mut self.features,
+        };
+        if queue.len() >= Self::CAPACITY {
+            queue.pop_front();
+        }
+        queue.push_back(input.to_vec());
+        found
+    }
+
+    /// One of the recent discoveries: two times in three one that ran new code (if any),
+    /// and within a queue the newest with probability 1/2, the next with 1/4…
+    pub fn pick(&self, rng: &mut Rng) -> Option<&[u8]> {
+        let queue = match (self.code.is_empty(), self.features.is_empty()) {
+            (true, true) => return None,
+            (false, true) => &self.code,
+            (true, false) => &self.features,
+            (false, false) if rng.below(3) < 2 => &self.code,
+            (false, false) => &self.features,
+        };
+        let n = queue.len();
+        let back = (rng.next_u64() | (1 << 63)).trailing_zeros() as usize;
+        Some(&queue[n - 1 - back.min(n - 1)])
+    }
+
+    /// How many inputs the queues hold.
+    pub fn len(&self) -> usize {
+        self.code.len() + self.features.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Tell `parent` further: one to three valid actions appended at its end
+/// ([`Mutation::append_action`]), written to `out`. `None` when the story cannot go on (it
+/// is at the step limit) or the result does not fit in `max_size`.
+pub fn extend(
+    m: &Mutation<'_>,
+    parent: &[u8],
+    out: &mut [u8],
+    max_size: usize,
+    rng: &mut Rng,
+) -> Option<usize> {
+    let mut v = parent.to_vec();
+    let n = 1 + rng.below(3);
+    let appended = (0..n).filter(|_| m.append_action(&mut v, rng)).count();
+    if appended == 0 || v.len() > max_size.min(out.len()) {
+        return None;
+    }
+    out[..v.len()].copy_from_slice(&v);
+    Some(v.len())
+}
+
 /// The byte ranges of the steps `d` decoded from `len` bytes: `[start_0, start_1, …, len]`.
 fn boundaries(d: &Decoder<'_, '_>, len: usize) -> Vec<usize> {
     let mut b: Vec<usize> = d.step_starts().iter().map(|&s| s.min(len)).collect();
@@ -1081,6 +1230,53 @@ mod tests {
                 .is_some()
         );
         assert_eq!(lived.traces.len(), LivedTraces::CAPACITY);
+    }
+
+    #[test]
+    fn the_frontier_keeps_the_newest_discoveries_and_favours_new_code() {
+        // Slots 0..32 are the charm's code, 32..64 lifecycle features.
+        let mut f = Frontier::new(32);
+        let mut map = vec![0u8; 64];
+        map[3] = 1;
+        assert_eq!(f.observe(b"first", &map), Discovery::Code);
+        assert_eq!(f.observe(b"again", &map), Discovery::Nothing);
+        map[40] = 1;
+        assert_eq!(f.observe(b"feature", &map), Discovery::Feature);
+        map[5] = 1;
+        map[41] = 1;
+        assert_eq!(f.observe(b"both", &map), Discovery::Code);
+        map.fill(0);
+        map[3] = 1;
+        assert_eq!(f.observe(b"less", &map), Discovery::Nothing);
+        assert_eq!(f.len(), 3);
+        // Twenty more features and one more line: both queues are bounded.
+        for i in 0..20u8 {
+            map.fill(0);
+            map[i as usize + 42] = 1;
+            assert_eq!(f.observe(&[i], &map), Discovery::Feature);
+        }
+        map[9] = 1;
+        f.observe(b"code", &map);
+        assert_eq!(f.len(), 3 + Frontier::CAPACITY, "3 inputs ran new code");
+        let mut rng = Rng::new(7);
+        let picks: Vec<&[u8]> = (0..6000).map(|_| f.pick(&mut rng).unwrap()).collect();
+        let count = |x: &[u8]| picks.iter().filter(|p| **p == x).count();
+        // Two turns in three go to new code, half of those to the newest: 2000 of 6000.
+        let newest_code = count(b"code");
+        assert!((1800..2200).contains(&newest_code), "{newest_code}");
+        assert!((900..1100).contains(&count(b"both")), "{}", count(b"both"));
+        // One turn in three to the features, half of those to the newest: 1000.
+        assert!((900..1100).contains(&count(&[19])), "{}", count(&[19]));
+        assert_eq!(
+            count(b"feature"),
+            0,
+            "pushed out of its queue by newer ones"
+        );
+        assert_eq!(
+            count(b"less") + count(b"again"),
+            0,
+            "nothing new, never kept"
+        );
     }
 
     #[test]
