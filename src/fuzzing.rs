@@ -315,25 +315,62 @@ impl LifecycleFuzzer {
     /// charm lived for it if this process ran it.
     ///
     /// Half the time the input libFuzzer chose is set aside for one of the inputs that
-    /// lately made the charm do something new ([`Frontier`]), and that story is told
-    /// further ([`extend`]).
-    pub fn mutate(&self, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
+    /// lately made the charm do something new ([`Frontier`]): the next untried action
+    /// after an input that ran new code (its sweep), or else a few random actions after
+    /// one of the newest discoveries ([`extend`]).
+    pub fn mutate(&mut self, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
         let mut rng = Rng::new(u64::from(seed) ^ 0xF0_0D);
-        let parent = match rng.below(2) {
-            0 => self.frontier.pick(&mut rng),
-            _ => None,
-        };
-        let lived = |input: &[u8]| Mutation {
+        if rng.below(2) == 0 {
+            if let Some(n) = self.sweep(data, max_size, &mut rng) {
+                return n;
+            }
+            if let Some(parent) = self.frontier.pick(&mut rng) {
+                if parent.len() <= max_size.min(data.len()) {
+                    let m = self.mutation(parent);
+                    if let Some(n) = extend(&m, parent, data, max_size, &mut rng) {
+                        return n;
+                    }
+                }
+            }
+        }
+        let m = self.mutation(&data[..size]);
+        mutate(&m, data, size, max_size, seed)
+    }
+
+    /// How the mutator sees `input`: this charm, the step limit, and the trace the charm
+    /// lived for it if this process ran it.
+    fn mutation<'a>(&'a self, input: &[u8]) -> Mutation<'a> {
+        Mutation {
             charm: self.target.charm(),
             max_steps: Some(self.settings.max_steps),
             lived: self.lived.get(input),
-        };
-        if let Some(parent) = parent.filter(|p| p.len() <= max_size.min(data.len())) {
-            if let Some(n) = extend(&lived(parent), parent, data, max_size, &mut rng) {
-                return n;
+        }
+    }
+
+    /// The next step of the newest sweep ([`Frontier`]): its input with the next action
+    /// that could follow it appended, written to `out`. `None` when no sweep is pending.
+    fn sweep(&mut self, out: &mut [u8], max_size: usize, rng: &mut Rng) -> Option<usize> {
+        while let Some(sweep) = self.frontier.sweeps.back_mut() {
+            let m = Mutation {
+                charm: self.target.charm(),
+                max_steps: Some(self.settings.max_steps),
+                lived: self.lived.get(&sweep.input),
+            };
+            let options = sweep
+                .options
+                .get_or_insert_with(|| m.next_options(&sweep.input));
+            let Some(next) = options.get(sweep.next).cloned() else {
+                self.frontier.sweeps.pop_back();
+                continue;
+            };
+            sweep.next += 1;
+            let mut v = sweep.input.clone();
+            if m.append_next(&mut v, &next, rng) && v.len() <= max_size.min(out.len()) {
+                out[..v.len()].copy_from_slice(&v);
+                return Some(v.len());
             }
         }
-        mutate(&lived(&data[..size]), data, size, max_size, seed)
+        None
     }
 
     /// libFuzzer's crossover slot: a splice of two stories ([`crossover`]) one time in
@@ -343,7 +380,7 @@ impl LifecycleFuzzer {
     /// beginning of one story onto the end of another rarely keeps what made either of
     /// them interesting, while a lifecycle bug is reached by telling one story further,
     /// step by step; so most of these turns go to that.
-    pub fn crossover(&self, a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
+    pub fn crossover(&mut self, a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
         if seed % 4 == 0 {
             return crossover(self.target.charm(), a, b, out, seed);
         }
@@ -581,6 +618,16 @@ pub fn step_boundaries(charm: &Charm, data: &[u8]) -> Vec<usize> {
     boundaries(&d, data.len())
 }
 
+/// One action that could come next at a story's end ([`Mutation::next_options`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextAction {
+    pub kind: ActionKind,
+    /// The byte that makes the decoder choose `kind` there.
+    pub byte: u8,
+    /// For an operator action, which of the charm's actions.
+    pub name: Option<String>,
+}
+
 /// What the structure-aware mutator knows when it mutates an input.
 #[derive(Clone, Copy)]
 pub struct Mutation<'a> {
@@ -662,23 +709,84 @@ impl<'a> Mutation<'a> {
                 .collect();
             (ext.at, ext.settle.clone(), byte, fresh.then_some(names))
         };
+        // An operator action the story already ran is not new: try other arguments.
+        let new = |a: &Action| {
+            !ran.as_ref()
+                .is_some_and(|ran| action_name(a).is_some_and(|n| ran.contains(&n)))
+        };
+        self.append_step(v, (at, &settle), kind_byte, 8, rng, &new)
+            .is_some()
+    }
+
+    /// Append the step that starts with `kind_byte` after `v[..at] + settle`, with random
+    /// arguments: up to `tries` argument draws, the first that `want` accepts (else the
+    /// last). `None` when no step decodes there, else whether `want` accepted it.
+    fn append_step(
+        &self,
+        v: &mut Vec<u8>,
+        (at, settle): (usize, &[u8]),
+        kind_byte: u8,
+        tries: usize,
+        rng: &mut Rng,
+        want: &dyn Fn(&Action) -> bool,
+    ) -> Option<bool> {
         let mut prefix = v[..at.min(v.len())].to_vec();
-        prefix.extend_from_slice(&settle);
+        prefix.extend_from_slice(settle);
         let mut step = None;
-        for _ in 0..8 {
+        for _ in 0..tries {
             step = self.new_step(&prefix, kind_byte, rng);
-            // An operator action the story already ran is not new: try other arguments.
-            match (&step, &ran) {
-                (Some((_, a)), Some(ran)) if action_name(a).is_some_and(|n| ran.contains(&n)) => {}
-                _ => break,
+            if step.as_ref().is_none_or(|(_, a)| want(a)) {
+                break;
             }
         }
-        let Some((step, _)) = step else {
-            return false;
-        };
+        let (step, action) = step?;
         prefix.extend_from_slice(&step);
         *v = prefix;
-        true
+        Some(want(&action))
+    }
+
+    /// Every action that could come next at the end of `v`: each action kind Juju could
+    /// offer there, and an operator action once per action of the charm. Empty when the
+    /// story cannot go on.
+    pub fn next_options(&self, v: &[u8]) -> Vec<NextAction> {
+        let d = self.decode(v);
+        let Some(ext) = d.extension() else {
+            return Vec::new();
+        };
+        let mut options = Vec::new();
+        for &(kind, byte) in &ext.actions {
+            if kind == ActionKind::RunAction {
+                for a in &self.charm.spec.actions {
+                    options.push(NextAction {
+                        kind,
+                        byte,
+                        name: Some(a.name.clone()),
+                    });
+                }
+            } else {
+                options.push(NextAction {
+                    kind,
+                    byte,
+                    name: None,
+                });
+            }
+        }
+        options
+    }
+
+    /// Append `next` (one of [`Mutation::next_options`]) at the end of `v`, with random
+    /// arguments. True when the step appended is `next`; an operator action is drawn until
+    /// it has `next`'s name, 64 times at most (the decoder picks the name from the bytes).
+    pub fn append_next(&self, v: &mut Vec<u8>, next: &NextAction, rng: &mut Rng) -> bool {
+        let (at, settle) = {
+            let d = self.decode(v);
+            let Some(ext) = d.extension() else {
+                return false;
+            };
+            (ext.at, ext.settle.clone())
+        };
+        let want = |a: &Action| next.name.is_none() || action_name(a) == next.name;
+        self.append_step(v, (at, &settle), next.byte, 64, rng, &want) == Some(true)
     }
 
     /// Insert one valid action at a decision inside the story (before a hook or another
@@ -759,6 +867,13 @@ impl LivedTraces {
 /// pair, a status after a hook) comes every few runs. In one queue, the rare step would be
 /// pushed out by the common ones within a few dozen runs; so two turns in three extend an
 /// input that ran new code.
+///
+/// And an input that ran new code is first swept: each action that could come next
+/// (every kind Juju could offer at its end, and every operator action of the charm) is
+/// tried once, one per turn, before random extension. A lifecycle bug's next step is
+/// often one particular action right after the step before (`get-status` while a restore
+/// runs, not after the next check event ended it), which a random pick among twenty-odd
+/// kinds and several action names finds once in a hundred tries; the sweep, in thirty.
 #[derive(Default)]
 pub struct Frontier {
     /// Every counter slot some input of this process has hit.
@@ -769,6 +884,18 @@ pub struct Frontier {
     code: std::collections::VecDeque<Vec<u8>>,
     /// Inputs that reached only new lifecycle features, the newest last.
     features: std::collections::VecDeque<Vec<u8>>,
+    /// Inputs that ran new code, each to be followed by every action that could come next,
+    /// one per turn ([`LifecycleFuzzer::mutate`]); the newest last.
+    sweeps: std::collections::VecDeque<Sweep>,
+}
+
+/// An input whose every possible next action is being tried, one per mutation.
+struct Sweep {
+    input: Vec<u8>,
+    /// What could come next ([`Mutation::next_options`]), listed at the first turn.
+    options: Option<Vec<NextAction>>,
+    /// The next option to try.
+    next: usize,
 }
 
 /// What an input did that no input had done before ([`Frontier::observe`]), least first.
@@ -783,6 +910,8 @@ pub enum Discovery {
 
 impl Frontier {
     const CAPACITY: usize = 16;
+    /// Sweeps pending at most: a newer discovery is swept first, the oldest dropped.
+    const SWEEPS: usize = 4;
 
     /// A frontier over a bitmap whose first `code_len` slots are the charm's code.
     pub fn new(code_len: usize) -> Frontier {
@@ -811,7 +940,17 @@ impl Frontier {
         }
         let queue = match found {
             Discovery::Nothing => return found,
-            Discovery::Code => &mut self.code,
+            Discovery::Code => {
+                if self.sweeps.len() >= Self::SWEEPS {
+                    self.sweeps.pop_front();
+                }
+                self.sweeps.push_back(Sweep {
+                    input: input.to_vec(),
+                    options: None,
+                    next: 0,
+                });
+                &mut self.code
+            }
             Discovery::Feature => &mut self.features,
         };
         if queue.len() >= Self::CAPACITY {
@@ -1117,6 +1256,35 @@ mod tests {
         assert!(extended > 200, "most short stories can go on: {extended}");
         // Kinds are drawn uniformly among the possible ones, not by the decoder's weights.
         assert!(seen.len() >= 15, "many kinds appended: {seen:?}");
+    }
+
+    #[test]
+    fn every_next_action_can_be_appended_by_name() {
+        let charm = demo();
+        let m = plain(&charm);
+        let seed = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/corpus/lifecycle/backup-then-churn"
+        ))
+        .unwrap();
+        let options = m.next_options(&seed);
+        let names: Vec<&str> = options.iter().filter_map(|o| o.name.as_deref()).collect();
+        let actions: Vec<&str> = charm.spec.actions.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names, actions,
+            "an operator action once per action of the charm"
+        );
+        assert!(options.len() > actions.len() + 5, "{options:?}");
+        let mut rng = Rng::new(3);
+        for next in &options {
+            let mut v = seed.clone();
+            assert!(m.append_next(&mut v, next, &mut rng), "{next:?}");
+            let steps = m.decode(&v).trace().steps.clone();
+            assert_eq!(steps.len(), m.decode(&seed).trace().steps.len() + 1);
+            let last = &steps.last().unwrap().action;
+            assert_eq!(last.kind(), next.kind);
+            assert_eq!(action_name(last), next.name);
+        }
     }
 
     #[test]
