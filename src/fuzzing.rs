@@ -275,7 +275,7 @@ impl LifecycleFuzzer {
         target.only = settings.only.clone();
         target.lifecycle_features = settings.feedback == Feedback::All;
         let map = CoverageMap::new(CODE_SLOTS)?;
-        let frontier = Frontier::new(map.code_len());
+        let frontier = Frontier::new(map.code_len(), map.state_slots());
         target.enable_coverage(map, settings.cover_ops)?;
         Ok(LifecycleFuzzer {
             settings,
@@ -316,7 +316,7 @@ impl LifecycleFuzzer {
     ///
     /// Half the time the input libFuzzer chose is set aside for one of the inputs that
     /// lately made the charm do something new ([`Frontier`]): the next untried action
-    /// after an input that ran new code (its sweep), or else a few random actions after
+    /// after an input that ran new code or reached a new state (its sweep), or else a few random actions after
     /// one of the newest discoveries ([`extend`]).
     pub fn mutate(&mut self, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
         let mut rng = Rng::new(u64::from(seed) ^ 0xF0_0D);
@@ -861,14 +861,15 @@ impl LivedTraces {
 /// is the "newest first" of AFL's queue and of Zest's favouring of fresh inputs. The other
 /// half stays with libFuzzer's choice, so older stories are still mutated.
 ///
-/// Two queues, because discoveries differ in worth. New lines or arcs of the charm's code
-/// are rare after the first minutes, and each is a step into behaviour never run (a
-/// restore that has just started); a new lifecycle feature (one more hook-after-hook
-/// pair, a status after a hook) comes every few runs. In one queue, the rare step would be
-/// pushed out by the common ones within a few dozen runs; so two turns in three extend an
-/// input that ran new code.
+/// Two queues, because discoveries differ in worth. New lines or arcs of the charm's code,
+/// and new shapes of what it remembers (the `stored` lifecycle feature: a check that
+/// failed *after a backup was taken*), are rare after the first minutes, and each is a
+/// step into behaviour never run; a new lifecycle feature of another sort (one more
+/// hook-after-hook pair, a status after a hook) comes every few runs. In one queue, the
+/// rare step would be pushed out by the common ones within a few dozen runs; so two turns
+/// in three extend an input that ran new code or reached a new state.
 ///
-/// And an input that ran new code is first swept: each action that could come next
+/// And such an input is first swept: each action that could come next
 /// (every kind Juju could offer at its end, and every operator action of the charm) is
 /// tried once, one per turn, before random extension. A lifecycle bug's next step is
 /// often one particular action right after the step before (`get-status` while a restore
@@ -878,13 +879,15 @@ impl LivedTraces {
 pub struct Frontier {
     /// Every counter slot some input of this process has hit.
     seen: Vec<bool>,
-    /// How many of the slots are the charm's code (the rest are lifecycle features).
+    /// The slots of the charm's code, then of its memory (the `stored` lifecycle
+    /// features); the rest are other lifecycle features.
     code_len: usize,
-    /// Inputs that ran new code, the newest last.
+    state: std::ops::Range<usize>,
+    /// Inputs that ran new code or reached a new state, the newest last.
     code: std::collections::VecDeque<Vec<u8>>,
     /// Inputs that reached only new lifecycle features, the newest last.
     features: std::collections::VecDeque<Vec<u8>>,
-    /// Inputs that ran new code, each to be followed by every action that could come next,
+    /// Inputs that ran new code or reached a new state, each to be followed by every action that could come next,
     /// one per turn ([`LifecycleFuzzer::mutate`]); the newest last.
     sweeps: std::collections::VecDeque<Sweep>,
 }
@@ -902,9 +905,9 @@ struct Sweep {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Discovery {
     Nothing,
-    /// A lifecycle feature, and no new code.
+    /// A lifecycle feature (an ordering of hooks, a response), and no new code or state.
     Feature,
-    /// A line or arc of the charm's code.
+    /// A line or arc of the charm's code, or a new shape of what the charm remembers.
     Code,
 }
 
@@ -913,10 +916,12 @@ impl Frontier {
     /// Sweeps pending at most: a newer discovery is swept first, the oldest dropped.
     const SWEEPS: usize = 4;
 
-    /// A frontier over a bitmap whose first `code_len` slots are the charm's code.
-    pub fn new(code_len: usize) -> Frontier {
+    /// A frontier over a bitmap whose first `code_len` slots are the charm's code and whose
+    /// `state` slots are what the charm remembers ([`CoverageMap::state_slots`]).
+    pub fn new(code_len: usize, state: std::ops::Range<usize>) -> Frontier {
         Frontier {
             code_len,
+            state,
             ..Frontier::default()
         }
     }
@@ -931,7 +936,7 @@ impl Frontier {
         for (i, (seen, &c)) in self.seen.iter_mut().zip(counters).enumerate() {
             if c != 0 && !*seen {
                 *seen = true;
-                found = found.max(if i < self.code_len {
+                found = found.max(if i < self.code_len || self.state.contains(&i) {
                     Discovery::Code
                 } else {
                     Discovery::Feature
@@ -960,7 +965,7 @@ impl Frontier {
         found
     }
 
-    /// One of the recent discoveries: two times in three one that ran new code (if any),
+    /// One of the recent discoveries: two times in three one that ran new code or state (if any),
     /// and within a queue the newest with probability 1/2, the next with 1/4…
     pub fn pick(&self, rng: &mut Rng) -> Option<&[u8]> {
         let queue = match (self.code.is_empty(), self.features.is_empty()) {
@@ -1402,9 +1407,13 @@ mod tests {
 
     #[test]
     fn the_frontier_keeps_the_newest_discoveries_and_favours_new_code() {
-        // Slots 0..32 are the charm's code, 32..64 lifecycle features.
-        let mut f = Frontier::new(32);
+        // Slots 0..32 are the charm's code, 32..64 lifecycle features, the last 2 of them
+        // the charm's memory.
+        let mut f = Frontier::new(32, 62..64);
         let mut map = vec![0u8; 64];
+        map[63] = 1;
+        assert_eq!(f.observe(b"state", &map), Discovery::Code, "a new memory");
+        map[63] = 0;
         map[3] = 1;
         assert_eq!(f.observe(b"first", &map), Discovery::Code);
         assert_eq!(f.observe(b"again", &map), Discovery::Nothing);
@@ -1416,7 +1425,7 @@ mod tests {
         map.fill(0);
         map[3] = 1;
         assert_eq!(f.observe(b"less", &map), Discovery::Nothing);
-        assert_eq!(f.len(), 3);
+        assert_eq!(f.len(), 4);
         // Twenty more features and one more line: both queues are bounded.
         for i in 0..20u8 {
             map.fill(0);
@@ -1425,7 +1434,11 @@ mod tests {
         }
         map[9] = 1;
         f.observe(b"code", &map);
-        assert_eq!(f.len(), 3 + Frontier::CAPACITY, "3 inputs ran new code");
+        assert_eq!(
+            f.len(),
+            4 + Frontier::CAPACITY,
+            "4 inputs ran new code or state"
+        );
         let mut rng = Rng::new(7);
         let picks: Vec<&[u8]> = (0..6000).map(|_| f.pick(&mut rng).unwrap()).collect();
         let count = |x: &[u8]| picks.iter().filter(|p| **p == x).count();
