@@ -315,14 +315,20 @@ impl LifecycleFuzzer {
     /// charm lived for it if this process ran it.
     ///
     /// Half the time the input libFuzzer chose is set aside for one of the inputs that
-    /// lately made the charm do something new ([`Frontier`]): the next untried action
-    /// after an input that ran new code or reached a new state (its sweep), or else a few random actions after
-    /// one of the newest discoveries ([`extend`]).
+    /// lately made the charm do something new ([`Frontier`]): half of those turns the
+    /// next untried action after an input that ran new code or reached a new state (its
+    /// sweep), the others a few random actions after one of the newest discoveries
+    /// ([`extend`]).
     pub fn mutate(&mut self, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
         let mut rng = Rng::new(u64::from(seed) ^ 0xF0_0D);
         if rng.below(2) == 0 {
-            if let Some(n) = self.sweep(data, max_size, &mut rng) {
-                return n;
+            // Half the frontier's turns go to sweeps: inputs that reached a new state come
+            // often enough that sweeps alone would leave no turn for telling the newest
+            // discoveries further at random.
+            if rng.below(2) == 0 {
+                if let Some(n) = self.sweep(data, max_size, &mut rng) {
+                    return n;
+                }
             }
             if let Some(parent) = self.frontier.pick(&mut rng) {
                 if parent.len() <= max_size.min(data.len()) {
@@ -869,9 +875,9 @@ impl LivedTraces {
 /// rare step would be pushed out by the common ones within a few dozen runs; so two turns
 /// in three extend an input that ran new code or reached a new state.
 ///
-/// And such an input is first swept: each action that could come next
-/// (every kind Juju could offer at its end, and every operator action of the charm) is
-/// tried once, one per turn, before random extension. A lifecycle bug's next step is
+/// And such an input is swept: each action that could come next (every kind Juju could
+/// offer at its end, and every operator action of the charm) is tried once, in half of
+/// the frontier's turns. A lifecycle bug's next step is
 /// often one particular action right after the step before (`get-status` while a restore
 /// runs, not after the next check event ended it), which a random pick among twenty-odd
 /// kinds and several action names finds once in a hundred tries; the sweep, in thirty.
