@@ -18,6 +18,11 @@
 //! story early. [`crossover`] splices the beginning of one story onto the end of another.
 //! Every byte string decodes to a valid story, so every mutant is valid.
 //!
+//! **Which story to tell further.** libFuzzer picks the input to mutate from its whole
+//! corpus; half the time the mutator sets that aside and extends one of the inputs that
+//! lately made the charm do something new ([`Frontier`]), the newest most often, so a
+//! path of new steps is followed while it is fresh.
+//!
 //! Which actions are possible depends on what the charm did (a Pebble check exists once the
 //! charm's layer declares it), so the mutator decodes an input as the charm lived it: the
 //! fuzzer keeps the trace of each input it ran ([`LivedTraces`]).
@@ -255,6 +260,7 @@ pub struct LifecycleFuzzer {
     pub settings: FuzzSettings,
     target: Target,
     lived: LivedTraces,
+    frontier: Frontier,
 }
 
 impl LifecycleFuzzer {
@@ -269,11 +275,13 @@ impl LifecycleFuzzer {
         target.only = settings.only.clone();
         target.lifecycle_features = settings.feedback == Feedback::All;
         let map = CoverageMap::new(CODE_SLOTS)?;
+        let frontier = Frontier::new(map.code_len(), map.state_slots());
         target.enable_coverage(map, settings.cover_ops)?;
         Ok(LifecycleFuzzer {
             settings,
             target,
             lived: LivedTraces::default(),
+            frontier,
         })
     }
 
@@ -294,23 +302,81 @@ impl LifecycleFuzzer {
     pub fn run_one(&mut self, data: &[u8]) -> Result<Verdict, TargetError> {
         let report = self.target.run_bytes(data, Some(self.settings.max_steps))?;
         self.lived.remember(data, &report.trace);
-        if !self.settings.hit_counts {
-            if let Some(map) = self.target.coverage_mut() {
+        if let Some(map) = self.target.coverage_mut() {
+            if !self.settings.hit_counts {
                 map.flatten();
             }
+            self.frontier.observe(data, map.counters());
         }
         Ok(self.verdict(&report))
     }
 
     /// The structure-aware mutation of `data[..size]` ([`mutate`]), knowing the trace the
     /// charm lived for it if this process ran it.
-    pub fn mutate(&self, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
-        let m = Mutation {
+    ///
+    /// Half the time the input libFuzzer chose is set aside for one of the inputs that
+    /// lately made the charm do something new ([`Frontier`]): half of those turns the
+    /// next untried action after an input that ran new code or reached a new state (its
+    /// sweep), the others a few random actions after one of the newest discoveries
+    /// ([`extend`]).
+    pub fn mutate(&mut self, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
+        let mut rng = Rng::new(u64::from(seed) ^ 0xF0_0D);
+        if rng.below(2) == 0 {
+            // Half the frontier's turns go to sweeps: inputs that reached a new state come
+            // often enough that sweeps alone would leave no turn for telling the newest
+            // discoveries further at random.
+            if rng.below(2) == 0 {
+                if let Some(n) = self.sweep(data, max_size, &mut rng) {
+                    return n;
+                }
+            }
+            if let Some(parent) = self.frontier.pick(&mut rng) {
+                if parent.len() <= max_size.min(data.len()) {
+                    let m = self.mutation(parent);
+                    if let Some(n) = extend(&m, parent, data, max_size, &mut rng) {
+                        return n;
+                    }
+                }
+            }
+        }
+        let m = self.mutation(&data[..size]);
+        mutate(&m, data, size, max_size, seed)
+    }
+
+    /// How the mutator sees `input`: this charm, the step limit, and the trace the charm
+    /// lived for it if this process ran it.
+    fn mutation<'a>(&'a self, input: &[u8]) -> Mutation<'a> {
+        Mutation {
             charm: self.target.charm(),
             max_steps: Some(self.settings.max_steps),
-            lived: self.lived.get(&data[..size]),
-        };
-        mutate(&m, data, size, max_size, seed)
+            lived: self.lived.get(input),
+        }
+    }
+
+    /// The next step of the newest sweep ([`Frontier`]): its input with the next action
+    /// that could follow it appended, written to `out`. `None` when no sweep is pending.
+    fn sweep(&mut self, out: &mut [u8], max_size: usize, rng: &mut Rng) -> Option<usize> {
+        while let Some(sweep) = self.frontier.sweeps.back_mut() {
+            let m = Mutation {
+                charm: self.target.charm(),
+                max_steps: Some(self.settings.max_steps),
+                lived: self.lived.get(&sweep.input),
+            };
+            let options = sweep
+                .options
+                .get_or_insert_with(|| m.next_options(&sweep.input));
+            let Some(next) = options.get(sweep.next).cloned() else {
+                self.frontier.sweeps.pop_back();
+                continue;
+            };
+            sweep.next += 1;
+            let mut v = sweep.input.clone();
+            if m.append_next(&mut v, &next, rng) && v.len() <= max_size.min(out.len()) {
+                out[..v.len()].copy_from_slice(&v);
+                return Some(v.len());
+            }
+        }
+        None
     }
 
     /// libFuzzer's crossover slot: a splice of two stories ([`crossover`]) one time in
@@ -320,7 +386,7 @@ impl LifecycleFuzzer {
     /// beginning of one story onto the end of another rarely keeps what made either of
     /// them interesting, while a lifecycle bug is reached by telling one story further,
     /// step by step; so most of these turns go to that.
-    pub fn crossover(&self, a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
+    pub fn crossover(&mut self, a: &[u8], b: &[u8], out: &mut [u8], seed: u32) -> usize {
         if seed % 4 == 0 {
             return crossover(self.target.charm(), a, b, out, seed);
         }
@@ -558,6 +624,16 @@ pub fn step_boundaries(charm: &Charm, data: &[u8]) -> Vec<usize> {
     boundaries(&d, data.len())
 }
 
+/// One action that could come next at a story's end ([`Mutation::next_options`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NextAction {
+    pub kind: ActionKind,
+    /// The byte that makes the decoder choose `kind` there.
+    pub byte: u8,
+    /// For an operator action, which of the charm's actions.
+    pub name: Option<String>,
+}
+
 /// What the structure-aware mutator knows when it mutates an input.
 #[derive(Clone, Copy)]
 pub struct Mutation<'a> {
@@ -639,23 +715,84 @@ impl<'a> Mutation<'a> {
                 .collect();
             (ext.at, ext.settle.clone(), byte, fresh.then_some(names))
         };
+        // An operator action the story already ran is not new: try other arguments.
+        let new = |a: &Action| {
+            !ran.as_ref()
+                .is_some_and(|ran| action_name(a).is_some_and(|n| ran.contains(&n)))
+        };
+        self.append_step(v, (at, &settle), kind_byte, 8, rng, &new)
+            .is_some()
+    }
+
+    /// Append the step that starts with `kind_byte` after `v[..at] + settle`, with random
+    /// arguments: up to `tries` argument draws, the first that `want` accepts (else the
+    /// last). `None` when no step decodes there, else whether `want` accepted it.
+    fn append_step(
+        &self,
+        v: &mut Vec<u8>,
+        (at, settle): (usize, &[u8]),
+        kind_byte: u8,
+        tries: usize,
+        rng: &mut Rng,
+        want: &dyn Fn(&Action) -> bool,
+    ) -> Option<bool> {
         let mut prefix = v[..at.min(v.len())].to_vec();
-        prefix.extend_from_slice(&settle);
+        prefix.extend_from_slice(settle);
         let mut step = None;
-        for _ in 0..8 {
+        for _ in 0..tries {
             step = self.new_step(&prefix, kind_byte, rng);
-            // An operator action the story already ran is not new: try other arguments.
-            match (&step, &ran) {
-                (Some((_, a)), Some(ran)) if action_name(a).is_some_and(|n| ran.contains(&n)) => {}
-                _ => break,
+            if step.as_ref().is_none_or(|(_, a)| want(a)) {
+                break;
             }
         }
-        let Some((step, _)) = step else {
-            return false;
-        };
+        let (step, action) = step?;
         prefix.extend_from_slice(&step);
         *v = prefix;
-        true
+        Some(want(&action))
+    }
+
+    /// Every action that could come next at the end of `v`: each action kind Juju could
+    /// offer there, and an operator action once per action of the charm. Empty when the
+    /// story cannot go on.
+    pub fn next_options(&self, v: &[u8]) -> Vec<NextAction> {
+        let d = self.decode(v);
+        let Some(ext) = d.extension() else {
+            return Vec::new();
+        };
+        let mut options = Vec::new();
+        for &(kind, byte) in &ext.actions {
+            if kind == ActionKind::RunAction {
+                for a in &self.charm.spec.actions {
+                    options.push(NextAction {
+                        kind,
+                        byte,
+                        name: Some(a.name.clone()),
+                    });
+                }
+            } else {
+                options.push(NextAction {
+                    kind,
+                    byte,
+                    name: None,
+                });
+            }
+        }
+        options
+    }
+
+    /// Append `next` (one of [`Mutation::next_options`]) at the end of `v`, with random
+    /// arguments. True when the step appended is `next`; an operator action is drawn until
+    /// it has `next`'s name, 64 times at most (the decoder picks the name from the bytes).
+    pub fn append_next(&self, v: &mut Vec<u8>, next: &NextAction, rng: &mut Rng) -> bool {
+        let (at, settle) = {
+            let d = self.decode(v);
+            let Some(ext) = d.extension() else {
+                return false;
+            };
+            (ext.at, ext.settle.clone())
+        };
+        let want = |a: &Action| next.name.is_none() || action_name(a) == next.name;
+        self.append_step(v, (at, &settle), next.byte, 64, rng, &want) == Some(true)
     }
 
     /// Insert one valid action at a decision inside the story (before a hook or another
@@ -715,6 +852,168 @@ impl LivedTraces {
     pub fn get(&self, data: &[u8]) -> Option<&Trace> {
         self.traces.get(data)
     }
+}
+
+/// The inputs that lately made the charm do something this process had never seen it do,
+/// newest first: where the mutator tells stories further ([`LifecycleFuzzer::mutate`]).
+///
+/// A lifecycle bug several steps deep is reached one step at a time, and each step is
+/// reached by extending the input that reached the step before. libFuzzer chooses the
+/// input to mutate from its whole corpus, which soon holds hundreds of stories, so the one
+/// story that has just made a failing check recover is chosen once in hundreds of turns;
+/// libFuzzer's custom mutator receives that choice and has no say in it. So the fuzzer
+/// keeps its own short queues of the newest discoveries and, half the time, extends one of
+/// them instead: the newest with probability 1/2, the one before with 1/4, and so on. This
+/// is the "newest first" of AFL's queue and of Zest's favouring of fresh inputs. The other
+/// half stays with libFuzzer's choice, so older stories are still mutated.
+///
+/// Two queues, because discoveries differ in worth. New lines or arcs of the charm's code,
+/// and new shapes of what it remembers (the `stored` lifecycle feature: a check that
+/// failed *after a backup was taken*), are rare after the first minutes, and each is a
+/// step into behaviour never run; a new lifecycle feature of another sort (one more
+/// hook-after-hook pair, a status after a hook) comes every few runs. In one queue, the
+/// rare step would be pushed out by the common ones within a few dozen runs; so two turns
+/// in three extend an input that ran new code or reached a new state.
+///
+/// And such an input is swept: each action that could come next (every kind Juju could
+/// offer at its end, and every operator action of the charm) is tried once, in half of
+/// the frontier's turns. A lifecycle bug's next step is
+/// often one particular action right after the step before (`get-status` while a restore
+/// runs, not after the next check event ended it), which a random pick among twenty-odd
+/// kinds and several action names finds once in a hundred tries; the sweep, in thirty.
+#[derive(Default)]
+pub struct Frontier {
+    /// Every counter slot some input of this process has hit.
+    seen: Vec<bool>,
+    /// The slots of the charm's code, then of its memory (the `stored` lifecycle
+    /// features); the rest are other lifecycle features.
+    code_len: usize,
+    state: std::ops::Range<usize>,
+    /// Inputs that ran new code or reached a new state, the newest last.
+    code: std::collections::VecDeque<Vec<u8>>,
+    /// Inputs that reached only new lifecycle features, the newest last.
+    features: std::collections::VecDeque<Vec<u8>>,
+    /// Inputs that ran new code or reached a new state, each to be followed by every action that could come next,
+    /// one per turn ([`LifecycleFuzzer::mutate`]); the newest last.
+    sweeps: std::collections::VecDeque<Sweep>,
+}
+
+/// An input whose every possible next action is being tried, one per mutation.
+struct Sweep {
+    input: Vec<u8>,
+    /// What could come next ([`Mutation::next_options`]), listed at the first turn.
+    options: Option<Vec<NextAction>>,
+    /// The next option to try.
+    next: usize,
+}
+
+/// What an input did that no input had done before ([`Frontier::observe`]), least first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Discovery {
+    Nothing,
+    /// A lifecycle feature (an ordering of hooks, a response), and no new code or state.
+    Feature,
+    /// A line or arc of the charm's code, or a new shape of what the charm remembers.
+    Code,
+}
+
+impl Frontier {
+    const CAPACITY: usize = 16;
+    /// Sweeps pending at most: a newer discovery is swept first, the oldest dropped.
+    const SWEEPS: usize = 4;
+
+    /// A frontier over a bitmap whose first `code_len` slots are the charm's code and whose
+    /// `state` slots are what the charm remembers ([`CoverageMap::state_slots`]).
+    pub fn new(code_len: usize, state: std::ops::Range<usize>) -> Frontier {
+        Frontier {
+            code_len,
+            state,
+            ..Frontier::default()
+        }
+    }
+
+    /// Note what `input` hit (`counters`, the bitmap after its run); an input that hit a
+    /// slot no input hit before joins the queue of its kind of discovery.
+    pub fn observe(&mut self, input: &[u8], counters: &[u8]) -> Discovery {
+        if self.seen.len() < counters.len() {
+            self.seen.resize(counters.len(), false);
+        }
+        let mut found = Discovery::Nothing;
+        for (i, (seen, &c)) in self.seen.iter_mut().zip(counters).enumerate() {
+            if c != 0 && !*seen {
+                *seen = true;
+                found = found.max(if i < self.code_len || self.state.contains(&i) {
+                    Discovery::Code
+                } else {
+                    Discovery::Feature
+                });
+            }
+        }
+        let queue = match found {
+            Discovery::Nothing => return found,
+            Discovery::Code => {
+                if self.sweeps.len() >= Self::SWEEPS {
+                    self.sweeps.pop_front();
+                }
+                self.sweeps.push_back(Sweep {
+                    input: input.to_vec(),
+                    options: None,
+                    next: 0,
+                });
+                &mut self.code
+            }
+            Discovery::Feature => &mut self.features,
+        };
+        if queue.len() >= Self::CAPACITY {
+            queue.pop_front();
+        }
+        queue.push_back(input.to_vec());
+        found
+    }
+
+    /// One of the recent discoveries: two times in three one that ran new code or state (if any),
+    /// and within a queue the newest with probability 1/2, the next with 1/4…
+    pub fn pick(&self, rng: &mut Rng) -> Option<&[u8]> {
+        let queue = match (self.code.is_empty(), self.features.is_empty()) {
+            (true, true) => return None,
+            (false, true) => &self.code,
+            (true, false) => &self.features,
+            (false, false) if rng.below(3) < 2 => &self.code,
+            (false, false) => &self.features,
+        };
+        let n = queue.len();
+        let back = (rng.next_u64() | (1 << 63)).trailing_zeros() as usize;
+        Some(&queue[n - 1 - back.min(n - 1)])
+    }
+
+    /// How many inputs the queues hold.
+    pub fn len(&self) -> usize {
+        self.code.len() + self.features.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Tell `parent` further: one to three valid actions appended at its end
+/// ([`Mutation::append_action`]), written to `out`. `None` when the story cannot go on (it
+/// is at the step limit) or the result does not fit in `max_size`.
+pub fn extend(
+    m: &Mutation<'_>,
+    parent: &[u8],
+    out: &mut [u8],
+    max_size: usize,
+    rng: &mut Rng,
+) -> Option<usize> {
+    let mut v = parent.to_vec();
+    let n = 1 + rng.below(3);
+    let appended = (0..n).filter(|_| m.append_action(&mut v, rng)).count();
+    if appended == 0 || v.len() > max_size.min(out.len()) {
+        return None;
+    }
+    out[..v.len()].copy_from_slice(&v);
+    Some(v.len())
 }
 
 /// The byte ranges of the steps `d` decoded from `len` bytes: `[start_0, start_1, …, len]`.
@@ -971,6 +1270,35 @@ mod tests {
     }
 
     #[test]
+    fn every_next_action_can_be_appended_by_name() {
+        let charm = demo();
+        let m = plain(&charm);
+        let seed = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/corpus/lifecycle/backup-then-churn"
+        ))
+        .unwrap();
+        let options = m.next_options(&seed);
+        let names: Vec<&str> = options.iter().filter_map(|o| o.name.as_deref()).collect();
+        let actions: Vec<&str> = charm.spec.actions.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names, actions,
+            "an operator action once per action of the charm"
+        );
+        assert!(options.len() > actions.len() + 5, "{options:?}");
+        let mut rng = Rng::new(3);
+        for next in &options {
+            let mut v = seed.clone();
+            assert!(m.append_next(&mut v, next, &mut rng), "{next:?}");
+            let steps = m.decode(&v).trace().steps.clone();
+            assert_eq!(steps.len(), m.decode(&seed).trace().steps.len() + 1);
+            let last = &steps.last().unwrap().action;
+            assert_eq!(last.kind(), next.kind);
+            assert_eq!(action_name(last), next.name);
+        }
+    }
+
+    #[test]
     fn an_inserted_action_keeps_the_story_before_it() {
         let charm = demo();
         let mut grew = 0;
@@ -1081,6 +1409,61 @@ mod tests {
                 .is_some()
         );
         assert_eq!(lived.traces.len(), LivedTraces::CAPACITY);
+    }
+
+    #[test]
+    fn the_frontier_keeps_the_newest_discoveries_and_favours_new_code() {
+        // Slots 0..32 are the charm's code, 32..64 lifecycle features, the last 2 of them
+        // the charm's memory.
+        let mut f = Frontier::new(32, 62..64);
+        let mut map = vec![0u8; 64];
+        map[63] = 1;
+        assert_eq!(f.observe(b"state", &map), Discovery::Code, "a new memory");
+        map[63] = 0;
+        map[3] = 1;
+        assert_eq!(f.observe(b"first", &map), Discovery::Code);
+        assert_eq!(f.observe(b"again", &map), Discovery::Nothing);
+        map[40] = 1;
+        assert_eq!(f.observe(b"feature", &map), Discovery::Feature);
+        map[5] = 1;
+        map[41] = 1;
+        assert_eq!(f.observe(b"both", &map), Discovery::Code);
+        map.fill(0);
+        map[3] = 1;
+        assert_eq!(f.observe(b"less", &map), Discovery::Nothing);
+        assert_eq!(f.len(), 4);
+        // Twenty more features and one more line: both queues are bounded.
+        for i in 0..20u8 {
+            map.fill(0);
+            map[i as usize + 42] = 1;
+            assert_eq!(f.observe(&[i], &map), Discovery::Feature);
+        }
+        map[9] = 1;
+        f.observe(b"code", &map);
+        assert_eq!(
+            f.len(),
+            4 + Frontier::CAPACITY,
+            "4 inputs ran new code or state"
+        );
+        let mut rng = Rng::new(7);
+        let picks: Vec<&[u8]> = (0..6000).map(|_| f.pick(&mut rng).unwrap()).collect();
+        let count = |x: &[u8]| picks.iter().filter(|p| **p == x).count();
+        // Two turns in three go to new code, half of those to the newest: 2000 of 6000.
+        let newest_code = count(b"code");
+        assert!((1800..2200).contains(&newest_code), "{newest_code}");
+        assert!((900..1100).contains(&count(b"both")), "{}", count(b"both"));
+        // One turn in three to the features, half of those to the newest: 1000.
+        assert!((900..1100).contains(&count(&[19])), "{}", count(&[19]));
+        assert_eq!(
+            count(b"feature"),
+            0,
+            "pushed out of its queue by newer ones"
+        );
+        assert_eq!(
+            count(b"less") + count(b"again"),
+            0,
+            "nothing new, never kept"
+        );
     }
 
     #[test]

@@ -41,6 +41,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 /// Default sizes: 64 KiB of charm code slots, 4 KiB of lifecycle features.
 pub const CODE_SLOTS: usize = 64 * 1024;
 pub const FEATURE_SLOTS: usize = 4 * 1024;
+/// The last quarter of the lifecycle features holds the `stored` ones (the charm's memory),
+/// so that the fuzzer can tell a new state of the charm from a new ordering of hooks
+/// ([`CoverageMap::state_slots`]).
+const STATE_SLOTS: usize = FEATURE_SLOTS / 4;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot create the coverage bitmap: {0}")]
@@ -112,6 +116,11 @@ impl CoverageMap {
         )
     }
 
+    /// The slots of the `stored` features: what the charm remembers after a kind of hook.
+    pub fn state_slots(&self) -> std::ops::Range<usize> {
+        self.map.len() - STATE_SLOTS..self.map.len()
+    }
+
     fn bump(&mut self, name: &[&str]) {
         let mut h: u32 = 0x811C_9DC5; // FNV-1a over the parts
         for part in name {
@@ -120,7 +129,11 @@ impl CoverageMap {
                 h = h.wrapping_mul(0x0100_0193);
             }
         }
-        let i = self.code_len + (h as usize % FEATURE_SLOTS);
+        let i = if name.first() == Some(&"stored") {
+            self.state_slots().start + h as usize % STATE_SLOTS
+        } else {
+            self.code_len + h as usize % (FEATURE_SLOTS - STATE_SLOTS)
+        };
         self.map[i] = self.map[i].saturating_add(1);
     }
 
@@ -262,6 +275,26 @@ mod tests {
         let hit: Vec<usize> = (0..m.len()).filter(|&i| m.counters()[i] != 0).collect();
         assert_eq!(hit, vec![1, 3, 21]);
         assert!(m.counters().iter().all(|&b| b <= 1));
+    }
+
+    #[test]
+    fn the_charms_memory_has_its_own_slots() {
+        let mut m = CoverageMap::new(16).unwrap();
+        let state = m.state_slots();
+        assert_eq!(state.end, m.len());
+        for field in ["recovery", "last_backup", "restore", "check_failures"] {
+            for shape in ["empty", "=restoring", "{backup,started}", "2"] {
+                m.clear();
+                m.bump(&["stored", "check-failed", field, shape]);
+                let hit: Vec<usize> = (0..m.len()).filter(|&i| m.counters()[i] != 0).collect();
+                assert_eq!(hit.len(), 1);
+                assert!(state.contains(&hit[0]), "{field} {shape} at {}", hit[0]);
+                m.clear();
+                m.bump(&["transition", field, shape]);
+                let hit: Vec<usize> = (0..m.len()).filter(|&i| m.counters()[i] != 0).collect();
+                assert!(hit[0] >= 16 && hit[0] < state.start, "{field} {shape}");
+            }
+        }
     }
 
     #[test]
