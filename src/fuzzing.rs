@@ -43,6 +43,7 @@
 //! | `CHARMFUZZ_MUTATOR` | `structure` or `bytes` (libFuzzer's own) | structure |
 //! | `CHARMFUZZ_FEEDBACK` | what libFuzzer sees: `all` (the charm's code and the lifecycle features), `code` (the charm's code only), `0` (nothing) | all |
 //! | `CHARMFUZZ_COVER_OPS` | `1` to measure `ops` too | 0 |
+//! | `CHARMFUZZ_FRONTIER` | percent of the mutator's turns that tell one of the newest discoveries further ([`Frontier`]); 0 leaves every pick to libFuzzer | 25 |
 //! | `CHARMFUZZ_HIT_COUNTS` | `1` to show libFuzzer hit counts, not just what was hit (see [`CoverageMap::flatten`]) | 0 |
 //! | `CHARMFUZZ_HARNESS_COVERAGE` | `1` to let libFuzzer see charmfuzz's own Rust edges too | 0 |
 //! | `CHARMFUZZ_JUJUC` | the `charmfuzz` binary, used as the hook-tool executable | `target/release/charmfuzz` if built |
@@ -97,8 +98,18 @@ pub struct FuzzSettings {
     /// Whether the harness's own (Rust) edges count as coverage; off by default, as they
     /// are noise for the charm's story (see `fuzz_targets/lifecycle.rs`).
     pub harness_coverage: bool,
+    /// Percent of the structure mutator's turns that set libFuzzer's pick aside and tell
+    /// one of the newest discoveries further ([`Frontier`]; `CHARMFUZZ_FRONTIER`, 0 is off).
+    pub frontier: u8,
     pub jujuc: Option<PathBuf>,
 }
+
+/// The frontier's share of the mutator's turns unless `CHARMFUZZ_FRONTIER` says otherwise.
+/// A quarter: enough to follow a path of new steps while it is fresh, and leaving three
+/// turns in four to libFuzzer's pick from the whole corpus, where a bug that needs
+/// something changed early in an older story is found (a half took so many of those turns
+/// that the machine demo's bugs were no longer found in `fuzz-demo`'s budget).
+pub const DEFAULT_FRONTIER: u8 = 25;
 
 /// Actions per story unless `CHARMFUZZ_MAX_STEPS` says otherwise. An input is replayed,
 /// minimised and triaged with the same limit it was found with: past it the story winds
@@ -240,6 +251,18 @@ impl FuzzSettings {
             cover_ops: var("CHARMFUZZ_COVER_OPS").as_deref() == Some("1"),
             hit_counts: var("CHARMFUZZ_HIT_COUNTS").as_deref() == Some("1"),
             harness_coverage: var("CHARMFUZZ_HARNESS_COVERAGE").as_deref() == Some("1"),
+            frontier: match var("CHARMFUZZ_FRONTIER") {
+                Some(v) => v
+                    .parse()
+                    .ok()
+                    .filter(|p| *p <= 100)
+                    .ok_or(FuzzSetupError::Env {
+                        var: "CHARMFUZZ_FRONTIER",
+                        value: v,
+                        why: "expected a percentage, 0 to 100",
+                    })?,
+                None => DEFAULT_FRONTIER,
+            },
             jujuc,
         };
         Ok((settings, charm))
@@ -306,7 +329,9 @@ impl LifecycleFuzzer {
             if !self.settings.hit_counts {
                 map.flatten();
             }
-            self.frontier.observe(data, map.counters());
+            if self.settings.frontier > 0 {
+                self.frontier.observe(data, map.counters());
+            }
         }
         Ok(self.verdict(&report))
     }
@@ -314,33 +339,38 @@ impl LifecycleFuzzer {
     /// The structure-aware mutation of `data[..size]` ([`mutate`]), knowing the trace the
     /// charm lived for it if this process ran it.
     ///
-    /// Half the time the input libFuzzer chose is set aside for one of the inputs that
-    /// lately made the charm do something new ([`Frontier`]): half of those turns the
-    /// next untried action after an input that ran new code or reached a new state (its
-    /// sweep), the others a few random actions after one of the newest discoveries
-    /// ([`extend`]).
+    /// In a share of the turns (`CHARMFUZZ_FRONTIER`, a quarter by default) the input
+    /// libFuzzer chose is set aside for one of the inputs that lately made the charm do
+    /// something new ([`Frontier`]): half of those turns try the next untried action after
+    /// an input that ran new code or reached a new state (its sweep), the others tell one
+    /// of the newest discoveries further at random ([`extend`]).
     pub fn mutate(&mut self, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
         let mut rng = Rng::new(u64::from(seed) ^ 0xF0_0D);
-        if rng.below(2) == 0 {
-            // Half the frontier's turns go to sweeps: inputs that reached a new state come
-            // often enough that sweeps alone would leave no turn for telling the newest
-            // discoveries further at random.
-            if rng.below(2) == 0 {
-                if let Some(n) = self.sweep(data, max_size, &mut rng) {
-                    return n;
-                }
-            }
-            if let Some(parent) = self.frontier.pick(&mut rng) {
-                if parent.len() <= max_size.min(data.len()) {
-                    let m = self.mutation(parent);
-                    if let Some(n) = extend(&m, parent, data, max_size, &mut rng) {
-                        return n;
-                    }
-                }
+        if rng.below(100) < usize::from(self.settings.frontier) {
+            if let Some(n) = self.frontier_turn(data, max_size, &mut rng) {
+                return n;
             }
         }
         let m = self.mutation(&data[..size]);
         mutate(&m, data, size, max_size, seed)
+    }
+
+    /// One frontier turn written to `out`; `None` when the frontier is empty or its pick
+    /// cannot go on, and libFuzzer's pick is mutated instead.
+    fn frontier_turn(&mut self, out: &mut [u8], max_size: usize, rng: &mut Rng) -> Option<usize> {
+        // Half the frontier's turns go to sweeps: inputs that reached a new state come
+        // often enough that sweeps alone would leave no turn for telling the newest
+        // discoveries further at random.
+        if rng.below(2) == 0 {
+            if let Some(n) = self.sweep(out, max_size, rng) {
+                return Some(n);
+            }
+        }
+        let parent = self.frontier.pick(rng)?;
+        if parent.len() > max_size.min(out.len()) {
+            return None;
+        }
+        extend(&self.mutation(parent), parent, out, max_size, rng)
     }
 
     /// How the mutator sees `input`: this charm, the step limit, and the trace the charm
@@ -996,9 +1026,12 @@ impl Frontier {
     }
 }
 
-/// Tell `parent` further: one to three valid actions appended at its end
-/// ([`Mutation::append_action`]), written to `out`. `None` when the story cannot go on (it
-/// is at the step limit) or the result does not fit in `max_size`.
+/// Tell `parent` further, written to `out`: two times in three one to three valid actions
+/// appended at its end ([`Mutation::append_action`]), else one valid action inserted at a
+/// decision inside it ([`Mutation::insert_action`]). Some bugs need a step at the end of
+/// the newest story (a `get-status` while the restore it started runs), others a step
+/// early in it (an action before the first `config-changed`). `None` when no action fits
+/// (the story is at the step limit) or the result does not fit in `max_size`.
 pub fn extend(
     m: &Mutation<'_>,
     parent: &[u8],
@@ -1007,9 +1040,13 @@ pub fn extend(
     rng: &mut Rng,
 ) -> Option<usize> {
     let mut v = parent.to_vec();
-    let n = 1 + rng.below(3);
-    let appended = (0..n).filter(|_| m.append_action(&mut v, rng)).count();
-    if appended == 0 || v.len() > max_size.min(out.len()) {
+    let changed = if rng.below(3) < 2 {
+        let n = 1 + rng.below(3);
+        (0..n).filter(|_| m.append_action(&mut v, rng)).count() > 0
+    } else {
+        m.insert_action(&mut v, rng)
+    };
+    if !changed || v.len() > max_size.min(out.len()) {
         return None;
     }
     out[..v.len()].copy_from_slice(&v);
@@ -1681,5 +1718,80 @@ mod walk {
             finding.title
         );
         eprintln!("appends per step: {appends:?}");
+    }
+
+    /// The whole campaign path, as `cargo fuzz run lifecycle` takes it, with a small
+    /// libFuzzer in its place: the seeds, then a corpus of every input that hit a slot no
+    /// input hit before, the parent picked uniformly from it (as libFuzzer does),
+    /// [`LifecycleFuzzer::mutate`] with its frontier, and the real demo charm, until BUG-4
+    /// (four steps past the backup seed, each a new line or a new shape of the charm's
+    /// memory) or the budget runs out.
+    #[test]
+    fn a_campaign_from_the_seeds_reaches_the_deepest_planted_bug() {
+        const BUDGET: usize = 3000;
+        let dir = default_charm_dir();
+        let charm = Charm::load(&dir).unwrap().for_target();
+        let jujuc = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/charmfuzz");
+        let settings = FuzzSettings {
+            charm_dir: dir,
+            config: crate::target::TargetConfig::default(),
+            max_steps: 16,
+            only: Some("src/charm.py:_on_get_status_action|".into()),
+            structure_mutator: true,
+            feedback: Feedback::All,
+            cover_ops: false,
+            hit_counts: false,
+            harness_coverage: false,
+            frontier: DEFAULT_FRONTIER,
+            jujuc: jujuc.is_file().then_some(jujuc),
+        };
+        let mut fuzzer = LifecycleFuzzer::new(settings, charm).expect("the demo charm starts");
+        let mut seen: Vec<bool> = Vec::new();
+        // Play `input`; Some(finding text) for a finding, else whether it hit a new slot.
+        let mut play = |fuzzer: &mut LifecycleFuzzer, input: &[u8]| {
+            let verdict = fuzzer.run_one(input).expect("no harness error");
+            let map = fuzzer.target.coverage_mut().unwrap().counters();
+            seen.resize(map.len(), false);
+            let mut new = false;
+            for (s, &c) in seen.iter_mut().zip(map) {
+                new |= c != 0 && !*s;
+                *s |= c != 0;
+            }
+            match verdict {
+                Verdict::Finding(text, _) => Err(text),
+                Verdict::Pass => Ok(new),
+            }
+        };
+        let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/lifecycle");
+        let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(seeds)
+            .unwrap()
+            .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        corpus.sort();
+        for input in &corpus {
+            assert_eq!(play(&mut fuzzer, input).map(|_| ()), Ok(()), "no seed finds it");
+        }
+        let mut rng = Rng::new(1);
+        let mut buf = vec![0u8; 2048];
+        let found = (1..=BUDGET).find_map(|run| {
+            let parent = &corpus[rng.below(corpus.len())];
+            buf[..parent.len()].copy_from_slice(parent);
+            let n = fuzzer.mutate(&mut buf, parent.len(), 2048, rng.next_u64() as u32);
+            let input = buf[..n].to_vec();
+            match play(&mut fuzzer, &input) {
+                Err(text) => Some((run, text)),
+                Ok(new) => {
+                    if new {
+                        corpus.push(input);
+                    }
+                    None
+                }
+            }
+        });
+        let (runs, text) = found.unwrap_or_else(|| {
+            panic!("no BUG-4 in {BUDGET} runs; corpus {}", corpus.len())
+        });
+        assert!(text.contains("_on_get_status_action"), "{text}");
+        eprintln!("BUG-4 after {runs} runs, corpus {}", corpus.len());
     }
 }
