@@ -33,18 +33,26 @@ impl Charm {
         if let Some(s) = config.substrate {
             spec.substrate = s;
         }
-        Ok(Charm::from_parts(spec, config))
+        let mut charm = Charm::from_parts(spec, config);
+        if charm.config.samples.from_source != Some(false) {
+            charm.add_words(crate::spec::literals::gather(dir));
+        }
+        Ok(charm)
+    }
+
+    /// More words for the decoder's payloads, after those it has, each once.
+    pub fn add_words(&mut self, words: impl IntoIterator<Item = String>) {
+        for w in words {
+            if !self.vocab.words.contains(&w) {
+                self.vocab.words.push(w);
+            }
+        }
     }
 
     pub fn from_parts(spec: CharmSpec, config: FuzzConfig) -> Charm {
         let weights = Weights::with_overrides(config.weights.iter());
         let mut vocab = Vocabulary::for_spec(&spec);
         let s = &config.samples;
-        for w in &s.strings {
-            if !vocab.words.contains(w) {
-                vocab.words.push(w.clone());
-            }
-        }
         vocab.config_samples = s.config.clone();
         vocab.relation_samples = s.relation.clone();
         if !s.notice_keys.is_empty() {
@@ -52,12 +60,15 @@ impl Charm {
         }
         vocab.secret_samples = s.secrets.clone();
         vocab.checks = s.checks.clone();
-        Charm {
+        let strings = config.samples.strings.clone();
+        let mut charm = Charm {
             spec: Arc::new(spec),
             config,
             weights,
             vocab,
-        }
+        };
+        charm.add_words(strings);
+        charm
     }
 
     /// The engine options from the config (Juju version and §8 switches).

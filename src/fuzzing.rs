@@ -1769,7 +1769,11 @@ mod walk {
             .collect();
         corpus.sort();
         for input in &corpus {
-            assert_eq!(play(&mut fuzzer, input).map(|_| ()), Ok(()), "no seed finds it");
+            assert_eq!(
+                play(&mut fuzzer, input).map(|_| ()),
+                Ok(()),
+                "no seed finds it"
+            );
         }
         let mut rng = Rng::new(1);
         let mut buf = vec![0u8; 2048];
@@ -1788,9 +1792,8 @@ mod walk {
                 }
             }
         });
-        let (runs, text) = found.unwrap_or_else(|| {
-            panic!("no BUG-4 in {BUDGET} runs; corpus {}", corpus.len())
-        });
+        let (runs, text) =
+            found.unwrap_or_else(|| panic!("no BUG-4 in {BUDGET} runs; corpus {}", corpus.len()));
         assert!(text.contains("_on_get_status_action"), "{text}");
         eprintln!("BUG-4 after {runs} runs, corpus {}", corpus.len());
     }

@@ -1273,6 +1273,33 @@ fn print_spec(charm: &Charm) {
             if possible { "yes" } else { "no" }
         );
     }
+    // The words databag keys and values are drawn from: a charm author checks here that
+    // the keys their charm reads are among them (`[samples] strings` adds more).
+    println!(
+        "payload words ({}, the charm's string literals included):",
+        charm.vocab.words.len()
+    );
+    for line in wrap_words(&charm.vocab.words, 88) {
+        println!("  {line}");
+    }
+}
+
+/// `words` as lines of at most about `width` characters, each word quoted.
+fn wrap_words(words: &[String], width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for w in words {
+        let w = format!("{w:?}");
+        let line = lines.last_mut().expect("one line at least");
+        if !line.is_empty() && line.len() + 1 + w.len() > width {
+            lines.push(w);
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(&w);
+        }
+    }
+    lines
 }
 
 /// Whether an action kind can ever happen to this charm (statically).

@@ -119,7 +119,9 @@ impl Weights {
 }
 
 /// The words the decoder draws payloads from: databag keys and values, config strings,
-/// notice keys. Built once per charm; later stages add string literals from the charm's code.
+/// notice keys. Built once per charm: the words every charm gets and its spec's names, then
+/// the samples of its fuzzing config and the string literals of its code
+/// ([`crate::spec::literals`], added by [`crate::charm::Charm::load`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Vocabulary {
     pub words: Vec<String>,

@@ -21,6 +21,7 @@
 //! notice-keys = ["example.com/reload"]
 //! secrets = [{ password = "hunter2" }]
 //! strings = ["", "admin", "../../etc/passwd"]
+//! from-source = false               # don't gather the string literals of src/ and lib/
 //! ```
 //!
 //! Unknown keys are errors (a misspelt `[wieghts]` silently doing nothing would be worse),
@@ -66,6 +67,9 @@ pub struct Samples {
     pub secrets: Vec<BTreeMap<String, String>>,
     /// Extra dictionary words for generated strings.
     pub strings: Vec<String>,
+    /// Whether the string literals of the charm's `src/` and `lib/` join the words
+    /// (`crate::spec::literals`); unset means yes.
+    pub from_source: Option<bool>,
 }
 
 /// The fuzzing config could not be read.

@@ -15,6 +15,7 @@
 //! are booleans.
 
 mod fuzzconfig;
+pub mod literals;
 mod parse;
 
 pub use fuzzconfig::{FuzzConfig, FuzzConfigError, Samples};
