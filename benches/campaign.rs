@@ -1,0 +1,171 @@
+//! The campaign benchmark: how many runs guided fuzzing takes from the seeds to the deepest
+//! planted bug of the demo charm (BUG-4: `get-status` while an automatic restore runs, four
+//! steps past the seed that takes a backup), with the frontier at several shares.
+//!
+//! Run with `cargo bench --bench campaign -- [--frontier 0,25] [--seeds 1,2,3]
+//! [--budget 3000] [--steps 16]`. Each campaign plays the real demo charm; at one or two
+//! stories a second, a campaign that misses takes about half an hour. It prints runs and
+//! seconds per campaign and the median per share; it asserts nothing (see
+//! `scripts/bench-ablation.sh` for the three-arm comparison through cargo fuzz itself).
+//!
+//! The loop is the path `cargo fuzz run lifecycle` takes, with a small libFuzzer in
+//! libFuzzer's place, so that every share sees the same schedule and nothing else differs:
+//! the seeds of `corpus/lifecycle/` are played, then each run mutates a parent picked
+//! uniformly from the corpus with `LifecycleFuzzer::mutate` (frontier included) and keeps
+//! the mutant if it hit a coverage slot no input hit before. Unlike libFuzzer it stacks no
+//! mutations, splices nothing and has no byte mutations of its own.
+
+use charmfuzz::charm::Charm;
+use charmfuzz::fuzzing::{Feedback, FuzzSettings, LifecycleFuzzer, Rng, Verdict};
+use charmfuzz::target::TargetConfig;
+use std::path::Path;
+use std::time::Instant;
+
+const BUG_4: &str = "src/charm.py:_on_get_status_action|";
+const MAX_LEN: usize = 2048;
+
+struct Args {
+    frontier: Vec<u8>,
+    seeds: Vec<u64>,
+    budget: usize,
+    steps: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        frontier: vec![0, 25],
+        seeds: vec![1, 2, 3],
+        budget: 3000,
+        steps: 16,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--frontier" => a.frontier = list(&value()),
+            "--seeds" => a.seeds = list(&value()),
+            "--budget" => a.budget = value().parse().expect("--budget N"),
+            "--steps" => a.steps = value().parse().expect("--steps N"),
+            // cargo bench passes `--bench` to every bench binary.
+            "--bench" => {}
+            other => panic!("unknown option {other}"),
+        }
+    }
+    a
+}
+
+fn list<T: std::str::FromStr>(s: &str) -> Vec<T> {
+    s.split(',')
+        .map(|x| x.trim().parse().ok().expect("a comma-separated list"))
+        .collect()
+}
+
+/// One campaign: the runs it took to find BUG-4 (`None` within the budget), and the
+/// corpus size at the end.
+fn campaign(frontier: u8, seed: u64, a: &Args) -> (Option<usize>, usize) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("examples/charms/demo-k8s");
+    let charm = Charm::load(&dir)
+        .expect("the demo charm loads")
+        .for_target();
+    let jujuc = root.join("target/release/charmfuzz");
+    let settings = FuzzSettings {
+        charm_dir: dir,
+        config: TargetConfig::default(),
+        max_steps: a.steps,
+        only: Some(BUG_4.into()),
+        structure_mutator: true,
+        feedback: Feedback::All,
+        cover_ops: false,
+        hit_counts: false,
+        harness_coverage: false,
+        frontier,
+        jujuc: jujuc.is_file().then_some(jujuc),
+    };
+    let mut fuzzer = LifecycleFuzzer::new(settings, charm).expect("the demo charm starts");
+    let mut seen: Vec<bool> = Vec::new();
+    // Play `input`: Err(finding text), or whether it hit a slot no input hit before.
+    let mut play = |fuzzer: &mut LifecycleFuzzer, input: &[u8]| {
+        let verdict = fuzzer.run_one(input).expect("no harness error");
+        let map = fuzzer.target().coverage().expect("coverage").counters();
+        seen.resize(map.len(), false);
+        let mut new = false;
+        for (s, &c) in seen.iter_mut().zip(map) {
+            new |= c != 0 && !*s;
+            *s |= c != 0;
+        }
+        match verdict {
+            Verdict::Finding(text, _) => Err(text),
+            Verdict::Pass => Ok(new),
+        }
+    };
+    let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(root.join("corpus/lifecycle"))
+        .expect("the seeds")
+        .map(|e| std::fs::read(e.expect("a seed").path()).expect("a seed"))
+        .collect();
+    corpus.sort();
+    for input in &corpus {
+        play(&mut fuzzer, input).expect("no seed reaches BUG-4");
+    }
+    let mut rng = Rng::new(seed);
+    let mut buf = vec![0u8; MAX_LEN];
+    for run in 1..=a.budget {
+        let parent = &corpus[rng.below(corpus.len())];
+        buf[..parent.len()].copy_from_slice(parent);
+        let n = fuzzer.mutate(&mut buf, parent.len(), MAX_LEN, rng.next_u64() as u32);
+        let input = buf[..n].to_vec();
+        match play(&mut fuzzer, &input) {
+            Err(text) => {
+                assert!(text.contains("_on_get_status_action"), "{text}");
+                return (Some(run), corpus.len());
+            }
+            Ok(true) => corpus.push(input),
+            Ok(false) => {}
+        }
+    }
+    (None, corpus.len())
+}
+
+fn main() {
+    let a = args();
+    println!(
+        "runs from the seeds to BUG-4, {} actions per story, budget {} runs",
+        a.steps, a.budget
+    );
+    let mut medians = Vec::new();
+    for &share in &a.frontier {
+        let mut runs = Vec::new();
+        for &seed in &a.seeds {
+            let start = Instant::now();
+            let (found, corpus) = campaign(share, seed, &a);
+            let secs = start.elapsed().as_secs_f64();
+            match found {
+                Some(r) => println!(
+                    "frontier {share:>3}%  seed {seed}: BUG-4 after {r} runs, {secs:.0} s, corpus {corpus}"
+                ),
+                None => println!(
+                    "frontier {share:>3}%  seed {seed}: no BUG-4 in {} runs, {secs:.0} s, corpus {corpus}",
+                    a.budget
+                ),
+            }
+            // A miss counts as the budget: the median is then a lower bound.
+            runs.push(found.unwrap_or(a.budget));
+        }
+        runs.sort();
+        let median = runs[runs.len() / 2];
+        let found = runs.iter().filter(|&&r| r < a.budget).count();
+        println!(
+            "frontier {share:>3}%: found {found}/{}, median {median} runs",
+            runs.len()
+        );
+        medians.push((share, median));
+    }
+    if let Some(&(base_share, base)) = medians.first() {
+        for &(share, median) in &medians[1..] {
+            println!(
+                "median runs, frontier {base_share}% / frontier {share}%: {:.1}x",
+                base as f64 / median.max(1) as f64
+            );
+        }
+    }
+}
