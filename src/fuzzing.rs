@@ -19,9 +19,10 @@
 //! Every byte string decodes to a valid story, so every mutant is valid.
 //!
 //! **Which story to tell further.** libFuzzer picks the input to mutate from its whole
-//! corpus; half the time the mutator sets that aside and extends one of the inputs that
-//! lately made the charm do something new ([`Frontier`]), the newest most often, so a
-//! path of new steps is followed while it is fresh.
+//! corpus; a quarter of the time (`CHARMFUZZ_FRONTIER`) the mutator sets that aside and
+//! tells further one of the inputs that lately made the charm do something new
+//! ([`Frontier`]), the newest most often, so a path of new steps is followed while it is
+//! fresh.
 //!
 //! Which actions are possible depends on what the charm did (a Pebble check exists once the
 //! charm's layer declares it), so the mutator decodes an input as the charm lived it: the
@@ -892,10 +893,11 @@ impl LivedTraces {
 /// input to mutate from its whole corpus, which soon holds hundreds of stories, so the one
 /// story that has just made a failing check recover is chosen once in hundreds of turns;
 /// libFuzzer's custom mutator receives that choice and has no say in it. So the fuzzer
-/// keeps its own short queues of the newest discoveries and, half the time, extends one of
-/// them instead: the newest with probability 1/2, the one before with 1/4, and so on. This
-/// is the "newest first" of AFL's queue and of Zest's favouring of fresh inputs. The other
-/// half stays with libFuzzer's choice, so older stories are still mutated.
+/// keeps its own short queues of the newest discoveries and, in a share of the turns (a
+/// quarter by default, [`DEFAULT_FRONTIER`]), tells one of them further instead: the newest
+/// with probability 1/2, the one before with 1/4, and so on. This is the "newest first" of
+/// AFL's queue and of Zest's favouring of fresh inputs. The other turns stay with
+/// libFuzzer's choice, so older stories are still mutated, early steps included.
 ///
 /// Two queues, because discoveries differ in worth. New lines or arcs of the charm's code,
 /// and new shapes of what it remembers (the `stored` lifecycle feature: a check that
@@ -907,10 +909,10 @@ impl LivedTraces {
 ///
 /// And such an input is swept: each action that could come next (every kind Juju could
 /// offer at its end, and every operator action of the charm) is tried once, in half of
-/// the frontier's turns. A lifecycle bug's next step is
-/// often one particular action right after the step before (`get-status` while a restore
-/// runs, not after the next check event ended it), which a random pick among twenty-odd
-/// kinds and several action names finds once in a hundred tries; the sweep, in thirty.
+/// the frontier's turns. A lifecycle bug's next step is often one particular action right
+/// after the step before (`get-status` while a restore runs, not after the next check
+/// event ended it), which a random pick among twenty-odd kinds and several action names
+/// finds once in a hundred tries; the sweep, in thirty.
 #[derive(Default)]
 pub struct Frontier {
     /// Every counter slot some input of this process has hit.
