@@ -16,7 +16,7 @@
 //! mutations, splices nothing and has no byte mutations of its own.
 
 use charmfuzz::charm::Charm;
-use charmfuzz::fuzzing::{Feedback, FuzzSettings, LifecycleFuzzer, Rng, Verdict};
+use charmfuzz::fuzzing::{Feedback, FuzzSettings, LifecycleFuzzer, Rng, SlotsSeen, Verdict};
 use charmfuzz::target::TargetConfig;
 use std::path::Path;
 use std::time::Instant;
@@ -83,17 +83,12 @@ fn campaign(frontier: u8, seed: u64, a: &Args) -> (Option<usize>, usize) {
         jujuc: jujuc.is_file().then_some(jujuc),
     };
     let mut fuzzer = LifecycleFuzzer::new(settings, charm).expect("the demo charm starts");
-    let mut seen: Vec<bool> = Vec::new();
+    let mut seen = SlotsSeen::default();
     // Play `input`: Err(finding text), or whether it hit a slot no input hit before.
     let mut play = |fuzzer: &mut LifecycleFuzzer, input: &[u8]| {
         let verdict = fuzzer.run_one(input).expect("no harness error");
         let map = fuzzer.target().coverage().expect("coverage").counters();
-        seen.resize(map.len(), false);
-        let mut new = false;
-        for (s, &c) in seen.iter_mut().zip(map) {
-            new |= c != 0 && !*s;
-            *s |= c != 0;
-        }
+        let new = !seen.note(map).is_empty();
         match verdict {
             Verdict::Finding(text, _) => Err(text),
             Verdict::Pass => Ok(new),

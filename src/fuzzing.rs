@@ -885,6 +885,29 @@ impl LivedTraces {
     }
 }
 
+/// Which coverage slots some input of this process has hit: what makes an input a
+/// discovery, as libFuzzer judges it with hit counts flattened ([`CoverageMap::flatten`]).
+#[derive(Default)]
+pub struct SlotsSeen(Vec<bool>);
+
+impl SlotsSeen {
+    /// Note what one input hit (`counters`, the bitmap after its run); the slots no input
+    /// hit before it.
+    pub fn note(&mut self, counters: &[u8]) -> Vec<usize> {
+        if self.0.len() < counters.len() {
+            self.0.resize(counters.len(), false);
+        }
+        let mut new = Vec::new();
+        for (i, (seen, &c)) in self.0.iter_mut().zip(counters).enumerate() {
+            if c != 0 && !*seen {
+                *seen = true;
+                new.push(i);
+            }
+        }
+        new
+    }
+}
+
 /// The inputs that lately made the charm do something this process had never seen it do,
 /// newest first: where the mutator tells stories further ([`LifecycleFuzzer::mutate`]).
 ///
@@ -916,7 +939,7 @@ impl LivedTraces {
 #[derive(Default)]
 pub struct Frontier {
     /// Every counter slot some input of this process has hit.
-    seen: Vec<bool>,
+    seen: SlotsSeen,
     /// The slots of the charm's code, then of its memory (the `stored` lifecycle
     /// features); the rest are other lifecycle features.
     code_len: usize,
@@ -967,20 +990,16 @@ impl Frontier {
     /// Note what `input` hit (`counters`, the bitmap after its run); an input that hit a
     /// slot no input hit before joins the queue of its kind of discovery.
     pub fn observe(&mut self, input: &[u8], counters: &[u8]) -> Discovery {
-        if self.seen.len() < counters.len() {
-            self.seen.resize(counters.len(), false);
-        }
-        let mut found = Discovery::Nothing;
-        for (i, (seen, &c)) in self.seen.iter_mut().zip(counters).enumerate() {
-            if c != 0 && !*seen {
-                *seen = true;
-                found = found.max(if i < self.code_len || self.state.contains(&i) {
+        let found = (self.seen.note(counters).into_iter())
+            .map(|i| {
+                if i < self.code_len || self.state.contains(&i) {
                     Discovery::Code
                 } else {
                     Discovery::Feature
-                });
-            }
-        }
+                }
+            })
+            .max()
+            .unwrap_or(Discovery::Nothing);
         let queue = match found {
             Discovery::Nothing => return found,
             Discovery::Code => {

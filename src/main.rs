@@ -1279,27 +1279,10 @@ fn print_spec(charm: &Charm) {
         "payload words ({}, the charm's string literals included):",
         charm.vocab.words.len()
     );
-    for line in wrap_words(&charm.vocab.words, 88) {
+    let quoted: Vec<String> = charm.vocab.words.iter().map(|w| format!("{w:?}")).collect();
+    for line in charmfuzz::repro::wrap(quoted.iter().map(String::as_str), 88) {
         println!("  {line}");
     }
-}
-
-/// `words` as lines of at most about `width` characters, each word quoted.
-fn wrap_words(words: &[String], width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for w in words {
-        let w = format!("{w:?}");
-        let line = lines.last_mut().expect("one line at least");
-        if !line.is_empty() && line.len() + 1 + w.len() > width {
-            lines.push(w);
-        } else {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(&w);
-        }
-    }
-    lines
 }
 
 /// Whether an action kind can ever happen to this charm (statically).

@@ -565,7 +565,7 @@ fn test_function(out: &mut String, scenes: &[Scene], f: &Finding, charm: &CharmI
             }
         }
         for note in &step.notes {
-            for line in wrap(note, 84) {
+            for line in wrap(note.split_whitespace(), 84) {
                 let _ = writeln!(out, "    # {line}");
             }
         }
@@ -597,10 +597,11 @@ fn test_function(out: &mut String, scenes: &[Scene], f: &Finding, charm: &CharmI
     }
 }
 
-/// `text` in lines of at most `width` characters (words are not split).
-fn wrap(text: &str, width: usize) -> Vec<String> {
+/// `words` joined by spaces in lines of at most `width` characters (a word longer than
+/// that has a line of its own; words are not split).
+pub fn wrap<'a>(words: impl IntoIterator<Item = &'a str>, width: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
-    for word in text.split_whitespace() {
+    for word in words {
         match lines.last_mut() {
             Some(l) if l.len() + 1 + word.len() <= width => {
                 l.push(' ');
