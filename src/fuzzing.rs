@@ -22,7 +22,8 @@
 //! corpus; a quarter of the time (`CHARMFUZZ_FRONTIER`) the mutator sets that aside and
 //! tells further one of the inputs that lately made the charm do something new
 //! ([`Frontier`]), the newest most often, so a path of new steps is followed while it is
-//! fresh.
+//! fresh; or tries every action that could follow the one whose discovery has stayed the
+//! rarest.
 //!
 //! Which actions are possible depends on what the charm did (a Pebble check exists once the
 //! charm's layer declares it), so the mutator decodes an input as the charm lived it: the
@@ -384,10 +385,11 @@ impl LifecycleFuzzer {
         }
     }
 
-    /// The next step of the newest sweep ([`Frontier`]): its input with the next action
-    /// that could follow it appended, written to `out`. `None` when no sweep is pending.
+    /// The next step of the sweep under way, or of the rarest pending ([`Frontier`]): its
+    /// input with the next action that could follow it appended, written to `out`. `None`
+    /// when no sweep is pending.
     fn sweep(&mut self, out: &mut [u8], max_size: usize, rng: &mut Rng) -> Option<usize> {
-        while let Some(sweep) = self.frontier.sweeps.back_mut() {
+        while let Some(sweep) = self.frontier.sweep_mut() {
             let m = Mutation {
                 charm: self.target.charm(),
                 max_steps: Some(self.settings.max_steps),
@@ -397,7 +399,7 @@ impl LifecycleFuzzer {
                 .options
                 .get_or_insert_with(|| m.next_options(&sweep.input));
             let Some(next) = options.get(sweep.next).cloned() else {
-                self.frontier.sweeps.pop_back();
+                self.frontier.sweep_done();
                 continue;
             };
             sweep.next += 1;
@@ -885,26 +887,34 @@ impl LivedTraces {
     }
 }
 
-/// Which coverage slots some input of this process has hit: what makes an input a
-/// discovery, as libFuzzer judges it with hit counts flattened ([`CoverageMap::flatten`]).
+/// Which coverage slots the inputs of this process have hit, and how many inputs hit each:
+/// what makes an input a discovery, as libFuzzer judges it with hit counts flattened
+/// ([`CoverageMap::flatten`]), and how rare a discovery has stayed since.
 #[derive(Default)]
-pub struct SlotsSeen(Vec<bool>);
+pub struct SlotsSeen(Vec<u32>);
 
 impl SlotsSeen {
     /// Note what one input hit (`counters`, the bitmap after its run); the slots no input
     /// hit before it.
     pub fn note(&mut self, counters: &[u8]) -> Vec<usize> {
         if self.0.len() < counters.len() {
-            self.0.resize(counters.len(), false);
+            self.0.resize(counters.len(), 0);
         }
         let mut new = Vec::new();
-        for (i, (seen, &c)) in self.0.iter_mut().zip(counters).enumerate() {
-            if c != 0 && !*seen {
-                *seen = true;
-                new.push(i);
+        for (i, (hits, &c)) in self.0.iter_mut().zip(counters).enumerate() {
+            if c != 0 {
+                if *hits == 0 {
+                    new.push(i);
+                }
+                *hits = hits.saturating_add(1);
             }
         }
         new
+    }
+
+    /// How many of the inputs noted so far hit `slot`.
+    pub fn hits(&self, slot: usize) -> u32 {
+        self.0.get(slot).copied().unwrap_or(0)
     }
 }
 
@@ -936,6 +946,16 @@ impl SlotsSeen {
 /// after the step before (`get-status` while a restore runs, not after the next check
 /// event ended it), which a random pick among twenty-odd kinds and several action names
 /// finds once in a hundred tries; the sweep, in thirty.
+///
+/// Sweeps are few (one turn in nine, some thirty turns each), and discoveries many, so
+/// which input is swept next decides whether a deep path is followed at all. The next
+/// sweep is the pending input whose discovery has stayed the *rarest*: the fewest inputs
+/// have hit its new slots since, as FairFuzz targets rare branches. The one story that
+/// started a restore stays rare, since only its own descendants start one, while a new
+/// hook pairing found by one input is soon hit by dozens. The newest went first before,
+/// and within a few dozen runs a stream of common discoveries pushed the restore out of
+/// the queue before it was swept. A sweep once begun runs to its end: every child of the
+/// input it sweeps hits its slots again, and counting those would stop it halfway.
 #[derive(Default)]
 pub struct Frontier {
     /// Every counter slot some input of this process has hit.
@@ -948,14 +968,19 @@ pub struct Frontier {
     code: std::collections::VecDeque<Vec<u8>>,
     /// Inputs that reached only new lifecycle features, the newest last.
     features: std::collections::VecDeque<Vec<u8>>,
-    /// Inputs that ran new code or reached a new state, each to be followed by every action that could come next,
-    /// one per turn ([`LifecycleFuzzer::mutate`]); the newest last.
-    sweeps: std::collections::VecDeque<Sweep>,
+    /// Inputs that ran new code or reached a new state, each to be followed by every
+    /// action that could come next, one per turn ([`LifecycleFuzzer::mutate`]); the
+    /// newest last.
+    sweeps: Vec<Sweep>,
+    /// The sweep under way, run to its end before the next is chosen.
+    sweeping: Option<Sweep>,
 }
 
 /// An input whose every possible next action is being tried, one per mutation.
 struct Sweep {
     input: Vec<u8>,
+    /// The slots of code or state this input hit first: its rarity is theirs.
+    found: Vec<usize>,
     /// What could come next ([`Mutation::next_options`]), listed at the first turn.
     options: Option<Vec<NextAction>>,
     /// The next option to try.
@@ -974,8 +999,8 @@ pub enum Discovery {
 
 impl Frontier {
     const CAPACITY: usize = 16;
-    /// Sweeps pending at most: a newer discovery is swept first, the oldest dropped.
-    const SWEEPS: usize = 4;
+    /// Sweeps pending at most; past it the commonest is dropped.
+    const SWEEPS: usize = 32;
 
     /// A frontier over a bitmap whose first `code_len` slots are the charm's code and whose
     /// `state` slots are what the charm remembers ([`CoverageMap::state_slots`]).
@@ -990,24 +1015,30 @@ impl Frontier {
     /// Note what `input` hit (`counters`, the bitmap after its run); an input that hit a
     /// slot no input hit before joins the queue of its kind of discovery.
     pub fn observe(&mut self, input: &[u8], counters: &[u8]) -> Discovery {
-        let found = (self.seen.note(counters).into_iter())
-            .map(|i| {
-                if i < self.code_len || self.state.contains(&i) {
-                    Discovery::Code
-                } else {
-                    Discovery::Feature
-                }
-            })
-            .max()
-            .unwrap_or(Discovery::Nothing);
+        let new = self.seen.note(counters);
+        let (code, other): (Vec<usize>, Vec<usize>) =
+            (new.into_iter()).partition(|&i| i < self.code_len || self.state.contains(&i));
+        let found = match (code.is_empty(), other.is_empty()) {
+            (false, _) => Discovery::Code,
+            (true, false) => Discovery::Feature,
+            (true, true) => Discovery::Nothing,
+        };
         let queue = match found {
             Discovery::Nothing => return found,
             Discovery::Code => {
                 if self.sweeps.len() >= Self::SWEEPS {
-                    self.sweeps.pop_front();
+                    // The commonest goes; the oldest of those (`max_by_key` keeps the last
+                    // maximum, so the order is reversed).
+                    let commonest = (0..self.sweeps.len())
+                        .rev()
+                        .max_by_key(|&i| self.rarity(&self.sweeps[i]));
+                    if let Some(i) = commonest {
+                        self.sweeps.remove(i);
+                    }
                 }
-                self.sweeps.push_back(Sweep {
+                self.sweeps.push(Sweep {
                     input: input.to_vec(),
+                    found: code,
                     options: None,
                     next: 0,
                 });
@@ -1035,6 +1066,29 @@ impl Frontier {
         let n = queue.len();
         let back = (rng.next_u64() | (1 << 63)).trailing_zeros() as usize;
         Some(&queue[n - 1 - back.min(n - 1)])
+    }
+
+    /// How many inputs have hit the rarest of the slots `sweep`'s input hit first.
+    fn rarity(&self, sweep: &Sweep) -> u32 {
+        (sweep.found.iter().map(|&i| self.seen.hits(i)).min()).unwrap_or(u32::MAX)
+    }
+
+    /// The sweep under way, or else the pending one whose discovery stayed the rarest
+    /// (the newest of those). `None` when no sweep is pending.
+    fn sweep_mut(&mut self) -> Option<&mut Sweep> {
+        if self.sweeping.is_none() {
+            // `min_by_key` keeps the first minimum: look from the newest.
+            let rarest = (0..self.sweeps.len())
+                .rev()
+                .min_by_key(|&i| self.rarity(&self.sweeps[i]))?;
+            self.sweeping = Some(self.sweeps.remove(rarest));
+        }
+        self.sweeping.as_mut()
+    }
+
+    /// The sweep under way has tried every next action.
+    fn sweep_done(&mut self) {
+        self.sweeping = None;
     }
 
     /// How many inputs the queues hold.
@@ -1522,6 +1576,69 @@ mod tests {
             0,
             "nothing new, never kept"
         );
+    }
+
+    #[test]
+    fn the_rarest_discovery_is_swept_next_and_a_sweep_runs_to_its_end() {
+        let mut f = Frontier::new(64, 62..64);
+        let hit = |f: &mut Frontier, input: &[u8], slots: &[usize]| {
+            let mut map = vec![0u8; 128];
+            for &i in slots {
+                map[i] = 1;
+            }
+            f.observe(input, &map)
+        };
+        assert_eq!(hit(&mut f, b"pairing", &[1]), Discovery::Code);
+        assert_eq!(hit(&mut f, b"restore", &[1, 2]), Discovery::Code);
+        // Dozens of later inputs hit slot 1 again, a few slot 3, none slot 2.
+        for _ in 0..40 {
+            assert_eq!(hit(&mut f, b"churn", &[1]), Discovery::Nothing);
+        }
+        assert_eq!(hit(&mut f, b"check", &[3]), Discovery::Code);
+        for _ in 0..3 {
+            hit(&mut f, b"check again", &[3]);
+        }
+        let swept = f.sweep_mut().map(|s| s.input.clone());
+        assert_eq!(
+            swept.as_deref(),
+            Some(&b"restore"[..]),
+            "hit by one input only"
+        );
+        // A rarer discovery meanwhile waits for the sweep under way, however often its
+        // children hit the same slots.
+        assert_eq!(hit(&mut f, b"rarer", &[4]), Discovery::Code);
+        for _ in 0..10 {
+            hit(&mut f, b"restore+1", &[1, 2]);
+        }
+        let swept = f.sweep_mut().map(|s| s.input.clone());
+        assert_eq!(swept.as_deref(), Some(&b"restore"[..]));
+        f.sweep_done();
+        let order: Vec<Vec<u8>> = std::iter::from_fn(|| {
+            let input = f.sweep_mut()?.input.clone();
+            f.sweep_done();
+            Some(input)
+        })
+        .collect();
+        assert_eq!(order, [&b"rarer"[..], b"check", b"pairing"], "rarest first");
+        // A full list drops its commonest, not its oldest.
+        for i in 0..Frontier::SWEEPS {
+            assert_eq!(hit(&mut f, &[i as u8], &[10 + i]), Discovery::Code);
+        }
+        for _ in 0..5 {
+            hit(&mut f, b"common", &[10]);
+        }
+        assert_eq!(
+            hit(&mut f, b"one more", &[63]),
+            Discovery::Code,
+            "a new state"
+        );
+        let pending: Vec<&[u8]> = f.sweeps.iter().map(|s| &s.input[..]).collect();
+        assert_eq!(pending.len(), Frontier::SWEEPS);
+        assert!(
+            !pending.contains(&&[0u8][..]),
+            "slot 10, hit six times, goes"
+        );
+        assert!(pending.contains(&&[1u8][..]) && pending.contains(&&b"one more"[..]));
     }
 
     #[test]
