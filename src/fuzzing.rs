@@ -406,7 +406,9 @@ impl LifecycleFuzzer {
             let mut v = sweep.input.clone();
             if m.append_next(&mut v, &next, rng) && v.len() <= max_size.min(out.len()) {
                 out[..v.len()].copy_from_slice(&v);
-                return Some(v.len());
+                let n = v.len();
+                self.frontier.swept = Some(v);
+                return Some(n);
             }
         }
         None
@@ -955,7 +957,10 @@ impl SlotsSeen {
 /// hook pairing found by one input is soon hit by dozens. The newest went first before,
 /// and within a few dozen runs a stream of common discoveries pushed the restore out of
 /// the queue before it was swept. A sweep once begun runs to its end: every child of the
-/// input it sweeps hits its slots again, and counting those would stop it halfway.
+/// input it sweeps hits its slots again, and counting those would stop it halfway. Unless
+/// one of those children itself does something new: then the path goes on at once, depth
+/// first, and the child is swept before its parent's sweep resumes (a bug four steps past
+/// a backup is four sweeps deep, each finding its step halfway through).
 #[derive(Default)]
 pub struct Frontier {
     /// Every counter slot some input of this process has hit.
@@ -972,8 +977,12 @@ pub struct Frontier {
     /// action that could come next, one per turn ([`LifecycleFuzzer::mutate`]); the
     /// newest last.
     sweeps: Vec<Sweep>,
-    /// The sweep under way, run to its end before the next is chosen.
+    /// The sweep under way, run to its end before the next is chosen (unless one of its
+    /// own inputs is a discovery).
     sweeping: Option<Sweep>,
+    /// The last input a sweep produced: if it runs new code or reaches a new state, it is
+    /// swept next.
+    swept: Option<Vec<u8>>,
 }
 
 /// An input whose every possible next action is being tried, one per mutation.
@@ -1015,6 +1024,7 @@ impl Frontier {
     /// Note what `input` hit (`counters`, the bitmap after its run); an input that hit a
     /// slot no input hit before joins the queue of its kind of discovery.
     pub fn observe(&mut self, input: &[u8], counters: &[u8]) -> Discovery {
+        let from_sweep = self.swept.take().is_some_and(|v| v == input);
         let new = self.seen.note(counters);
         let (code, other): (Vec<usize>, Vec<usize>) =
             (new.into_iter()).partition(|&i| i < self.code_len || self.state.contains(&i));
@@ -1036,12 +1046,18 @@ impl Frontier {
                         self.sweeps.remove(i);
                     }
                 }
-                self.sweeps.push(Sweep {
+                let sweep = Sweep {
                     input: input.to_vec(),
                     found: code,
                     options: None,
                     next: 0,
-                });
+                };
+                if from_sweep {
+                    // A step further along the path being swept: follow it first.
+                    self.sweeps.extend(self.sweeping.replace(sweep));
+                } else {
+                    self.sweeps.push(sweep);
+                }
                 &mut self.code
             }
             Discovery::Feature => &mut self.features,
@@ -1579,7 +1595,7 @@ mod tests {
     }
 
     #[test]
-    fn the_rarest_discovery_is_swept_next_and_a_sweep_runs_to_its_end() {
+    fn the_rarest_discovery_is_swept_next_and_a_sweep_runs_to_its_end_or_to_a_step_further() {
         let mut f = Frontier::new(64, 62..64);
         let hit = |f: &mut Frontier, input: &[u8], slots: &[usize]| {
             let mut map = vec![0u8; 128];
@@ -1620,6 +1636,29 @@ mod tests {
         })
         .collect();
         assert_eq!(order, [&b"rarer"[..], b"check", b"pairing"], "rarest first");
+        // A discovery by the sweep's own input is swept at once; its parent resumes later.
+        assert_eq!(hit(&mut f, b"backup", &[6]), Discovery::Code);
+        assert_eq!(f.sweep_mut().unwrap().input, b"backup");
+        f.sweep_mut().unwrap().next = 3;
+        f.swept = Some(b"backup+failed".to_vec());
+        assert_eq!(hit(&mut f, b"backup+failed", &[6, 7]), Discovery::Code);
+        assert_eq!(f.sweep_mut().unwrap().input, b"backup+failed");
+        f.sweep_done();
+        let parent = f.sweep_mut().unwrap();
+        assert_eq!((&parent.input[..], parent.next), (&b"backup"[..], 3));
+        f.sweep_done();
+        // Only the input the sweep has just produced preempts it, and only as the next run.
+        assert_eq!(hit(&mut f, b"under way", &[50]), Discovery::Code);
+        assert_eq!(f.sweep_mut().unwrap().input, b"under way");
+        f.swept = Some(b"under way+1".to_vec());
+        assert_eq!(hit(&mut f, b"unrelated", &[51]), Discovery::Code);
+        assert_eq!(hit(&mut f, b"under way+1", &[52]), Discovery::Code);
+        assert_eq!(f.sweep_mut().unwrap().input, b"under way");
+        f.sweep_done();
+        for _ in 0..2 {
+            f.sweep_mut();
+            f.sweep_done();
+        }
         // A full list drops its commonest, not its oldest.
         for i in 0..Frontier::SWEEPS {
             assert_eq!(hit(&mut f, &[i as u8], &[10 + i]), Discovery::Code);
