@@ -323,6 +323,26 @@ impl LifecycleFuzzer {
         Some((map.as_mut_ptr(), map.len()))
     }
 
+    /// Hunt only the finding `data` gives (its signature becomes `CHARMFUZZ_ONLY`), unless
+    /// a filter is set already; the signature, or `None` when `data` is no finding.
+    ///
+    /// This is how `cargo fuzz tmin` keeps the bug it was given ([`minimizing_input`]):
+    /// libFuzzer's crash minimisation takes any crash of a shorter input, and a story cut
+    /// short often fails earlier, of a shallower bug (a `pebble-ready` before any config),
+    /// so the minimised input would tell another story than the finding's.
+    pub fn pin_finding(&mut self, data: &[u8]) -> Result<Option<String>, TargetError> {
+        if self.settings.only.is_some() {
+            return Ok(None);
+        }
+        let report = self.target.run_bytes(data, Some(self.settings.max_steps))?;
+        let Some(finding) = report.finding else {
+            return Ok(None);
+        };
+        self.settings.only = Some(finding.signature.clone());
+        self.target.only = Some(finding.signature.clone());
+        Ok(Some(finding.signature))
+    }
+
     /// Play one input.
     pub fn run_one(&mut self, data: &[u8]) -> Result<Verdict, TargetError> {
         let report = self.target.run_bytes(data, Some(self.settings.max_steps))?;
@@ -519,6 +539,21 @@ pub fn writes_reproducer(args: &[String]) -> bool {
     !args
         .iter()
         .any(|a| a.starts_with("-minimize_crash") || a.starts_with("-merge"))
+}
+
+/// The input a `cargo fuzz tmin` step shrinks (`args`, the fuzz target's command line),
+/// or `None` when this process does not minimise a crash. libFuzzer's `-minimize_crash=1`
+/// runs one child process per step, each with `-minimize_crash_internal_step=1` and the
+/// current smallest crash as its one input file; each child stops at the first mutant that
+/// crashes.
+pub fn minimizing_input(args: &[String]) -> Option<PathBuf> {
+    if !args.iter().any(|a| a == "-minimize_crash_internal_step=1") {
+        return None;
+    }
+    args.iter()
+        .skip(1)
+        .rfind(|a| !a.starts_with('-'))
+        .map(PathBuf::from)
 }
 
 /// The lines printed after a finding, as cargo-fuzz prints its own: how to replay it,
@@ -1712,6 +1747,26 @@ mod tests {
             "a",
             "b"
         ])));
+    }
+
+    #[test]
+    fn a_tmin_step_is_told_by_its_flag_and_its_input_is_the_last_file() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let step = args(&[
+            "lifecycle",
+            "-minimize_crash_internal_step=1",
+            "-exact_artifact_path=/tmp/m",
+            "-runs=16",
+            "fuzz/artifacts/lifecycle/crash-1",
+        ]);
+        assert_eq!(
+            minimizing_input(&step),
+            Some(PathBuf::from("fuzz/artifacts/lifecycle/crash-1"))
+        );
+        // The parent of the steps, and a fuzzing run, pin nothing.
+        let parent = args(&["lifecycle", "-minimize_crash=1", "-runs=16", "crash-1"]);
+        assert_eq!(minimizing_input(&parent), None);
+        assert_eq!(minimizing_input(&args(&["lifecycle", "corpus"])), None);
     }
 
     #[test]

@@ -98,6 +98,18 @@ fn setup() {
             __sanitizer_cov_pcs_init(pcs.as_ptr(), pcs.as_ptr().add(2 * len));
         }
     }
+    // In a `cargo fuzz tmin` step, only the finding being minimised counts.
+    if let Some(input) = fuzzing::minimizing_input(&std::env::args().collect::<Vec<_>>()) {
+        let data = match std::fs::read(&input) {
+            Ok(d) => d,
+            Err(e) => fail(&format!("cannot read {}: {e}", input.display())),
+        };
+        match fuzzer.pin_finding(&data) {
+            Ok(Some(signature)) => eprintln!("charmfuzz: minimising, keeping {signature}"),
+            Ok(None) => {}
+            Err(e) => fail(&e.to_string()),
+        }
+    }
     let info = fuzzer.target().worker_info().cloned().unwrap_or_default();
     eprintln!(
         "charmfuzz: charm {} · Python {} ({}) · ops {} · coverage {} · {}",
