@@ -331,14 +331,13 @@ impl LifecycleFuzzer {
     /// short often fails earlier, of a shallower bug (a `pebble-ready` before any config),
     /// so the minimised input would tell another story than the finding's.
     pub fn pin_finding(&mut self, data: &[u8]) -> Result<Option<String>, TargetError> {
-        if self.settings.only.is_some() {
+        if self.target.only.is_some() {
             return Ok(None);
         }
         let report = self.target.run_bytes(data, Some(self.settings.max_steps))?;
         let Some(finding) = report.finding else {
             return Ok(None);
         };
-        self.settings.only = Some(finding.signature.clone());
         self.target.only = Some(finding.signature.clone());
         Ok(Some(finding.signature))
     }
@@ -1061,9 +1060,10 @@ impl Frontier {
     pub fn observe(&mut self, input: &[u8], counters: &[u8]) -> Discovery {
         let from_sweep = self.swept.take().is_some_and(|v| v == input);
         let new = self.seen.note(counters);
-        let (code, other): (Vec<usize>, Vec<usize>) =
-            (new.into_iter()).partition(|&i| i < self.code_len || self.state.contains(&i));
-        let found = match (code.is_empty(), other.is_empty()) {
+        let code: Vec<usize> = (new.iter().copied())
+            .filter(|&i| i < self.code_len || self.state.contains(&i))
+            .collect();
+        let found = match (code.is_empty(), new.is_empty()) {
             (false, _) => Discovery::Code,
             (true, false) => Discovery::Feature,
             (true, true) => Discovery::Nothing,
