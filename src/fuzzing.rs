@@ -367,7 +367,9 @@ impl LifecycleFuzzer {
     /// of the newest discoveries further at random ([`extend`]).
     pub fn mutate(&mut self, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
         let mut rng = Rng::new(u64::from(seed) ^ 0xF0_0D);
-        if rng.below(100) < usize::from(self.settings.frontier) {
+        // The frontier tells stories further, which is no use when libFuzzer asks for a
+        // smaller input (`cargo fuzz tmin`).
+        if max_size >= size && rng.below(100) < usize::from(self.settings.frontier) {
             if let Some(n) = self.frontier_turn(data, max_size, &mut rng) {
                 return n;
             }
@@ -1201,6 +1203,15 @@ fn boundaries(d: &Decoder<'_, '_>, len: usize) -> Vec<usize> {
 pub fn mutate(m: &Mutation<'_>, data: &mut [u8], size: usize, max_size: usize, seed: u32) -> usize {
     let mut rng = Rng::new(seed as u64);
     let mut v = data[..size].to_vec();
+    if max_size < size {
+        // libFuzzer asks for a smaller input: `cargo fuzz tmin` sets the limit below the
+        // crash it minimises. Whole steps are cut until the story fits; cutting its last
+        // bytes instead would cut its ending, where a lifecycle bug usually fails.
+        while v.len() > max_size && reshape(m, &mut v, DELETE_STEP, &mut rng) {}
+        v.truncate(max_size);
+        data[..v.len()].copy_from_slice(&v);
+        return v.len();
+    }
     let rounds = 1 + rng.below(2);
     for _ in 0..rounds {
         let done = match rng.below(12) {
@@ -1231,6 +1242,9 @@ pub fn mutate(m: &Mutation<'_>, data: &mut [u8], size: usize, max_size: usize, s
     n
 }
 
+/// The [`reshape`] that deletes a whole step.
+const DELETE_STEP: usize = 5;
+
 /// The mutations of [`mutate`] that reshape the steps a story has (`op` picks one); false
 /// when the story has too few steps for it.
 fn reshape(m: &Mutation<'_>, v: &mut Vec<u8>, op: usize, rng: &mut Rng) -> bool {
@@ -1240,7 +1254,7 @@ fn reshape(m: &Mutation<'_>, v: &mut Vec<u8>, op: usize, rng: &mut Rng) -> bool 
     let span = |i: usize| b[i]..b[i + 1];
     match op {
         // Delete a whole step.
-        5 if steps > 1 => {
+        DELETE_STEP if steps > 1 => {
             v.drain(span(1 + rng.below(steps - 1)));
         }
         // Duplicate a step (the same thing happening twice).
@@ -1845,6 +1859,40 @@ mod tests {
         let after = actions(cut);
         assert_eq!(&before[..after.len()], &after[..]);
         assert!(after.len() < before.len());
+    }
+
+    #[test]
+    fn asked_for_a_smaller_input_the_mutator_cuts_whole_steps_and_keeps_the_ending() {
+        let charm = demo();
+        let mut ending_kept = 0;
+        for seed in 0..100u32 {
+            let input = seed_bytes(seed as u64, 80);
+            let steps = boundaries(&plain(&charm).decode(&input), input.len());
+            let mut buf = input.clone();
+            let n = mutate(&plain(&charm), &mut buf, input.len(), input.len() - 1, seed);
+            let out = &buf[..n];
+            assert!(n < input.len());
+            if steps.len() <= 2 {
+                assert_eq!(out, &input[..n], "one step only: cut short");
+                continue;
+            }
+            // The input with one whole step taken out, from one boundary to a later one.
+            let less = |i: usize, j: usize| [&input[..i], &input[j..]].concat();
+            let resume = (steps
+                .iter()
+                .flat_map(|&i| steps.iter().map(move |&j| (i, j))))
+            .filter(|&(i, j)| i < j && less(i, j) == out)
+            .map(|(_, j)| j)
+            .min();
+            let Some(resume) = resume else {
+                panic!("seed {seed}: not the input less whole steps")
+            };
+            ending_kept += usize::from(resume < input.len());
+        }
+        assert!(
+            ending_kept > 50,
+            "the last step kept in {ending_kept} of 100"
+        );
     }
 
     #[test]
