@@ -2,7 +2,8 @@
 # The ablation benchmark: what coverage feedback and the structure-aware mutator each buy.
 #
 # Usage: scripts/bench-ablation.sh [--bugs "BUG-2 BUG-4"] [--seeds N (3)] [--runs N (1000)]
-#                                  [--steps N (16)] [--empty] [--no-cost]
+#                                  [--steps N (16)] [--arms "guided bytes random"]
+#                                  [--jobs N (1)] [--empty] [--no-cost]
 #
 # Three arms, side by side on this machine, with the same budget of runs per attempt:
 #   guided  cargo fuzz's libFuzzer, the charm's coverage as feedback, structure mutator
@@ -16,6 +17,10 @@
 # (">" when the other arm missed within the budget: the budget is the bound).
 # Before that it prices coverage collection: events per second of random stories on the
 # clean demo charm with and without the charm's coverage measured (--no-cost skips it).
+# --arms runs some arms only (the table then has no ratio to a missing guided arm).
+# --jobs N runs N attempts at once, one core each: a deep bug's hunt takes an hour or more per
+# attempt at a few runs per second. The runs are then the figure to compare; the seconds
+# include the contention of the other attempts (all arms share it alike).
 #
 # Bugs: BUG-1..4 (examples/charms/demo-k8s), M1..M3 (examples/charms/demo-machine).
 # Default: the deepest of each charm, BUG-4 and M2. Needs scripts/setup.sh.
@@ -28,15 +33,19 @@ runs=1000
 steps=16
 cost=1
 empty=0
+arms="guided bytes random"
+jobs=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --bugs) bugs="$2"; shift 2 ;;
         --seeds) seeds="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
+        --arms) arms="$2"; shift 2 ;;
+        --jobs) jobs="$2"; shift 2 ;;
         --no-cost) cost=0; shift ;;
         --empty) empty=1; shift ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench-ablation: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -44,6 +53,10 @@ done
 source scripts/lib.sh
 source scripts/demo-bugs.sh
 for b in $bugs; do bug_pattern "$b" >/dev/null || exit 2; done
+for a in $arms; do
+    case "$a" in guided|bytes|random) ;; *) echo "bench-ablation: unknown arm $a" >&2; exit 2 ;; esac
+done
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "bench-ablation: --jobs takes a number" >&2; exit 2; }
 
 cargo build --release -q --bin charmfuzz
 cargo fuzz build -s none -O lifecycle
@@ -97,15 +110,26 @@ random() { # bug seed -> "found runs seconds"
     echo "$out" | sed -n 's/^result: runs=\([0-9]*\) events=[0-9]* seconds=\([0-9.]*\) found=\(yes\|no\)$/\3 \1 \2/p'
 }
 
+attempt() { # bug seed arm: one hunt, its line in results.tsv written at once
+    local r
+    if [ "$3" = random ]; then r="$(random "$1" "$2")"; else r="$(libfuzzer "$3" "$1" "$2")"; fi
+    [ -n "$r" ] || { echo "bench-ablation: $1 seed $2 $3 gave no result" >&2; return 1; }
+    echo "$1 seed $2 $3: $r" >&2
+    printf '%s\t%s\t%s\t%s\n' "$1" "$3" "$2" "$r" | tr ' ' '\t' >>"$results"
+}
+running=0
 for bug in $bugs; do
     for seed in $(seq 1 "$seeds"); do
-        for arm in guided bytes random; do
-            if [ "$arm" = random ]; then r="$(random "$bug" "$seed")"; else r="$(libfuzzer "$arm" "$bug" "$seed")"; fi
-            echo "$bug seed $seed $arm: $r" >&2
-            printf '%s\t%s\t%s\t%s\n' "$bug" "$arm" "$seed" "$r" | tr ' ' '\t' >>"$results"
+        for arm in $arms; do
+            if [ "$jobs" = 1 ]; then attempt "$bug" "$seed" "$arm"; continue; fi
+            if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+            attempt "$bug" "$seed" "$arm" &
+            running=$((running + 1))
         done
     done
 done
+# Any attempt that failed fails the benchmark (wait -n above returns its status too).
+while [ "$running" -gt 0 ]; do wait -n; running=$((running - 1)); done
 
 python3 - "$results" "$runs" "$work/cost" <<'EOF'
 import os, statistics, sys
@@ -131,6 +155,8 @@ for bug in dict.fromkeys(b for b, _ in cells):
     medians = {}
     for arm in ('guided', 'bytes', 'random'):
         tries = cells[bug, arm]
+        if not tries:
+            continue
         found = sum(f for f, _, _ in tries)
         # A miss counts as the whole budget spent: the median is then a lower bound.
         runs = statistics.median(r for _, r, _ in tries)
@@ -138,7 +164,7 @@ for bug in dict.fromkeys(b for b, _ in cells):
         bound = '>' if found * 2 <= len(tries) else ''
         medians[arm] = (bound, secs)
         ratio = ''
-        if arm != 'guided':
+        if arm != 'guided' and 'guided' in medians:
             g_bound, g = medians['guided']
             if g_bound:
                 ratio = 'n/a: the guided arm missed'
