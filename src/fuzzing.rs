@@ -351,7 +351,13 @@ impl LifecycleFuzzer {
                 map.flatten();
             }
             if self.settings.frontier > 0 {
-                self.frontier.observe(data, map.counters());
+                let first_step = |slot| map.first_step(slot);
+                (self.frontier).observe_steps(
+                    data,
+                    map.counters(),
+                    first_step,
+                    &report.step_starts,
+                );
             }
         }
         Ok(self.verdict(&report))
@@ -416,15 +422,14 @@ impl LifecycleFuzzer {
                 max_steps: Some(self.settings.max_steps),
                 lived: self.lived.get(&sweep.input),
             };
-            let options = sweep
-                .options
-                .get_or_insert_with(|| m.next_options(&sweep.input));
+            let from = &sweep.input[..sweep.end];
+            let options = sweep.options.get_or_insert_with(|| m.next_options(from));
             let Some(next) = options.get(sweep.next).cloned() else {
                 self.frontier.sweep_done();
                 continue;
             };
             sweep.next += 1;
-            let mut v = sweep.input.clone();
+            let mut v = from.to_vec();
             if m.append_next(&mut v, &next, rng) && v.len() <= max_size.min(out.len()) {
                 out[..v.len()].copy_from_slice(&v);
                 let n = v.len();
@@ -1024,7 +1029,11 @@ pub struct Frontier {
 /// An input whose every possible next action is being tried, one per mutation.
 struct Sweep {
     input: Vec<u8>,
-    /// The slots of code or state this input hit first: its rarity is theirs.
+    /// Where the actions are tried: the end of the step that first hit `found`
+    /// ([`Frontier::observe_steps`]), the input's end when that is not known.
+    end: usize,
+    /// The slots of code or state this input hit first (at the step before `end`): its
+    /// rarity is theirs.
     found: Vec<usize>,
     /// What could come next ([`Mutation::next_options`]), listed at the first turn.
     options: Option<Vec<NextAction>>,
@@ -1060,6 +1069,24 @@ impl Frontier {
     /// Note what `input` hit (`counters`, the bitmap after its run); an input that hit a
     /// slot no input hit before joins the queue of its kind of discovery.
     pub fn observe(&mut self, input: &[u8], counters: &[u8]) -> Discovery {
+        self.observe_steps(input, counters, |_| None, &[])
+    }
+
+    /// [`Frontier::observe`], knowing at which step of its story the run first hit each
+    /// slot (`first_step`, [`CoverageMap::first_step`]) and where each step's bytes start
+    /// (`step_starts`). A discovery is then swept from the end of each step that did
+    /// something new, not from the end of its story: a story that starts a restore and
+    /// goes on has usually ended it again (a check recovers, the model is destroyed)
+    /// before its end, where no next action finds the restore running; and a story at
+    /// the step limit has no next action at all. Each step's sweep has the rarity of the
+    /// slots that step hit first.
+    pub fn observe_steps(
+        &mut self,
+        input: &[u8],
+        counters: &[u8],
+        first_step: impl Fn(usize) -> Option<usize>,
+        step_starts: &[usize],
+    ) -> Discovery {
         let from_sweep = self.swept.take().is_some_and(|v| v == input);
         let new = self.seen.note(counters);
         let code: Vec<usize> = (new.iter().copied())
@@ -1073,26 +1100,44 @@ impl Frontier {
         let queue = match found {
             Discovery::Nothing => return found,
             Discovery::Code => {
-                if self.sweeps.len() >= Self::SWEEPS {
-                    // The commonest goes; the oldest of those (`max_by_key` keeps the last
-                    // maximum, so the order is reversed).
-                    let commonest = (0..self.sweeps.len())
-                        .rev()
-                        .max_by_key(|&i| self.rarity(&self.sweeps[i]));
-                    if let Some(i) = commonest {
-                        self.sweeps.remove(i);
-                    }
+                // One sweep per step that first hit something new, from that step's end:
+                // the new slots grouped by the end of the step that first hit them (the
+                // story's end when not known), the earliest step swept first among equals.
+                let mut by_end = std::collections::BTreeMap::<usize, Vec<usize>>::new();
+                for &i in &code {
+                    let end = (first_step(i).and_then(|k| step_starts.get(k + 1)).copied())
+                        .filter(|&end| end < input.len());
+                    by_end
+                        .entry(end.unwrap_or(input.len()))
+                        .or_default()
+                        .push(i);
                 }
-                let sweep = Sweep {
-                    input: input.to_vec(),
-                    found: code,
-                    options: None,
-                    next: 0,
-                };
+                let mut sweeps: Vec<Sweep> = (by_end.into_iter().rev())
+                    .map(|(end, found)| Sweep {
+                        input: input.to_vec(),
+                        end,
+                        found,
+                        options: None,
+                        next: 0,
+                    })
+                    .collect();
                 if from_sweep {
-                    // A step further along the path being swept: follow it first.
-                    self.sweeps.extend(self.sweeping.replace(sweep));
-                } else {
+                    // A step further along the path being swept: follow it first (what it
+                    // did new, it did at the step the sweep appended, the deepest).
+                    let deepest = sweeps.remove(0);
+                    sweeps.extend(self.sweeping.replace(deepest));
+                }
+                for sweep in sweeps {
+                    if self.sweeps.len() >= Self::SWEEPS {
+                        // The commonest goes; the oldest of those (`max_by_key` keeps the
+                        // last maximum, so the order is reversed).
+                        let commonest = (0..self.sweeps.len())
+                            .rev()
+                            .max_by_key(|&i| self.rarity(&self.sweeps[i]));
+                        if let Some(i) = commonest {
+                            self.sweeps.remove(i);
+                        }
+                    }
                     self.sweeps.push(sweep);
                 }
                 &mut self.code
@@ -1644,6 +1689,49 @@ mod tests {
     }
 
     #[test]
+    fn a_discovery_is_swept_from_the_end_of_the_last_step_that_did_something_new() {
+        let mut f = Frontier::new(64, 62..64);
+        // Four steps of two bytes each; slot 1 (new code) first hit at step 0, slot 62 (a
+        // new state) at step 1, slot 64 (only a new hook pairing) at step 2.
+        let (input, starts) = (b"aabbccdd", [0, 2, 4, 6]);
+        let mut map = vec![0u8; 128];
+        for i in [1, 62, 64, 70] {
+            map[i] = 1;
+        }
+        let at = |slot| match slot {
+            1 => Some(0),
+            62 => Some(1),
+            64 => Some(2),
+            _ => None,
+        };
+        assert_eq!(f.observe_steps(input, &map, at, &starts), Discovery::Code);
+        // One sweep per step that did something new, the earliest first among equals.
+        for (from, found) in [(&b"aa"[..], [1]), (b"aabb", [62])] {
+            let sweep = f.sweep_mut().unwrap();
+            assert_eq!(
+                (&sweep.input[..sweep.end], &sweep.found[..]),
+                (from, &found[..])
+            );
+            f.sweep_done();
+        }
+        assert!(
+            f.sweep_mut().is_none(),
+            "a new hook pairing alone is not swept"
+        );
+        // New code in the last step, or steps not known: the whole story.
+        map[5] = 1;
+        let last = |slot| (slot == 5).then_some(3);
+        f.observe_steps(b"aabbccde", &map, last, &starts);
+        let sweep = f.sweep_mut().unwrap();
+        assert_eq!(&sweep.input[..sweep.end], b"aabbccde");
+        f.sweep_done();
+        map[6] = 1;
+        f.observe(b"aabbccdf", &map);
+        let sweep = f.sweep_mut().unwrap();
+        assert_eq!(&sweep.input[..sweep.end], b"aabbccdf");
+    }
+
+    #[test]
     fn the_rarest_discovery_is_swept_next_and_a_sweep_runs_to_its_end_or_to_a_step_further() {
         let mut f = Frontier::new(64, 62..64);
         let hit = |f: &mut Frontier, input: &[u8], slots: &[usize]| {
@@ -1998,5 +2086,99 @@ mod walk {
             finding.title
         );
         eprintln!("appends per step: {appends:?}");
+    }
+
+    /// A story that starts a restore and then ends it (the check recovers) is swept from
+    /// the step that started the restore, where `get-status` finds it running (BUG-4); from
+    /// the story's end it would find it finished.
+    #[test]
+    fn a_restore_ended_later_in_its_story_is_swept_from_where_it_started() {
+        let dir = default_charm_dir();
+        let charm = Charm::load(&dir).unwrap().for_target();
+        let jujuc = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/charmfuzz");
+        let settings = FuzzSettings {
+            charm_dir: dir,
+            config: TargetConfig::default(),
+            max_steps: 16,
+            only: None,
+            structure_mutator: true,
+            feedback: Feedback::All,
+            cover_ops: false,
+            hit_counts: false,
+            harness_coverage: false,
+            frontier: 100,
+            jujuc: jujuc.is_file().then_some(jujuc),
+        };
+        let mut fuzzer = LifecycleFuzzer::new(settings, charm.clone()).unwrap();
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/lifecycle/backup-then-churn");
+        let mut v = std::fs::read(seed).unwrap();
+        let mut rng = Rng::new(7);
+        // The seed's backup, then a check fails, recovers, fails again (the restore
+        // starts: its step ends at `restore_at` or a few bytes of settling after) and
+        // recovers (the restore ends).
+        let (mut restore_at, mut first_recovered) = (0, 0);
+        for kind in [
+            ActionKind::CheckFailed,
+            ActionKind::CheckRecovered,
+            ActionKind::CheckFailed,
+            ActionKind::CheckRecovered,
+        ] {
+            (first_recovered, restore_at) = (restore_at, v.len());
+            let lived = fuzzer.target.run_bytes(&v, Some(16)).unwrap().trace;
+            let m = Mutation {
+                charm: &charm,
+                max_steps: Some(16),
+                lived: Some(&lived),
+            };
+            let appended = (0..2000).find_map(|_| {
+                let mut c = v.clone();
+                m.append_action(&mut c, &mut rng).then_some(())?;
+                let mut d = charm.decoder(&c, Some(16));
+                d.simulate_as(&lived);
+                let last = d.trace().steps.last()?.action.kind();
+                (last == kind).then_some(c)
+            });
+            v = appended.unwrap_or_else(|| panic!("no {kind:?} appended"));
+        }
+        // The fuzzer has seen the story up to the first recovery (its sweeps are left
+        // aside); then the whole story starts a restore and finishes it, two new steps.
+        assert!(matches!(
+            fuzzer.run_one(&v[..first_recovered]).unwrap(),
+            Verdict::Pass
+        ));
+        while fuzzer.frontier.sweep_mut().is_some() {
+            fuzzer.frontier.sweep_done();
+        }
+        assert!(matches!(fuzzer.run_one(&v).unwrap(), Verdict::Pass));
+        let lived = fuzzer.target.run_bytes(&v, Some(16)).unwrap();
+        let restore_ends = lived.step_starts[lived.trace.steps.len() - 1];
+        assert!(restore_ends >= restore_at && restore_ends < v.len());
+        let sweep = fuzzer
+            .frontier
+            .sweep_mut()
+            .expect("a restore is a new state");
+        assert_eq!(
+            sweep.end, restore_ends,
+            "swept from the step that started the restore"
+        );
+        // The sweep's turns: one of its next actions is `get-status`, and it fails.
+        let mut tried = 0;
+        let found = (0..400u32).any(|seed| {
+            let mut buf = vec![0u8; 4096];
+            let n = fuzzer.mutate(&mut buf, 0, 4096, seed);
+            let Some(swept) = fuzzer.frontier.swept.clone() else {
+                return false;
+            };
+            assert_eq!(&buf[..n], &swept[..]);
+            assert_eq!(
+                &swept[..restore_at],
+                &v[..restore_at],
+                "the story up to the restore"
+            );
+            tried += 1;
+            matches!(fuzzer.run_one(&swept).unwrap(), Verdict::Finding(ref text, _)
+                if text.contains("_on_get_status_action"))
+        });
+        assert!(found, "no sweep turn found BUG-4 in {tried} tries");
     }
 }

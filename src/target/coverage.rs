@@ -55,6 +55,9 @@ pub struct CoverageMap {
     fd: OwnedFd,
     map: MmapMut,
     code_len: usize,
+    /// For each slot, the step of the story (its action's index) at which this run first
+    /// hit it ([`CoverageMap::mark_step`]); `u16::MAX` while it has not.
+    first_step: Vec<u16>,
 }
 
 impl CoverageMap {
@@ -68,7 +71,12 @@ impl CoverageMap {
         let file = std::fs::File::from(fd.try_clone()?);
         // SAFETY: the memfd is ours; the only other writer is the worker, writing bytes.
         let map = unsafe { MmapMut::map_mut(&file)? };
-        Ok(CoverageMap { fd, map, code_len })
+        Ok(CoverageMap {
+            fd,
+            map,
+            code_len,
+            first_step: vec![u16::MAX; len],
+        })
     }
 
     pub fn fd(&self) -> i32 {
@@ -90,9 +98,33 @@ impl CoverageMap {
     pub fn counters(&self) -> &[u8] {
         &self.map
     }
-    /// Zero every counter (libFuzzer does this itself before each input).
+    /// Zero every counter and forget the steps: a new run begins. libFuzzer zeroes the
+    /// counters itself before each input; a loop of our own (`charmfuzz random`, the
+    /// campaign bench) needs this, or every slot an earlier input hit would count as hit
+    /// by each input after it.
     pub fn clear(&mut self) {
         self.map.fill(0);
+        self.first_step.fill(u16::MAX);
+    }
+
+    /// Note `step` as the step at which every slot hit so far, and not noted before, was
+    /// first hit: called after each event of a run, it tells *where* in the story the run
+    /// did each thing it did ([`CoverageMap::first_step`]).
+    pub fn mark_step(&mut self, step: usize) {
+        let step = u16::try_from(step)
+            .unwrap_or(u16::MAX - 1)
+            .min(u16::MAX - 1);
+        for (m, &c) in self.first_step.iter_mut().zip(self.map.iter()) {
+            if c != 0 && *m == u16::MAX {
+                *m = step;
+            }
+        }
+    }
+
+    /// The step of this run's story at which `slot` was first hit, if it was and the run
+    /// marked its steps ([`CoverageMap::mark_step`]).
+    pub fn first_step(&self, slot: usize) -> Option<usize> {
+        (self.first_step.get(slot).copied()).and_then(|s| (s != u16::MAX).then_some(s.into()))
     }
     /// Turn every counter into "hit or not" (1 or 0).
     ///
@@ -275,6 +307,33 @@ mod tests {
         let hit: Vec<usize> = (0..m.len()).filter(|&i| m.counters()[i] != 0).collect();
         assert_eq!(hit, vec![1, 3, 21]);
         assert!(m.counters().iter().all(|&b| b <= 1));
+    }
+
+    #[test]
+    fn each_slot_remembers_the_step_that_first_hit_it_until_the_next_run() {
+        let mut m = CoverageMap::new(16).unwrap();
+        m.map[2] = 1;
+        m.mark_step(0);
+        m.map[2] = 5;
+        m.map[7] = 1;
+        m.mark_step(1);
+        m.mark_step(2);
+        m.map[16 + 3] = 1;
+        m.mark_step(3);
+        assert_eq!(
+            m.first_step(2),
+            Some(0),
+            "hit again later: still its first step"
+        );
+        assert_eq!(m.first_step(7), Some(1));
+        assert_eq!(m.first_step(16 + 3), Some(3));
+        assert_eq!(m.first_step(5), None, "never hit");
+        m.clear();
+        assert!(m.counters().iter().all(|&b| b == 0));
+        assert_eq!(m.first_step(2), None, "a new run");
+        m.map[7] = 1;
+        m.mark_step(0);
+        assert_eq!(m.first_step(7), Some(0));
     }
 
     #[test]

@@ -427,6 +427,9 @@ impl Target {
         self.agent = UnitAgent::new(self.sandbox.root().join("resources"));
         self.synced_steps = 0;
         self.notice_ids.clear();
+        if let Some(cov) = self.coverage.as_mut() {
+            cov.clear();
+        }
         if let Some(p) = &self.pebble {
             for c in p.container_names() {
                 p.renew(&c)?;
@@ -559,6 +562,11 @@ impl Target {
             effects.extend(self.declared_checks(d.world()));
             d.complete(out.agent.result, effects)?;
             let step = d.trace().steps.len() - 1;
+            if let Some(cov) = self.coverage.as_mut() {
+                // Where in the story each slot was first hit: the frontier sweeps a
+                // discovery from the step that made it (`fuzzing::Frontier`).
+                cov.mark_step(step);
+            }
             if finding.is_none() {
                 finding = Finding::from_outcome(&out, step, outcomes.len())
                     .filter(|f| self.only.as_deref().is_none_or(|p| f.matches(p)));
