@@ -984,8 +984,10 @@ impl SlotsSeen {
 /// in three extend an input that ran new code or reached a new state.
 ///
 /// And such an input is swept: each action that could come next (every kind Juju could
-/// offer at its end, and every operator action of the charm) is tried once, in half of
-/// the frontier's turns. A lifecycle bug's next step is often one particular action right
+/// offer there, and every operator action of the charm) is tried once, in half of the
+/// frontier's turns, right after each step that first hit new code or state
+/// ([`Frontier::observe_steps`]), not at the story's end, where what the step began has
+/// often ended. A lifecycle bug's next step is often one particular action right
 /// after the step before (`get-status` while a restore runs, not after the next check
 /// event ended it), which a random pick among twenty-odd kinds and several action names
 /// finds once in a hundred tries; the sweep, in thirty.
