@@ -299,7 +299,11 @@ impl LifecycleFuzzer {
         target.want_state = true;
         target.only = settings.only.clone();
         target.lifecycle_features = settings.feedback == Feedback::All;
-        let map = CoverageMap::new(CODE_SLOTS)?;
+        let mut map = CoverageMap::new(CODE_SLOTS)?;
+        if settings.frontier > 0 {
+            // Sweeps start after the step that did something new (`Frontier`).
+            map.track_steps();
+        }
         let frontier = Frontier::new(map.code_len(), map.state_slots());
         target.enable_coverage(map, settings.cover_ops)?;
         Ok(LifecycleFuzzer {
@@ -1691,7 +1695,7 @@ mod tests {
     }
 
     #[test]
-    fn a_discovery_is_swept_from_the_end_of_the_last_step_that_did_something_new() {
+    fn a_discovery_is_swept_from_the_end_of_each_step_that_did_something_new() {
         let mut f = Frontier::new(64, 62..64);
         // Four steps of two bytes each; slot 1 (new code) first hit at step 0, slot 62 (a
         // new state) at step 1, slot 64 (only a new hook pairing) at step 2.

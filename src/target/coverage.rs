@@ -56,7 +56,9 @@ pub struct CoverageMap {
     map: MmapMut,
     code_len: usize,
     /// For each slot, the step of the story (its action's index) at which this run first
-    /// hit it ([`CoverageMap::mark_step`]); `u16::MAX` while it has not.
+    /// hit it ([`CoverageMap::mark_step`]); `u16::MAX` while it has not. Empty unless
+    /// [`CoverageMap::track_steps`] asked for it: the mark is a pass over the whole map
+    /// after every event, which only the fuzzer's frontier needs.
     first_step: Vec<u16>,
 }
 
@@ -75,7 +77,7 @@ impl CoverageMap {
             fd,
             map,
             code_len,
-            first_step: vec![u16::MAX; len],
+            first_step: Vec::new(),
         })
     }
 
@@ -107,9 +109,16 @@ impl CoverageMap {
         self.first_step.fill(u16::MAX);
     }
 
+    /// Note, from now on, the step at which each slot is first hit in a run
+    /// ([`CoverageMap::mark_step`]).
+    pub fn track_steps(&mut self) {
+        self.first_step = vec![u16::MAX; self.map.len()];
+    }
+
     /// Note `step` as the step at which every slot hit so far, and not noted before, was
     /// first hit: called after each event of a run, it tells *where* in the story the run
-    /// did each thing it did ([`CoverageMap::first_step`]).
+    /// did each thing it did ([`CoverageMap::first_step`]). Nothing unless
+    /// [`CoverageMap::track_steps`] was called.
     pub fn mark_step(&mut self, step: usize) {
         let step = u16::try_from(step)
             .unwrap_or(u16::MAX - 1)
@@ -312,6 +321,7 @@ mod tests {
     #[test]
     fn each_slot_remembers_the_step_that_first_hit_it_until_the_next_run() {
         let mut m = CoverageMap::new(16).unwrap();
+        m.track_steps();
         m.map[2] = 1;
         m.mark_step(0);
         m.map[2] = 5;
