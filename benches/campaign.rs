@@ -3,7 +3,9 @@
 //! steps past the seed that takes a backup), with the frontier at several shares.
 //!
 //! Run with `cargo bench --bench campaign -- [--frontier 0,25] [--seeds 1,2,3]
-//! [--budget 3000] [--steps 16]`. Each campaign plays the real demo charm; at one or two
+//! [--budget 3000] [--steps 16] [--log N]`; `--log N` prints the frontier's figures
+//! ([`charmfuzz::fuzzing::FrontierStats`]) every N runs and the run of the first story that
+//! got a restore running. Each campaign plays the real demo charm; at one or two
 //! stories a second, a campaign that misses takes about half an hour. It prints runs and
 //! seconds per campaign and the median per share; it asserts nothing (see
 //! `scripts/bench-ablation.sh` for the three-arm comparison through cargo fuzz itself).
@@ -29,6 +31,8 @@ struct Args {
     seeds: Vec<u64>,
     budget: usize,
     steps: usize,
+    /// Print the frontier's figures every this many runs (0: never).
+    log: usize,
 }
 
 fn args() -> Args {
@@ -37,6 +41,7 @@ fn args() -> Args {
         seeds: vec![1, 2, 3],
         budget: 3000,
         steps: 16,
+        log: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,6 +51,7 @@ fn args() -> Args {
             "--seeds" => a.seeds = list(&value()),
             "--budget" => a.budget = value().parse().expect("--budget N"),
             "--steps" => a.steps = value().parse().expect("--steps N"),
+            "--log" => a.log = value().parse().expect("--log N"),
             // cargo bench passes `--bench` to every bench binary.
             "--bench" => {}
             other => panic!("unknown option {other}"),
@@ -104,12 +110,30 @@ fn campaign(frontier: u8, seed: u64, a: &Args) -> (Option<usize>, usize) {
     }
     let mut rng = Rng::new(seed);
     let mut buf = vec![0u8; MAX_LEN];
+    // Runs whose story left a restore running at some step (the state BUG-4 needs).
+    let mut restoring = 0;
     for run in 1..=a.budget {
         let parent = &corpus[rng.below(corpus.len())];
         buf[..parent.len()].copy_from_slice(parent);
         let n = fuzzer.mutate(&mut buf, parent.len(), MAX_LEN, rng.next_u64() as u32);
         let input = buf[..n].to_vec();
-        match play(&mut fuzzer, &input) {
+        let played = play(&mut fuzzer, &input);
+        if a.log > 0 {
+            if restores(&fuzzer) {
+                restoring += 1;
+                if restoring == 1 {
+                    println!("  run {run}: the first story with a restore running");
+                }
+            }
+            if run % a.log == 0 {
+                println!(
+                    "  run {run}: corpus {}, {restoring} stories with a restore running; frontier: {}",
+                    corpus.len(),
+                    fuzzer.frontier_stats()
+                );
+            }
+        }
+        match played {
             Err(text) => {
                 assert!(text.contains("_on_get_status_action"), "{text}");
                 return (Some(run), corpus.len());
@@ -119,6 +143,17 @@ fn campaign(frontier: u8, seed: u64, a: &Args) -> (Option<usize>, usize) {
         }
     }
     (None, corpus.len())
+}
+
+/// Whether the last story left the demo charm's restore running after some step (its
+/// StoredState says `recovery: restoring`).
+fn restores(fuzzer: &LifecycleFuzzer) -> bool {
+    let Some(report) = fuzzer.last_report() else {
+        return false;
+    };
+    (report.outcomes.iter()).any(|o| {
+        (o.stored.values()).any(|v| v.get("recovery").and_then(|r| r.as_str()) == Some("restoring"))
+    })
 }
 
 fn main() {

@@ -22,8 +22,8 @@
 //! corpus; a quarter of the time (`CHARMFUZZ_FRONTIER`) the mutator sets that aside and
 //! tells further one of the inputs that lately made the charm do something new
 //! ([`Frontier`]), the newest most often, so a path of new steps is followed while it is
-//! fresh; or tries every action that could follow the one whose discovery has stayed the
-//! rarest.
+//! fresh; or tries every action that could follow the step whose discovery is most worth
+//! it (the biggest and rarest).
 //!
 //! Which actions are possible depends on what the charm did (a Pebble check exists once the
 //! charm's layer declares it), so the mutator decodes an input as the charm lived it: the
@@ -286,6 +286,7 @@ pub struct LifecycleFuzzer {
     target: Target,
     lived: LivedTraces,
     frontier: Frontier,
+    last: Option<RunReport>,
 }
 
 impl LifecycleFuzzer {
@@ -311,11 +312,17 @@ impl LifecycleFuzzer {
             target,
             lived: LivedTraces::default(),
             frontier,
+            last: None,
         })
     }
 
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// What the frontier has done so far (all zero when it is off).
+    pub fn frontier_stats(&self) -> FrontierStats {
+        self.frontier.stats()
     }
 
     /// The coverage counters to register with libFuzzer (`None` when feedback is off).
@@ -364,7 +371,14 @@ impl LifecycleFuzzer {
                 );
             }
         }
-        Ok(self.verdict(&report))
+        let verdict = self.verdict(&report);
+        self.last = Some(report);
+        Ok(verdict)
+    }
+
+    /// What the last input [`LifecycleFuzzer::run_one`] played did.
+    pub fn last_report(&self) -> Option<&RunReport> {
+        self.last.as_ref()
     }
 
     /// The structure-aware mutation of `data[..size]` ([`mutate`]), knowing the trace the
@@ -416,9 +430,9 @@ impl LifecycleFuzzer {
         }
     }
 
-    /// The next step of the sweep under way, or of the rarest pending ([`Frontier`]): its
-    /// input with the next action that could follow it appended, written to `out`. `None`
-    /// when no sweep is pending.
+    /// The next step of the sweep under way, or of the pending one most worth it
+    /// ([`Frontier`]): its input with the next action that could follow it appended,
+    /// written to `out`. `None` when no sweep is pending.
     fn sweep(&mut self, out: &mut [u8], max_size: usize, rng: &mut Rng) -> Option<usize> {
         while let Some(sweep) = self.frontier.sweep_mut() {
             let m = Mutation {
@@ -434,6 +448,7 @@ impl LifecycleFuzzer {
             };
             sweep.next += 1;
             let mut v = from.to_vec();
+            self.frontier.stats.sweep_turns += 1;
             if m.append_next(&mut v, &next, rng) && v.len() <= max_size.min(out.len()) {
                 out[..v.len()].copy_from_slice(&v);
                 let n = v.len();
@@ -832,12 +847,22 @@ impl<'a> Mutation<'a> {
     }
 
     /// Every action that could come next at the end of `v`: each action kind Juju could
-    /// offer there, and an operator action once per action of the charm. Empty when the
-    /// story cannot go on.
+    /// offer there, and an operator action once per action of the charm. Those the story
+    /// never took come first (an operator action by its name): what the charm has never
+    /// been asked in this story is where new behaviour is, and a sweep that finds
+    /// something new there goes deeper before trying the rest. Empty when the story
+    /// cannot go on.
     pub fn next_options(&self, v: &[u8]) -> Vec<NextAction> {
         let d = self.decode(v);
         let Some(ext) = d.extension() else {
             return Vec::new();
+        };
+        let steps = &d.trace().steps;
+        let taken = |next: &NextAction| {
+            (steps.iter()).any(|s| {
+                s.action.kind() == next.kind
+                    && (next.name.is_none() || action_name(&s.action) == next.name)
+            })
         };
         let mut options = Vec::new();
         for &(kind, byte) in &ext.actions {
@@ -857,6 +882,8 @@ impl<'a> Mutation<'a> {
                 });
             }
         }
+        // A stable sort: otherwise in the decoder's order.
+        options.sort_by_key(taken);
         options
     }
 
@@ -944,6 +971,12 @@ impl SlotsSeen {
     /// Note what one input hit (`counters`, the bitmap after its run); the slots no input
     /// hit before it.
     pub fn note(&mut self, counters: &[u8]) -> Vec<usize> {
+        self.note_as(counters, true)
+    }
+
+    /// [`SlotsSeen::note`], counting the input among those that hit each slot only if
+    /// `count`; uncounted, it still makes the slots it hit first seen (once).
+    pub fn note_as(&mut self, counters: &[u8], count: bool) -> Vec<usize> {
         if self.0.len() < counters.len() {
             self.0.resize(counters.len(), 0);
         }
@@ -952,8 +985,10 @@ impl SlotsSeen {
             if c != 0 {
                 if *hits == 0 {
                     new.push(i);
+                    *hits = 1;
+                } else if count {
+                    *hits = hits.saturating_add(1);
                 }
-                *hits = hits.saturating_add(1);
             }
         }
         new
@@ -980,10 +1015,11 @@ impl SlotsSeen {
 /// libFuzzer's choice, so older stories are still mutated, early steps included.
 ///
 /// Two queues, because discoveries differ in worth. New lines or arcs of the charm's code,
-/// and new shapes of what it remembers (the `stored` lifecycle feature: a check that
-/// failed *after a backup was taken*), are rare after the first minutes, and each is a
-/// step into behaviour never run; a new lifecycle feature of another sort (one more
-/// hook-after-hook pair, a status after a hook) comes every few runs. In one queue, the
+/// and new changes of what it remembers (the `memory` lifecycle feature: a check that
+/// failed *after a backup was taken* moves the charm to a state it never had), are rare
+/// after the first minutes, and each is a step into behaviour never run; a new lifecycle
+/// feature of another sort (one more hook-after-hook pair, a status after a hook, a field
+/// of the memory after a kind of hook) comes every few runs. In one queue, the
 /// rare step would be pushed out by the common ones within a few dozen runs; so two turns
 /// in three extend an input that ran new code or reached a new state.
 ///
@@ -998,22 +1034,41 @@ impl SlotsSeen {
 ///
 /// Sweeps are few (one turn in nine, some thirty turns each), and discoveries many, so
 /// which input is swept next decides whether a deep path is followed at all. The next
-/// sweep is the pending input whose discovery has stayed the *rarest*: the fewest inputs
-/// have hit its new slots since, as FairFuzz targets rare branches. The one story that
-/// started a restore stays rare, since only its own descendants start one, while a new
-/// hook pairing found by one input is soon hit by dozens. The newest went first before,
-/// and within a few dozen runs a stream of common discoveries pushed the restore out of
-/// the queue before it was swept. A sweep once begun runs to its end: every child of the
-/// input it sweeps hits its slots again, and counting those would stop it halfway. Unless
-/// one of those children itself does something new: then the path goes on at once, depth
-/// first, and the child is swept before its parent's sweep resumes (a bug four steps past
-/// a backup is four sweeps deep, each finding its step halfway through).
+/// sweep is the pending one most *worth* sweeping: the number of slots its step hit first,
+/// over the number of inputs that have hit the rarest of them since. Rare, as FairFuzz
+/// targets rare branches: the one story that started a restore stays rare, since only its
+/// own descendants start one, while a new hook pairing found by one input is soon hit by
+/// dozens. And big: a step that ran a whole new handler (a restore: a dozen lines and arcs
+/// and a new state at once) is a larger step into new behaviour than one more arc, and at
+/// equal rarity goes first. A sweep's own inputs are not counted (each of them hits
+/// what its input hit), so a sweep left for a deeper one keeps its worth. The newest went
+/// first before, and within a few dozen runs a stream of common discoveries pushed the
+/// restore out of the queue before it was swept. A sweep once begun runs to its end,
+/// unless one of its own inputs does something new that is worth as much: then the path
+/// goes on at once, depth first, and the child is swept before its parent's sweep resumes
+/// (a bug four steps past a backup is four sweeps deep, each finding its step halfway
+/// through). A child worth less waits: a restore's sweep is not left for the action after
+/// it that changed the charm's memory once more (a recovery, ending the restore). And a
+/// sweep is set aside, to resume where it was, when a pending one is worth more: a path
+/// of one-field memory changes (a counter going up) would otherwise hold the sweeps for
+/// hundreds of runs while the story that started a restore waited. So sweeps go best
+/// first, by what each is worth now; among equals the newest, which makes a sweep's own
+/// discovery go first (depth first).
+///
+/// Depth first works only if "new state" is rare and means a state. When it counted each
+/// field of the charm's memory after each kind of hook (the `stored` feature), nearly
+/// every action after a backup was a new state (`config-changed` with a backup taken, then
+/// `update-status` with one…), the first option of each sweep went a level deeper, and
+/// campaigns went five sweeps deep along whatever came first and never finished one (the
+/// figures [`FrontierStats`] prints). Counted as changes of the whole memory (`memory`),
+/// most actions change nothing, and the levels of a path are the charm's own states:
+/// a backup, a restart after a failure, a recovery, a restore.
 #[derive(Default)]
 pub struct Frontier {
     /// Every counter slot some input of this process has hit.
     seen: SlotsSeen,
-    /// The slots of the charm's code, then of its memory (the `stored` lifecycle
-    /// features); the rest are other lifecycle features.
+    /// The slots of the charm's code, then of the changes of its memory (the `memory`
+    /// lifecycle features); the rest are other lifecycle features.
     code_len: usize,
     state: std::ops::Range<usize>,
     /// Inputs that ran new code or reached a new state, the newest last.
@@ -1027,9 +1082,53 @@ pub struct Frontier {
     /// The sweep under way, run to its end before the next is chosen (unless one of its
     /// own inputs is a discovery).
     sweeping: Option<Sweep>,
-    /// The last input a sweep produced: if it runs new code or reaches a new state, it is
-    /// swept next.
+    /// The last input a sweep produced: if it runs new code or reaches a new state worth
+    /// as much as the sweep under way, it is swept next.
     swept: Option<Vec<u8>>,
+    stats: FrontierStats,
+}
+
+/// What the frontier has done so far in this process ([`Frontier::stats`]): printed every
+/// so often by the fuzz target, so that a campaign shows whether it follows paths of new
+/// steps (sweeps finishing, going deeper) or only gathers discoveries it never gets to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrontierStats {
+    /// Inputs that ran new code or reached a new state.
+    pub code: usize,
+    /// Inputs that reached only new lifecycle features.
+    pub features: usize,
+    /// Of the `code` discoveries, those a sweep's turn made.
+    pub by_sweeps: usize,
+    /// Sweeps begun, and those that tried every next action.
+    pub sweeps_begun: usize,
+    pub sweeps_done: usize,
+    /// Mutations the sweeps made (one next action each).
+    pub sweep_turns: usize,
+    /// Sweeps waiting.
+    pub pending: usize,
+    /// How many sweeps deep the path under way is (a sweep of a sweep's discovery is one
+    /// deeper), and the deepest so far.
+    pub depth: usize,
+    pub max_depth: usize,
+}
+
+impl std::fmt::Display for FrontierStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} new code/state ({} by sweeps), {} new features; sweeps {} done of {} begun \
+             ({} turns), {} pending, depth {} (deepest {})",
+            self.code,
+            self.by_sweeps,
+            self.features,
+            self.sweeps_done,
+            self.sweeps_begun,
+            self.sweep_turns,
+            self.pending,
+            self.depth,
+            self.max_depth
+        )
+    }
 }
 
 /// An input whose every possible next action is being tried, one per mutation.
@@ -1039,12 +1138,15 @@ struct Sweep {
     /// ([`Frontier::observe_steps`]), the input's end when that is not known.
     end: usize,
     /// The slots of code or state this input hit first (at the step before `end`): its
-    /// rarity is theirs.
+    /// worth is theirs ([`Frontier::worth`]).
     found: Vec<usize>,
     /// What could come next ([`Mutation::next_options`]), listed at the first turn.
     options: Option<Vec<NextAction>>,
     /// The next option to try.
     next: usize,
+    /// How many sweeps led here: 0 for a discovery of libFuzzer's own pick, one more than
+    /// the sweep whose turn made it.
+    depth: usize,
 }
 
 /// What an input did that no input had done before ([`Frontier::observe`]), least first.
@@ -1084,8 +1186,8 @@ impl Frontier {
     /// something new, not from the end of its story: a story that starts a restore and
     /// goes on has usually ended it again (a check recovers, the model is destroyed)
     /// before its end, where no next action finds the restore running; and a story at
-    /// the step limit has no next action at all. Each step's sweep has the rarity of the
-    /// slots that step hit first.
+    /// the step limit has no next action at all. Each step's sweep is worth what that step
+    /// hit first.
     pub fn observe_steps(
         &mut self,
         input: &[u8],
@@ -1094,7 +1196,9 @@ impl Frontier {
         step_starts: &[usize],
     ) -> Discovery {
         let from_sweep = self.swept.take().is_some_and(|v| v == input);
-        let new = self.seen.note(counters);
+        // A sweep's inputs all hit what its input hit; counted, they would make any slot
+        // of a swept input look common ([`Frontier::worth`]).
+        let new = self.seen.note_as(counters, !from_sweep);
         let code: Vec<usize> = (new.iter().copied())
             .filter(|&i| i < self.code_len || self.state.contains(&i))
             .collect();
@@ -1118,6 +1222,10 @@ impl Frontier {
                         .or_default()
                         .push(i);
                 }
+                let depth = match &self.sweeping {
+                    Some(s) if from_sweep => s.depth + 1,
+                    _ => 0,
+                };
                 let mut sweeps: Vec<Sweep> = (by_end.into_iter().rev())
                     .map(|(end, found)| Sweep {
                         input: input.to_vec(),
@@ -1125,22 +1233,28 @@ impl Frontier {
                         found,
                         options: None,
                         next: 0,
+                        depth,
                     })
                     .collect();
-                if from_sweep {
-                    // A step further along the path being swept: follow it first (what it
-                    // did new, it did at the step the sweep appended, the deepest).
+                self.stats.code += 1;
+                self.stats.by_sweeps += usize::from(from_sweep);
+                // A step further along the path being swept (what it did new, it did at
+                // the step the sweep appended, the deepest): follow it first, unless the
+                // sweep under way is worth more (a restore just begun is not left for the
+                // one action after it that changed the charm's memory again).
+                let deeper = from_sweep
+                    && (self.sweeping.as_ref())
+                        .is_none_or(|s| self.worth(&sweeps[0]) >= self.worth(s));
+                if deeper {
                     let deepest = sweeps.remove(0);
+                    self.stats.sweeps_begun += 1;
+                    self.stats.max_depth = self.stats.max_depth.max(depth);
                     sweeps.extend(self.sweeping.replace(deepest));
                 }
                 for sweep in sweeps {
                     if self.sweeps.len() >= Self::SWEEPS {
-                        // The commonest goes; the oldest of those (`max_by_key` keeps the
-                        // last maximum, so the order is reversed).
-                        let commonest = (0..self.sweeps.len())
-                            .rev()
-                            .max_by_key(|&i| self.rarity(&self.sweeps[i]));
-                        if let Some(i) = commonest {
+                        // The least worth goes; the oldest of those.
+                        if let Some(i) = self.best(|a, b| b.total_cmp(&a)) {
                             self.sweeps.remove(i);
                         }
                     }
@@ -1148,7 +1262,10 @@ impl Frontier {
                 }
                 &mut self.code
             }
-            Discovery::Feature => &mut self.features,
+            Discovery::Feature => {
+                self.stats.features += 1;
+                &mut self.features
+            }
         };
         if queue.len() >= Self::CAPACITY {
             queue.pop_front();
@@ -1172,20 +1289,43 @@ impl Frontier {
         Some(&queue[n - 1 - back.min(n - 1)])
     }
 
-    /// How many inputs have hit the rarest of the slots `sweep`'s input hit first.
-    fn rarity(&self, sweep: &Sweep) -> u32 {
-        (sweep.found.iter().map(|&i| self.seen.hits(i)).min()).unwrap_or(u32::MAX)
+    /// What sweeping `sweep` is worth: how many slots its step hit first, over how many
+    /// inputs have hit the rarest of them since (sweeps' own inputs not counted).
+    fn worth(&self, sweep: &Sweep) -> f64 {
+        let rarest = (sweep.found.iter().map(|&i| self.seen.hits(i)).min()).unwrap_or(u32::MAX);
+        sweep.found.len() as f64 / f64::from(rarest.max(1))
     }
 
-    /// The sweep under way, or else the pending one whose discovery stayed the rarest
-    /// (the newest of those). `None` when no sweep is pending.
+    /// The pending sweep that `better(worth of one, worth of the best so far)` puts first;
+    /// the newest among equals.
+    fn best(&self, better: impl Fn(f64, f64) -> std::cmp::Ordering) -> Option<usize> {
+        let mut best: Option<(usize, f64)> = None;
+        for i in (0..self.sweeps.len()).rev() {
+            let w = self.worth(&self.sweeps[i]);
+            if best.is_none_or(|(_, b)| better(w, b).is_gt()) {
+                best = Some((i, w));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
+    /// The sweep under way, unless a pending one is worth more: then, or when no sweep is
+    /// under way, the pending one most worth sweeping (the newest of those). A sweep set
+    /// aside resumes where it was. `None` when no sweep is pending.
     fn sweep_mut(&mut self) -> Option<&mut Sweep> {
+        if let Some(current) = &self.sweeping {
+            let best = self.best(|a, b| a.total_cmp(&b));
+            if best.is_some_and(|i| self.worth(&self.sweeps[i]) > self.worth(current)) {
+                self.sweeps.extend(self.sweeping.take());
+            }
+        }
         if self.sweeping.is_none() {
-            // `min_by_key` keeps the first minimum: look from the newest.
-            let rarest = (0..self.sweeps.len())
-                .rev()
-                .min_by_key(|&i| self.rarity(&self.sweeps[i]))?;
-            self.sweeping = Some(self.sweeps.remove(rarest));
+            let best = self.best(|a, b| a.total_cmp(&b))?;
+            let sweep = self.sweeps.remove(best);
+            // (A sweep set aside for a deeper one resumes where it was.)
+            self.stats.sweeps_begun += usize::from(sweep.next == 0);
+            self.stats.max_depth = self.stats.max_depth.max(sweep.depth);
+            self.sweeping = Some(sweep);
         }
         self.sweeping.as_mut()
     }
@@ -1193,6 +1333,16 @@ impl Frontier {
     /// The sweep under way has tried every next action.
     fn sweep_done(&mut self) {
         self.sweeping = None;
+        self.stats.sweeps_done += 1;
+    }
+
+    /// What the frontier has done so far.
+    pub fn stats(&self) -> FrontierStats {
+        FrontierStats {
+            pending: self.sweeps.len(),
+            depth: self.sweeping.as_ref().map_or(0, |s| s.depth),
+            ..self.stats
+        }
     }
 
     /// How many inputs the queues hold.
@@ -1507,8 +1657,10 @@ mod tests {
         ))
         .unwrap();
         let options = m.next_options(&seed);
-        let names: Vec<&str> = options.iter().filter_map(|o| o.name.as_deref()).collect();
-        let actions: Vec<&str> = charm.spec.actions.iter().map(|a| a.name.as_str()).collect();
+        let mut names: Vec<&str> = options.iter().filter_map(|o| o.name.as_deref()).collect();
+        let mut actions: Vec<&str> = charm.spec.actions.iter().map(|a| a.name.as_str()).collect();
+        names.sort_unstable();
+        actions.sort_unstable();
         assert_eq!(
             names, actions,
             "an operator action once per action of the charm"
@@ -1524,6 +1676,30 @@ mod tests {
             assert_eq!(last.kind(), next.kind);
             assert_eq!(action_name(last), next.name);
         }
+        // What the story has taken comes after everything it never took: here a config
+        // change and a `backup` (and the leadership change the seed decodes to).
+        let mut v = seed.clone();
+        for (kind, name) in [
+            (ActionKind::Config, None),
+            (ActionKind::RunAction, Some("backup")),
+        ] {
+            let next = NextAction {
+                kind,
+                byte: (options.iter().find(|o| o.kind == kind).unwrap()).byte,
+                name: name.map(String::from),
+            };
+            assert!(m.append_next(&mut v, &next, &mut rng));
+        }
+        let later = m.next_options(&v);
+        let taken = |o: &NextAction| {
+            matches!(o.kind, ActionKind::Config | ActionKind::LeadershipLost)
+                || o.name.as_deref() == Some("backup")
+        };
+        assert!(later.iter().filter(|o| taken(o)).count() >= 2, "{later:?}");
+        let first_taken = later.iter().position(taken).unwrap();
+        assert!(later[first_taken..].iter().all(taken), "{later:?}");
+        let names: Vec<&str> = later.iter().filter_map(|o| o.name.as_deref()).collect();
+        assert_eq!(names.last(), Some(&"backup"));
     }
 
     #[test]
@@ -1737,16 +1913,51 @@ mod tests {
         assert_eq!(&sweep.input[..sweep.end], b"aabbccdf");
     }
 
+    /// `f` observes `input`, which hit `slots` of a 128-slot map.
+    fn hit(f: &mut Frontier, input: &[u8], slots: &[usize]) -> Discovery {
+        let mut map = vec![0u8; 128];
+        for &i in slots {
+            map[i] = 1;
+        }
+        f.observe(input, &map)
+    }
+
     #[test]
-    fn the_rarest_discovery_is_swept_next_and_a_sweep_runs_to_its_end_or_to_a_step_further() {
+    fn a_bigger_discovery_is_swept_first_and_left_only_for_a_step_worth_as_much() {
         let mut f = Frontier::new(64, 62..64);
-        let hit = |f: &mut Frontier, input: &[u8], slots: &[usize]| {
-            let mut map = vec![0u8; 128];
-            for &i in slots {
-                map[i] = 1;
-            }
-            f.observe(input, &map)
-        };
+        hit(&mut f, b"one arc", &[1]);
+        hit(&mut f, b"restore", &[2, 3, 4, 5]);
+        hit(&mut f, b"another arc", &[6]);
+        let sweep = f.sweep_mut().unwrap();
+        assert_eq!(sweep.input, b"restore", "four new slots, as rare as one");
+        // The sweep's own inputs do not make what it found look common.
+        for _ in 0..10 {
+            f.swept = Some(b"restore+status".to_vec());
+            assert_eq!(
+                hit(&mut f, b"restore+status", &[2, 3, 4, 5]),
+                Discovery::Nothing
+            );
+        }
+        assert_eq!(f.seen.hits(2), 1);
+        // A step after the restore that changed the charm's memory once more (one new
+        // slot, worth less than the restore's four) waits for the restore's sweep.
+        f.swept = Some(b"restore+recovered".to_vec());
+        assert_eq!(
+            hit(&mut f, b"restore+recovered", &[2, 3, 4, 5, 62]),
+            Discovery::Code
+        );
+        assert_eq!(f.sweep_mut().unwrap().input, b"restore");
+        f.sweep_done();
+        assert_eq!(
+            f.sweep_mut().unwrap().input,
+            b"restore+recovered",
+            "then the newest of those worth as much"
+        );
+    }
+
+    #[test]
+    fn the_rarer_discovery_is_swept_next_and_a_sweep_runs_to_its_end_or_to_a_step_further() {
+        let mut f = Frontier::new(64, 62..64);
         assert_eq!(hit(&mut f, b"pairing", &[1]), Discovery::Code);
         assert_eq!(hit(&mut f, b"restore", &[1, 2]), Discovery::Code);
         // Dozens of later inputs hit slot 1 again, a few slot 3, none slot 2.
@@ -1763,22 +1974,39 @@ mod tests {
             Some(&b"restore"[..]),
             "hit by one input only"
         );
-        // A rarer discovery meanwhile waits for the sweep under way, however often its
-        // children hit the same slots.
-        assert_eq!(hit(&mut f, b"rarer", &[4]), Discovery::Code);
+        // The sweep's own inputs all hit its slots; they do not count.
+        f.sweep_mut().unwrap().next = 2;
         for _ in 0..10 {
+            f.swept = Some(b"restore+1".to_vec());
             hit(&mut f, b"restore+1", &[1, 2]);
         }
-        let swept = f.sweep_mut().map(|s| s.input.clone());
-        assert_eq!(swept.as_deref(), Some(&b"restore"[..]));
+        assert_eq!(f.seen.hits(2), 1);
+        // A discovery as rare waits for the sweep under way…
+        assert_eq!(hit(&mut f, b"as rare", &[4]), Discovery::Code);
+        assert_eq!(f.sweep_mut().unwrap().input, b"restore");
+        // …until other inputs make the restore common: then it goes first, and the
+        // restore resumes later where it was.
+        for _ in 0..10 {
+            hit(&mut f, b"restore again", &[1, 2]);
+        }
+        assert_eq!(f.sweep_mut().unwrap().input, b"as rare");
         f.sweep_done();
-        let order: Vec<Vec<u8>> = std::iter::from_fn(|| {
-            let input = f.sweep_mut()?.input.clone();
+        let order: Vec<(Vec<u8>, usize)> = std::iter::from_fn(|| {
+            let sweep = f.sweep_mut()?;
+            let seen = (sweep.input.clone(), sweep.next);
             f.sweep_done();
-            Some(input)
+            Some(seen)
         })
         .collect();
-        assert_eq!(order, [&b"rarer"[..], b"check", b"pairing"], "rarest first");
+        assert_eq!(
+            order,
+            [
+                (b"check".to_vec(), 0),
+                (b"restore".to_vec(), 2),
+                (b"pairing".to_vec(), 0)
+            ],
+            "rarest first"
+        );
         // A discovery by the sweep's own input is swept at once; its parent resumes later.
         assert_eq!(hit(&mut f, b"backup", &[6]), Discovery::Code);
         assert_eq!(f.sweep_mut().unwrap().input, b"backup");

@@ -6,6 +6,7 @@
 
 use charmfuzz::fuzzing::{self, FuzzSettings, LifecycleFuzzer, Verdict};
 use libfuzzer_sys::{fuzz_crossover, fuzz_mutator, fuzz_target, fuzzer_mutate};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 static FUZZER: OnceLock<Mutex<LifecycleFuzzer>> = OnceLock::new();
@@ -133,8 +134,17 @@ fn fail(msg: &str) -> ! {
     std::process::exit(2);
 }
 
+/// Inputs run so far in this process.
+static RUNS: AtomicU64 = AtomicU64::new(0);
+
 fuzz_target!(init: setup(), |data: &[u8]| {
     let mut f = fuzzer();
+    let runs = RUNS.fetch_add(1, Ordering::Relaxed) + 1;
+    if runs >= 64 && runs.is_power_of_two() && f.settings.frontier > 0 {
+        // Beside libFuzzer's own lines at powers of two: whether paths of new steps are
+        // being followed (see `charmfuzz::fuzzing::Frontier`).
+        eprintln!("charmfuzz: #{runs} frontier: {}", f.frontier_stats());
+    }
     match f.run_one(data) {
         Ok(Verdict::Pass) => forget_harness_edges(),
         Ok(Verdict::Finding(text, report)) => {

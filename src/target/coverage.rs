@@ -22,9 +22,15 @@
 //!   - `depth`: how many deferred events are pending after a kind of hook (capped at 7);
 //!   - `stored`: the shape of each field of the charm's `StoredState` after a kind of hook
 //!     (unset or set, a state word like `restoring`, which parts of a record are filled
-//!     in). A hook that runs no new line may still run it with a memory it never had: a
-//!     check failing again *after a backup was taken* is a step towards a restore, even
-//!     if a check failing again without one already ran every line of that handler.
+//!     in). A hook that runs no new line may still run it with a memory it never had;
+//!   - `memory`: how a hook changed the charm's memory as a whole: the shapes of all the
+//!     fields of a `StoredState` before the hook and after it, when they differ. A check
+//!     failing *after a backup was taken* runs no line a check failing without one did
+//!     not, yet it moves the charm from "backup, no failures" to "backup, restarted once",
+//!     a step towards a restore. These are the charm's own state machine, and they are
+//!     few: most hooks change nothing, so where a `stored` feature is new after nearly
+//!     every new kind of hook in a new situation, a new `memory` transition is a new state
+//!     of the charm (see [`CoverageMap::state_slots`]).
 //!
 //! The fuzz target shows libFuzzer only whether each slot was hit, not how often
 //! ([`CoverageMap::flatten`]): in a story of many hooks, counts mostly measure its length.
@@ -34,16 +40,15 @@
 
 use super::hooktools::{Change, StatusTarget};
 use super::outcome::EventOutcome;
-use crate::engine::HookKind;
 use memmap2::MmapMut;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Default sizes: 64 KiB of charm code slots, 4 KiB of lifecycle features.
 pub const CODE_SLOTS: usize = 64 * 1024;
 pub const FEATURE_SLOTS: usize = 4 * 1024;
-/// The last quarter of the lifecycle features holds the `stored` ones (the charm's memory),
-/// so that the fuzzer can tell a new state of the charm from a new ordering of hooks
-/// ([`CoverageMap::state_slots`]).
+/// The last quarter of the lifecycle features holds the `memory` ones (how hooks change the
+/// charm's memory), so that the fuzzer can tell a new state of the charm from a new
+/// ordering of hooks ([`CoverageMap::state_slots`]).
 const STATE_SLOTS: usize = FEATURE_SLOTS / 4;
 
 #[derive(Debug, thiserror::Error)]
@@ -157,7 +162,7 @@ impl CoverageMap {
         )
     }
 
-    /// The slots of the `stored` features: what the charm remembers after a kind of hook.
+    /// The slots of the `memory` features: how a hook changed what the charm remembers.
     pub fn state_slots(&self) -> std::ops::Range<usize> {
         self.map.len() - STATE_SLOTS..self.map.len()
     }
@@ -170,7 +175,7 @@ impl CoverageMap {
                 h = h.wrapping_mul(0x0100_0193);
             }
         }
-        let i = if name.first() == Some(&"stored") {
+        let i = if name.first() == Some(&"memory") {
             self.state_slots().start + h as usize % STATE_SLOTS
         } else {
             self.code_len + h as usize % (FEATURE_SLOTS - STATE_SLOTS)
@@ -178,16 +183,16 @@ impl CoverageMap {
         self.map[i] = self.map[i].saturating_add(1);
     }
 
-    /// Record the lifecycle features of one event (`prev` is the kind of the hook before it
-    /// in this input, `deferred_before` the number of deferred events before it ran).
-    pub fn record_event(
-        &mut self,
-        prev: Option<HookKind>,
-        outcome: &EventOutcome,
-        deferred_before: usize,
-    ) {
+    /// Record the lifecycle features of one event (`prev` is the event before it in this
+    /// input).
+    pub fn record_event(&mut self, prev: Option<&EventOutcome>, outcome: &EventOutcome) {
         let kind = outcome.kind.as_str();
-        self.bump(&["transition", prev.map_or("start", |p| p.as_str()), kind]);
+        let deferred_before = prev.map_or(0, |p| p.deferred.len());
+        self.bump(&[
+            "transition",
+            prev.map_or("start", |p| p.kind.as_str()),
+            kind,
+        ]);
         let mut respond = |what: &str| self.bump(&["response", kind, what]);
         if !outcome.exit.ok() {
             respond("failed");
@@ -227,7 +232,27 @@ impl CoverageMap {
                 self.bump(&["stored", kind, field, &shape(value)]);
             }
         }
+        for (handle, after) in &outcome.stored {
+            let before = prev.and_then(|p| p.stored.get(handle));
+            let (before, after) = (before.map_or_else(|| "none".into(), memory), memory(after));
+            if before != after {
+                self.bump(&["memory", handle, &before, &after]);
+            }
+        }
     }
+}
+
+/// The shape of a whole `StoredState` (a handle's fields), for the `memory` feature: each
+/// field's [`shape`], by field name.
+fn memory(v: &serde_json::Value) -> String {
+    let Some(fields) = v.as_object() else {
+        return shape(v);
+    };
+    let mut parts: Vec<String> = (fields.iter())
+        .map(|(field, value)| format!("{field}:{}", shape(value)))
+        .collect();
+    parts.sort_unstable();
+    parts.join(" ")
 }
 
 /// The shape of a value the charm keeps in its `StoredState`, for the `stored` lifecycle
@@ -285,6 +310,7 @@ fn shape(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::HookKind;
 
     #[test]
     fn stored_state_is_told_apart_by_shape_not_value() {
@@ -348,22 +374,99 @@ mod tests {
 
     #[test]
     fn the_charms_memory_has_its_own_slots() {
-        let mut m = CoverageMap::new(16).unwrap();
+        let m = CoverageMap::new(16).unwrap();
         let state = m.state_slots();
         assert_eq!(state.end, m.len());
         for field in ["recovery", "last_backup", "restore", "check_failures"] {
             for shape in ["empty", "=restoring", "{backup,started}", "2"] {
-                m.clear();
-                m.bump(&["stored", "check-failed", field, shape]);
-                let hit: Vec<usize> = (0..m.len()).filter(|&i| m.counters()[i] != 0).collect();
-                assert_eq!(hit.len(), 1);
-                assert!(state.contains(&hit[0]), "{field} {shape} at {}", hit[0]);
-                m.clear();
-                m.bump(&["transition", field, shape]);
-                let hit: Vec<usize> = (0..m.len()).filter(|&i| m.counters()[i] != 0).collect();
-                assert!(hit[0] >= 16 && hit[0] < state.start, "{field} {shape}");
+                let hit = |name: &[&str]| {
+                    let mut m = CoverageMap::new(16).unwrap();
+                    m.bump(name);
+                    let hit: Vec<usize> = (0..m.len()).filter(|&i| m.counters()[i] != 0).collect();
+                    assert_eq!(hit.len(), 1);
+                    hit[0]
+                };
+                let at = hit(&["memory", "Charm/StoredState[_stored]", field, shape]);
+                assert!(state.contains(&at), "{field} {shape} at {at}");
+                for other in ["stored", "transition"] {
+                    let at = hit(&[other, "check-failed", field, shape]);
+                    assert!(at >= 16 && at < state.start, "{other} {field} {shape}");
+                }
             }
         }
+    }
+
+    /// An outcome of a hook of `kind` after which the charm's `StoredState` holds `stored`.
+    fn remembering(kind: HookKind, stored: serde_json::Value) -> EventOutcome {
+        let mut o = EventOutcome {
+            hook: kind.as_str().into(),
+            kind,
+            exit: crate::target::Exit::Code(0),
+            seconds: 0.0,
+            exception: None,
+            agent: crate::target::hooktools::HookOutcome {
+                hook: kind.as_str().into(),
+                result: crate::engine::HookResult::Ok,
+                effects: vec![],
+                calls: vec![],
+                committed: vec![],
+                discarded: vec![],
+                logs: vec![],
+                statuses: vec![],
+                action: None,
+                reboot: None,
+            },
+            shim_calls: vec![],
+            stored: Default::default(),
+            deferred: vec![],
+            stdout_tail: String::new(),
+            stderr_tail: String::new(),
+        };
+        o.stored.insert("Charm/StoredState[_stored]".into(), stored);
+        o
+    }
+
+    #[test]
+    fn a_hook_that_changes_the_charms_memory_in_a_new_way_is_a_new_state() {
+        use serde_json::json;
+        let state = CoverageMap::new(16).unwrap().state_slots();
+        // The state slots one event hits after `prev`.
+        let memory = |prev: Option<&EventOutcome>, now: &EventOutcome| {
+            let mut m = CoverageMap::new(16).unwrap();
+            m.record_event(prev, now);
+            (state.clone())
+                .filter(|&i| m.counters()[i] != 0)
+                .collect::<Vec<_>>()
+        };
+        let idle = json!({"last_backup": "manual-1", "check_failures": 0, "recovery": ""});
+        let restarted =
+            json!({"last_backup": "manual-1", "check_failures": 1, "recovery": "restarted"});
+        let backup_taken = remembering(HookKind::Action, idle.clone());
+        let failed = remembering(HookKind::PebbleCheckFailed, restarted);
+        let first = memory(Some(&backup_taken), &failed);
+        assert_eq!(
+            first.len(),
+            1,
+            "a check failing after a backup: one new state"
+        );
+        // Another backup id is the same shape: the same transition.
+        let other = json!({"last_backup": "manual-2", "check_failures": 0, "recovery": ""});
+        let other_backup = remembering(HookKind::Action, other);
+        assert_eq!(memory(Some(&other_backup), &failed), first);
+        // A hook that leaves the memory as it was is no state at all, whatever its kind.
+        let config = remembering(HookKind::ConfigChanged, idle.clone());
+        assert!(memory(Some(&backup_taken), &config).is_empty());
+        // Without a backup, the same failure is another transition.
+        let no_backup = json!({"last_backup": "", "check_failures": 0, "recovery": ""});
+        let no_backup_failed =
+            json!({"last_backup": "", "check_failures": 1, "recovery": "restarted"});
+        let before = remembering(HookKind::Start, no_backup);
+        let after = remembering(HookKind::PebbleCheckFailed, no_backup_failed);
+        let without = memory(Some(&before), &after);
+        assert_eq!(without.len(), 1);
+        assert_ne!(without, first);
+        // The first hook of a story starts from no memory.
+        assert_eq!(memory(None, &config).len(), 1);
     }
 
     #[test]

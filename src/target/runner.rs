@@ -551,12 +551,7 @@ impl Target {
             }
             let out = self.run_event(d.world(), &event)?;
             if let Some(cov) = self.coverage.as_mut().filter(|_| self.lifecycle_features) {
-                let prev = outcomes.last();
-                cov.record_event(
-                    prev.map(|o| o.kind),
-                    &out,
-                    prev.map_or(0, |o| o.deferred.len()),
-                );
+                cov.record_event(outcomes.last(), &out);
             }
             let mut effects = out.agent.effects.clone();
             effects.extend(self.declared_checks(d.world()));
