@@ -1247,14 +1247,14 @@ impl Frontier {
                         .is_none_or(|s| self.worth(&sweeps[0]) >= self.worth(s));
                 if deeper {
                     let deepest = sweeps.remove(0);
-                    self.stats.sweeps_begun += 1;
-                    self.stats.max_depth = self.stats.max_depth.max(depth);
-                    sweeps.extend(self.sweeping.replace(deepest));
+                    sweeps.extend(self.begin(deepest));
                 }
                 for sweep in sweeps {
                     if self.sweeps.len() >= Self::SWEEPS {
-                        // The least worth goes; the oldest of those.
-                        if let Some(i) = self.best(|a, b| b.total_cmp(&a)) {
+                        // The least worth goes; the oldest of those (`min_by` keeps the
+                        // first minimum).
+                        let least = (0..self.sweeps.len()).min_by(|&i, &j| self.by_worth(i, j));
+                        if let Some(i) = least {
                             self.sweeps.remove(i);
                         }
                     }
@@ -1296,36 +1296,37 @@ impl Frontier {
         sweep.found.len() as f64 / f64::from(rarest.max(1))
     }
 
-    /// The pending sweep that `better(worth of one, worth of the best so far)` puts first;
-    /// the newest among equals.
-    fn best(&self, better: impl Fn(f64, f64) -> std::cmp::Ordering) -> Option<usize> {
-        let mut best: Option<(usize, f64)> = None;
-        for i in (0..self.sweeps.len()).rev() {
-            let w = self.worth(&self.sweeps[i]);
-            if best.is_none_or(|(_, b)| better(w, b).is_gt()) {
-                best = Some((i, w));
-            }
-        }
-        best.map(|(i, _)| i)
+    /// Pending sweeps `i` and `j` ordered by what they are worth.
+    fn by_worth(&self, i: usize, j: usize) -> std::cmp::Ordering {
+        self.worth(&self.sweeps[i])
+            .total_cmp(&self.worth(&self.sweeps[j]))
+    }
+
+    /// The pending sweep most worth sweeping; the newest among equals (`max_by` keeps the
+    /// last maximum).
+    fn best(&self) -> Option<usize> {
+        (0..self.sweeps.len()).max_by(|&i, &j| self.by_worth(i, j))
+    }
+
+    /// Make `sweep` the one under way; the one it replaces, if any.
+    fn begin(&mut self, sweep: Sweep) -> Option<Sweep> {
+        // A sweep set aside and resumed is not begun again.
+        self.stats.sweeps_begun += usize::from(sweep.next == 0);
+        self.stats.max_depth = self.stats.max_depth.max(sweep.depth);
+        self.sweeping.replace(sweep)
     }
 
     /// The sweep under way, unless a pending one is worth more: then, or when no sweep is
     /// under way, the pending one most worth sweeping (the newest of those). A sweep set
     /// aside resumes where it was. `None` when no sweep is pending.
     fn sweep_mut(&mut self) -> Option<&mut Sweep> {
-        if let Some(current) = &self.sweeping {
-            let best = self.best(|a, b| a.total_cmp(&b));
-            if best.is_some_and(|i| self.worth(&self.sweeps[i]) > self.worth(current)) {
-                self.sweeps.extend(self.sweeping.take());
-            }
-        }
-        if self.sweeping.is_none() {
-            let best = self.best(|a, b| a.total_cmp(&b))?;
-            let sweep = self.sweeps.remove(best);
-            // (A sweep set aside for a deeper one resumes where it was.)
-            self.stats.sweeps_begun += usize::from(sweep.next == 0);
-            self.stats.max_depth = self.stats.max_depth.max(sweep.depth);
-            self.sweeping = Some(sweep);
+        let best = self.best();
+        let worth_more =
+            |s: &Sweep| best.is_some_and(|i| self.worth(&self.sweeps[i]) > self.worth(s));
+        if self.sweeping.as_ref().is_none_or(worth_more) {
+            let sweep = self.sweeps.remove(best?);
+            let aside = self.begin(sweep);
+            self.sweeps.extend(aside);
         }
         self.sweeping.as_mut()
     }
@@ -2049,6 +2050,11 @@ mod tests {
             "slot 10, hit six times, goes"
         );
         assert!(pending.contains(&&[1u8][..]) && pending.contains(&&b"one more"[..]));
+        // Among those worth as little, the oldest goes.
+        assert_eq!(hit(&mut f, b"and another", &[61]), Discovery::Code);
+        let pending: Vec<&[u8]> = f.sweeps.iter().map(|s| &s.input[..]).collect();
+        assert!(!pending.contains(&&[1u8][..]), "the oldest of the rest");
+        assert!(pending.contains(&&[2u8][..]) && pending.contains(&&b"and another"[..]));
     }
 
     #[test]

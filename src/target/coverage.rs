@@ -227,14 +227,14 @@ impl CoverageMap {
         }
         let depth = deferred.min(7).to_string();
         self.bump(&["depth", kind, &depth]);
-        for fields in outcome.stored.values().filter_map(|v| v.as_object()) {
-            for (field, value) in fields {
-                self.bump(&["stored", kind, field, &shape(value)]);
+        for (handle, value) in &outcome.stored {
+            let fields = field_shapes(value);
+            for (field, shape) in &fields {
+                self.bump(&["stored", kind, field, shape]);
             }
-        }
-        for (handle, after) in &outcome.stored {
             let before = prev.and_then(|p| p.stored.get(handle));
-            let (before, after) = (before.map_or_else(|| "none".into(), memory), memory(after));
+            let before = before.map_or_else(|| "none".into(), |v| memory(&field_shapes(v)));
+            let after = memory(&fields);
             if before != after {
                 self.bump(&["memory", handle, &before, &after]);
             }
@@ -242,16 +242,18 @@ impl CoverageMap {
     }
 }
 
-/// The shape of a whole `StoredState` (a handle's fields), for the `memory` feature: each
-/// field's [`shape`], by field name.
-fn memory(v: &serde_json::Value) -> String {
-    let Some(fields) = v.as_object() else {
-        return shape(v);
-    };
-    let mut parts: Vec<String> = (fields.iter())
-        .map(|(field, value)| format!("{field}:{}", shape(value)))
+/// The [`shape`] of each field of a `StoredState` (a handle's value), by field name.
+fn field_shapes(v: &serde_json::Value) -> Vec<(&str, String)> {
+    let mut fields: Vec<(&str, String)> = (v.as_object().into_iter().flatten())
+        .map(|(field, value)| (field.as_str(), shape(value)))
         .collect();
-    parts.sort_unstable();
+    fields.sort_unstable();
+    fields
+}
+
+/// The shape of a whole `StoredState`, for the `memory` feature: all its fields' shapes.
+fn memory(fields: &[(&str, String)]) -> String {
+    let parts: Vec<String> = fields.iter().map(|(f, s)| format!("{f}:{s}")).collect();
     parts.join(" ")
 }
 
