@@ -3,9 +3,12 @@
 //! steps past the seed that takes a backup), with the frontier at several shares.
 //!
 //! Run with `cargo bench --bench campaign -- [--frontier 0,25] [--seeds 1,2,3]
-//! [--budget 3000] [--steps 16] [--log N]`; `--log N` prints the frontier's figures
-//! ([`charmfuzz::fuzzing::FrontierStats`]) every N runs and the run of the first story that
-//! got a restore running. Each campaign plays the real demo charm; at one or two
+//! [--budget 3000] [--steps 16] [--log N] [--random]`; `--log N` prints the frontier's
+//! figures ([`charmfuzz::fuzzing::FrontierStats`]) every N runs and the run of the first story
+//! that got a restore running. `--random` runs the no-feedback arm instead: the stories of
+//! `charmfuzz random` (as `scripts/bench-ablation.sh` seeds them), with the same count of
+//! stories that got a restore running, which shows how far short of BUG-4 random falls when
+//! it never reaches it. Each campaign plays the real demo charm; at one or two
 //! stories a second, a campaign that misses takes about half an hour. It prints runs and
 //! seconds per campaign and the median per share; it asserts nothing (see
 //! `scripts/bench-ablation.sh` for the three-arm comparison through cargo fuzz itself).
@@ -18,7 +21,10 @@
 //! mutations, splices nothing and has no byte mutations of its own.
 
 use charmfuzz::charm::Charm;
-use charmfuzz::fuzzing::{Feedback, FuzzSettings, LifecycleFuzzer, Rng, SlotsSeen, Verdict};
+use charmfuzz::engine::seed_bytes;
+use charmfuzz::fuzzing::{
+    Feedback, FuzzSettings, LifecycleFuzzer, Rng, SlotsSeen, Verdict, random_story_len,
+};
 use charmfuzz::target::TargetConfig;
 use std::path::Path;
 use std::time::Instant;
@@ -33,6 +39,8 @@ struct Args {
     steps: usize,
     /// Print the frontier's figures every this many runs (0: never).
     log: usize,
+    /// The random arm (no feedback, no mutation) instead of the frontier shares.
+    random: bool,
 }
 
 fn args() -> Args {
@@ -42,6 +50,7 @@ fn args() -> Args {
         budget: 3000,
         steps: 16,
         log: 0,
+        random: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -52,6 +61,7 @@ fn args() -> Args {
             "--budget" => a.budget = value().parse().expect("--budget N"),
             "--steps" => a.steps = value().parse().expect("--steps N"),
             "--log" => a.log = value().parse().expect("--log N"),
+            "--random" => a.random = true,
             // cargo bench passes `--bench` to every bench binary.
             "--bench" => {}
             other => panic!("unknown option {other}"),
@@ -66,9 +76,17 @@ fn list<T: std::str::FromStr>(s: &str) -> Vec<T> {
         .collect()
 }
 
-/// One campaign: the runs it took to find BUG-4 (`None` within the budget), and the
-/// corpus size at the end.
-fn campaign(frontier: u8, seed: u64, a: &Args) -> (Option<usize>, usize) {
+/// One campaign's figures.
+struct Campaign {
+    /// The runs it took to find BUG-4 (`None` within the budget).
+    found: Option<usize>,
+    /// The corpus size at the end.
+    corpus: usize,
+    /// How many stories got a restore running, the step before BUG-4.
+    restoring: usize,
+}
+
+fn campaign(frontier: u8, seed: u64, a: &Args) -> Campaign {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("examples/charms/demo-k8s");
     let charm = Charm::load(&dir)
@@ -113,19 +131,28 @@ fn campaign(frontier: u8, seed: u64, a: &Args) -> (Option<usize>, usize) {
     // Runs whose story left a restore running at some step (the state BUG-4 needs).
     let mut restoring = 0;
     for run in 1..=a.budget {
-        let parent = &corpus[rng.below(corpus.len())];
-        buf[..parent.len()].copy_from_slice(parent);
-        let n = fuzzer.mutate(&mut buf, parent.len(), MAX_LEN, rng.next_u64() as u32);
-        let input = buf[..n].to_vec();
+        let input = if a.random {
+            // Story `run` of `charmfuzz random --seed <seed * 1000003>`, as the ablation's
+            // random arm plays it: the corpus and the coverage are only looked at.
+            let story = (seed * 1_000_003).wrapping_add(run as u64 - 1);
+            seed_bytes(story, random_story_len(a.steps))
+        } else {
+            let parent = &corpus[rng.below(corpus.len())];
+            buf[..parent.len()].copy_from_slice(parent);
+            let n = fuzzer.mutate(&mut buf, parent.len(), MAX_LEN, rng.next_u64() as u32);
+            buf[..n].to_vec()
+        };
         let played = play(&mut fuzzer, &input);
-        if a.log > 0 {
-            if restores(&fuzzer) {
-                restoring += 1;
-                if restoring == 1 {
-                    println!("  run {run}: the first story with a restore running");
-                }
+        if restores(&fuzzer) {
+            restoring += 1;
+            if restoring == 1 && a.log > 0 {
+                println!("  run {run}: the first story with a restore running");
             }
-            if run % a.log == 0 {
+        }
+        if a.log > 0 {
+            if run % a.log == 0 && a.random {
+                println!("  run {run}: {restoring} stories with a restore running");
+            } else if run % a.log == 0 {
                 println!(
                     "  run {run}: corpus {}, {restoring} stories with a restore running; frontier: {}",
                     corpus.len(),
@@ -136,13 +163,21 @@ fn campaign(frontier: u8, seed: u64, a: &Args) -> (Option<usize>, usize) {
         match played {
             Err(text) => {
                 assert!(text.contains("_on_get_status_action"), "{text}");
-                return (Some(run), corpus.len());
+                return Campaign {
+                    found: Some(run),
+                    corpus: corpus.len(),
+                    restoring,
+                };
             }
             Ok(true) => corpus.push(input),
             Ok(false) => {}
         }
     }
-    (None, corpus.len())
+    Campaign {
+        found: None,
+        corpus: corpus.len(),
+        restoring,
+    }
 }
 
 /// Whether the last story left the demo charm's restore running after some step (its
@@ -163,18 +198,31 @@ fn main() {
         a.steps, a.budget
     );
     let mut medians = Vec::new();
-    for &share in &a.frontier {
+    // The arms: the frontier shares, or the random arm alone.
+    let arms: Vec<(String, u8)> = if a.random {
+        vec![("random       ".into(), 0)]
+    } else {
+        (a.frontier.iter())
+            .map(|&f| (format!("frontier {f:>3}%"), f))
+            .collect()
+    };
+    for (arm, share) in arms {
         let mut runs = Vec::new();
         for &seed in &a.seeds {
             let start = Instant::now();
-            let (found, corpus) = campaign(share, seed, &a);
+            let Campaign {
+                found,
+                corpus,
+                restoring,
+            } = campaign(share, seed, &a);
             let secs = start.elapsed().as_secs_f64();
+            let tail = format!("corpus {corpus}, {restoring} stories with a restore running");
             match found {
-                Some(r) => println!(
-                    "frontier {share:>3}%  seed {seed}: BUG-4 after {r} runs, {secs:.0} s, corpus {corpus}"
-                ),
+                Some(r) => {
+                    println!("{arm}  seed {seed}: BUG-4 after {r} runs, {secs:.0} s, {tail}")
+                }
                 None => println!(
-                    "frontier {share:>3}%  seed {seed}: no BUG-4 in {} runs, {secs:.0} s, corpus {corpus}",
+                    "{arm}  seed {seed}: no BUG-4 in {} runs, {secs:.0} s, {tail}",
                     a.budget
                 ),
             }
@@ -184,10 +232,7 @@ fn main() {
         runs.sort();
         let median = runs[runs.len() / 2];
         let found = runs.iter().filter(|&&r| r < a.budget).count();
-        println!(
-            "frontier {share:>3}%: found {found}/{}, median {median} runs",
-            runs.len()
-        );
+        println!("{arm}: found {found}/{}, median {median} runs", runs.len());
         medians.push((share, median));
     }
     if let Some(&(base_share, base)) = medians.first() {
