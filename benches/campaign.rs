@@ -21,9 +21,8 @@
 //! mutations, splices nothing and has no byte mutations of its own.
 
 use charmfuzz::charm::Charm;
-use charmfuzz::engine::seed_bytes;
 use charmfuzz::fuzzing::{
-    Feedback, FuzzSettings, LifecycleFuzzer, Rng, SlotsSeen, Verdict, random_story_len,
+    Feedback, FuzzSettings, LifecycleFuzzer, Rng, SlotsSeen, Verdict, random_story,
 };
 use charmfuzz::target::TargetConfig;
 use std::path::Path;
@@ -135,7 +134,7 @@ fn campaign(frontier: u8, seed: u64, a: &Args) -> Campaign {
             // Story `run` of `charmfuzz random --seed <seed * 1000003>`, as the ablation's
             // random arm plays it: the corpus and the coverage are only looked at.
             let story = (seed * 1_000_003).wrapping_add(run as u64 - 1);
-            seed_bytes(story, random_story_len(a.steps))
+            random_story(story, a.steps)
         } else {
             let parent = &corpus[rng.below(corpus.len())];
             buf[..parent.len()].copy_from_slice(parent);

@@ -682,7 +682,7 @@ pub fn dictionary(charm: &Charm, stories: u64, per_kind: usize) -> String {
     use std::collections::{BTreeMap, BTreeSet};
     let mut snippets: BTreeMap<&'static str, BTreeSet<(usize, Vec<u8>)>> = BTreeMap::new();
     for seed in 0..stories {
-        let data = seed_bytes(seed, random_story_len(16));
+        let data = random_story(seed, 16);
         let mut d = charm.decoder(&data, Some(16));
         d.simulate();
         let mut ends: Vec<usize> = d.step_starts().iter().skip(1).copied().collect();
@@ -1559,7 +1559,7 @@ pub fn random_search(
         input: None,
     };
     for i in 0..runs {
-        let bytes = seed_bytes(first_seed.wrapping_add(i), random_story_len(max_steps));
+        let bytes = random_story(first_seed.wrapping_add(i), max_steps);
         let report = target.run_bytes(&bytes, Some(max_steps))?;
         result.runs += 1;
         result.events += report.outcomes.len() as u64;
@@ -1586,6 +1586,11 @@ pub fn random_search(
 /// Bytes enough for a random story of `steps` actions (each action takes a few choices).
 pub fn random_story_len(steps: usize) -> usize {
     64 + steps * 24
+}
+
+/// Random story `seed` of the no-feedback arm: [`random_story_len`] bytes of [`seed_bytes`].
+pub fn random_story(seed: u64, steps: usize) -> Vec<u8> {
+    seed_bytes(seed, random_story_len(steps))
 }
 
 #[cfg(test)]

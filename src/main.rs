@@ -3,7 +3,9 @@
 use anyhow::{Context, Result, bail};
 use charmfuzz::charm::Charm;
 use charmfuzz::engine::{self, ActionKind, HookKind, Trace, seed_bytes};
-use charmfuzz::fuzzing::{DEFAULT_MAX_STEPS, random_search, random_story_len, shell_word};
+use charmfuzz::fuzzing::{
+    DEFAULT_MAX_STEPS, random_search, random_story, random_story_len, shell_word,
+};
 use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
 use charmfuzz::target::coverage::{CODE_SLOTS, CoverageMap};
@@ -646,7 +648,7 @@ fn run_charm(r: RunCmd) -> Result<ExitCode> {
             target.run_bytes(&bytes, Some(r.limit.max_steps))?
         }
         (None, None, seed) => {
-            let bytes = seed_bytes(seed.unwrap_or(0), random_story_len(r.steps));
+            let bytes = random_story(seed.unwrap_or(0), r.steps);
             target.run_bytes(&bytes, Some(r.steps))?
         }
     };
