@@ -121,13 +121,17 @@ impl Sandbox {
             })?;
         let root = dir.path().to_path_buf();
         // Who owns this sandbox: a process that dies without cleaning up (libFuzzer exits
-        // straight after a crash) leaves it to be swept by the next one.
-        std::fs::write(root.join("owner.pid"), std::process::id().to_string()).map_err(
-            |source| SandboxError::Create {
-                dir: root.clone(),
-                source,
-            },
-        )?;
+        // straight after a crash) leaves it to be swept by the next one. The file appears
+        // whole (written aside, then renamed): another process sweeping at this moment must
+        // not read it empty, take its owner for dead and remove the sandbox being built.
+        write_whole(
+            &root.join("owner.pid"),
+            std::process::id().to_string().as_bytes(),
+        )
+        .map_err(|source| SandboxError::Create {
+            dir: root.clone(),
+            source,
+        })?;
         for sub in ["tools", "home", "tmp", "out", "resources", "containers"] {
             std::fs::create_dir_all(root.join(sub)).map_err(|source| SandboxError::Create {
                 dir: root.join(sub),
@@ -384,6 +388,16 @@ impl Sandbox {
     }
 }
 
+/// Write `path` so that no reader ever sees it part-written: the bytes go to a file
+/// beside it, which is then renamed over it (a rename within a directory is atomic).
+fn write_whole(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut file, content)?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Remove sandboxes in `base` whose owner process is gone.
 fn sweep_stale(base: &Path) {
     let Ok(entries) = std::fs::read_dir(base) else {
@@ -527,5 +541,66 @@ mod tests {
         assert!(mount_point.is_file(), "the mount point stays");
         assert!(!layer.join("left-by-the-charm").exists());
         assert!(!layer.join("a").exists());
+    }
+
+    /// A sweep removes what a dead process left, and nothing a live one owns or is still
+    /// building (no owner file yet).
+    #[test]
+    fn a_sweep_removes_only_the_sandboxes_of_dead_owners() {
+        let base = tempfile::tempdir().unwrap();
+        let make = |name: &str, owner: Option<String>| {
+            let dir = base.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            if let Some(pid) = owner {
+                std::fs::write(dir.join("owner.pid"), pid).unwrap();
+            }
+            dir
+        };
+        let dead = make("charmfuzz-dead", Some(u32::MAX.to_string()));
+        let live = make("charmfuzz-live", Some(std::process::id().to_string()));
+        let building = make("charmfuzz-building", None);
+        let other = make("not-ours", Some(u32::MAX.to_string()));
+        sweep_stale(base.path());
+        assert!(!dead.exists(), "a dead owner's sandbox is swept");
+        assert!(live.exists() && building.exists() && other.exists());
+    }
+
+    /// Sandboxes made while other processes sweep survive the sweeps: before the owner file
+    /// was written whole, a sweep could read it empty and remove a sandbox being built
+    /// (a test failed with "linking the hook tools: No such file or directory").
+    #[test]
+    fn sandboxes_made_while_another_sweeps_survive() {
+        let charm = tempfile::tempdir().unwrap();
+        std::fs::write(charm.path().join("metadata.yaml"), "name: x\n").unwrap();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let sweeper = scope.spawn(|| {
+                let base = Sandbox::create(charm.path(), Containment::None, &[])
+                    .unwrap()
+                    .root()
+                    .parent()
+                    .unwrap()
+                    .to_path_buf();
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    sweep_stale(&base);
+                }
+            });
+            // Failures are gathered, not panicked on, so the sweeper is always told to stop.
+            let failures = (0..300)
+                .filter_map(
+                    |_| match Sandbox::create(charm.path(), Containment::None, &[]) {
+                        Ok(sandbox) if sandbox.tools_dir().is_dir() => None,
+                        Ok(_) => Some("its hook tools directory is gone".to_string()),
+                        Err(e) => Some(e.to_string()),
+                    },
+                )
+                .collect::<Vec<_>>();
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            sweeper.join().unwrap();
+            assert!(
+                failures.is_empty(),
+                "a sweep broke live sandboxes: {failures:?}"
+            );
+        });
     }
 }
