@@ -780,6 +780,34 @@ def test_demo_k8s_happy_path(charm):
     s.run("remove", ctx.on.remove())
 
 
+@pytest.mark.parametrize("charm", ["demo-k8s", "demo-k8s-clean"])
+def test_check_failed_after_the_workload_container_restarted(charm):
+    """An unplanted bug charmfuzz found in both demo charms (a night on the clean one).
+
+    Kubernetes restarts a container whose alive-level check fails (Juju makes Pebble's alive
+    checks the pod's liveness probe), so the queued web-pebble-check-failed can run against
+    a fresh Pebble, with no layer yet, before the web-pebble-ready that follows the restart
+    (§2.9). Restarting `web` there raised "service does not exist"; the charm now leaves it
+    to pebble-ready.
+    """
+    module = load_charm_module(charm)
+    ctx = testing.Context(module.DemoCharm)
+    s = k8s_setup(ctx, k8s_state())
+    assert "web" in s.container().plan.services
+    failed = check_event(s, pebble.CheckStatus.DOWN)
+    # The restart: a new Pebble, reachable, with none of the layers the charm added. (Scenario
+    # wants the failed check in the plan, so a layer declares it alone: no service, as after
+    # a real restart, where the plan is empty.)
+    check = {"override": "replace", "level": "alive", "exec": {"command": "true"}}
+    only_check = pebble.Layer({"checks": {"web-alive": check}})
+    s.replace_container(layers={"image": only_check}, service_statuses={})
+    assert "web" not in s.container().plan.services
+    s.run("web-pebble-check-failed", ctx.on.pebble_check_failed(s.container(), failed))
+    assert s.stored(module.DemoCharm)["recovery"] == ""
+    s.run("web-pebble-ready", ctx.on.pebble_ready(s.container()))
+    assert "web" in s.container().plan.services
+
+
 @pytest.mark.parametrize("charm", ["demo-machine", "demo-machine-clean"])
 def test_demo_machine_happy_path(charm, host):
     module = load_charm_module(charm)

@@ -211,8 +211,8 @@ class DemoCharm(ops.CharmBase):
         if event.info.name != CHECK:
             return
         self._stored.check_failures += 1
-        if not self.container.can_connect() or self._stored.recovery == "restoring":
-            return
+        if not self._web_planned() or self._stored.recovery == "restoring":
+            return  # after a container restart, its pebble-ready sets the workload up again
         if self._stored.check_failures == 1:
             logger.warning("%s failing; restarting %s", CHECK, SERVICE)
             self.container.restart(SERVICE)
@@ -540,6 +540,15 @@ class DemoCharm(ops.CharmBase):
         if force_restart:
             self.container.restart(SERVICE)
         self.unit.set_ports(self._stored.web_config["port"])
+
+    def _web_planned(self) -> bool:
+        """Whether Pebble is reachable and its plan has our service.
+
+        Kubernetes restarts a container whose alive check fails (Juju makes those checks the
+        pod's liveness probe), so a check-failed event can meet the fresh Pebble, which has
+        none of the layers we added; the pebble-ready that follows adds ours again.
+        """
+        return self.container.can_connect() and SERVICE in self.container.get_plan().services
 
 
 if __name__ == "__main__":  # pragma: nocover
