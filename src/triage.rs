@@ -310,8 +310,5 @@ fn stored(dir: &Path) -> Option<(String, usize, u64)> {
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, bytes).map_err(io(path))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    crate::write_whole(path, bytes).map_err(io(path))
 }

@@ -124,7 +124,7 @@ impl Sandbox {
         // straight after a crash) leaves it to be swept by the next one. The file appears
         // whole (written aside, then renamed): another process sweeping at this moment must
         // not read it empty, take its owner for dead and remove the sandbox being built.
-        write_whole(
+        crate::write_whole(
             &root.join("owner.pid"),
             std::process::id().to_string().as_bytes(),
         )
@@ -386,16 +386,6 @@ impl Sandbox {
         ]);
         a
     }
-}
-
-/// Write `path` so that no reader ever sees it part-written: the bytes go to a file
-/// beside it, which is then renamed over it (a rename within a directory is atomic).
-fn write_whole(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut file, content)?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// Remove sandboxes in `base` whose owner process is gone.
