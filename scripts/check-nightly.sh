@@ -4,7 +4,11 @@
 # each with its report, story, trace and ops.testing reproducer; on the clean twin it
 # exits 0 and files nothing.
 #
-# Usage: scripts/check-nightly.sh [--time 5m] [--jobs N (2)]
+# Usage: scripts/check-nightly.sh [--time 5m] [--runs N] [--jobs N (2)]
+#
+# --runs N gives each night a budget of N inputs instead (libFuzzer -runs; the time budget
+# is then only a backstop of 30 minutes), so a loaded machine runs the same check slower
+# rather than a shorter one: scripts/test.sh's fast tier uses it.
 #
 # Both nights start from copies of the demo's seeds, in a temporary directory (the
 # project's corpus/ is left alone), and run with --no-setup: run scripts/setup.sh first.
@@ -13,15 +17,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
 
 time=5m
+runs=
 jobs=2
 while [ $# -gt 0 ]; do
     case "$1" in
         --time) time="$2"; shift 2 ;;
+        --runs) runs="$2"; shift 2 ;;
         --jobs) jobs="$2"; shift 2 ;;
-        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "check-nightly: unknown option $1" >&2; exit 2 ;;
     esac
 done
+budget=(--time "$time")
+[ -z "$runs" ] || budget=(--time 30m --runs "$runs")
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -32,7 +40,7 @@ night() { # charm -> the job's exit status in $status, its log in $work/<charm>.
     mkdir -p "$work/$charm/corpus"
     cp "$(seed_dir demo-k8s)"/* "$work/$charm/corpus/"
     status=0
-    scripts/nightly.sh --no-setup --charm "examples/charms/$charm" --time "$time" --jobs "$jobs" \
+    scripts/nightly.sh --no-setup --charm "examples/charms/$charm" "${budget[@]}" --jobs "$jobs" \
         --corpus "$work/$charm/corpus" --store "$work/$charm/store" \
         >"$work/$charm.log" 2>&1 || status=$?
     sed -n '/== nightly summary/,$p' "$work/$charm.log"

@@ -2,30 +2,40 @@
 # Show that `cargo fuzz run lifecycle` finds the planted bugs of the demo charms, and
 # nothing in their clean twins, within a bounded number of runs.
 #
-# Usage: scripts/fuzz-demo.sh [--runs N (300)] [--charms "demo-k8s demo-machine"] [--no-modes]
+# Usage: scripts/fuzz-demo.sh [--runs N (300)] [--charms "demo-k8s demo-machine"]
+#                             [--modes "tmin cmin fork coverage"] [--no-modes]
 #
 # For each buggy demo charm: fuzz from its seeds until the first finding or N runs; the
 # run must end with a charmfuzz finding (and a crash artifact). For each clean twin: the
-# same budget must end without one. Then libFuzzer's other modes (--no-modes skips them):
-# `cargo fuzz tmin` shrinks the first crash artifact, if it can, keeping its signature,
-# `cargo fuzz cmin` merges a corpus, `-fork=2` runs two fuzzing processes side by side
-# on a clean charm with no harness error and no finding, and libFuzzer's coverage figure
-# grows from the charm's Python coverage alone. Builds the fuzz target on stable
-# (`-s none`); needs cargo-fuzz and the Python venv (scripts/setup.sh installs both).
+# same budget must end without one. Then libFuzzer's other modes (--modes picks some,
+# --no-modes skips them all): `tmin`, cargo fuzz tmin shrinks the first crash artifact, if
+# it can, keeping its signature; `cmin`, cargo fuzz cmin merges a corpus; `fork`, -fork=2
+# runs two fuzzing processes side by side on a clean charm with no harness error and no
+# finding; `coverage`, libFuzzer's coverage figure grows from the charm's Python coverage
+# alone. Builds the fuzz target on stable (`-s none`); needs cargo-fuzz and the Python venv
+# (scripts/setup.sh installs both).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
 
 runs=300
-modes=1
+modes="tmin cmin fork coverage"
 charms="demo-k8s demo-machine"
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs="$2"; shift 2 ;;
         --charms) charms="$2"; shift 2 ;;
-        --no-modes) modes=0; shift ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --modes) modes="$2"; shift 2 ;;
+        --no-modes) modes=""; shift ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "fuzz-demo: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+for m in $modes; do
+    case "$m" in
+        tmin|cmin|fork|coverage) ;;
+        *) echo "fuzz-demo: unknown mode $m (tmin cmin fork coverage)" >&2; exit 2 ;;
     esac
 done
 
@@ -73,77 +83,83 @@ for c in $charms; do
     fuzz "$c" finding
     fuzz "$c-clean" clean
 done
-[ "$modes" = 1 ] || { echo "fuzz-demo: ok"; exit 0; }
+wants() { [[ " $modes " == *" $1 "* ]]; }
+first="$(echo $charms | cut -d' ' -f1)"
 
 # `cargo fuzz tmin`: libFuzzer's crash minimisation, one child process per attempt. Each
 # attempt must hunt the finding it was given (the fuzz target pins its signature: libFuzzer
 # alone would take any crash, often a shallower bug), and what tmin leaves must fail with
 # that signature: a smaller input, or the artifact itself when no smaller one fails the
 # same way within the attempt's runs (a story whose every step is needed).
-first="$(echo $charms | cut -d' ' -f1)"
-artifact="$(ls "$work/$first/artifacts/"crash-* | head -1)"
-signature() { # charm input (`run` exits 1 on a finding, as it should here)
-    { CHARMFUZZ_MAX_STEPS=12 ./target/release/charmfuzz run --charm "examples/charms/$1" \
-        --input "$2" || true; } | sed -n 's/^signature: //p'
-}
-before="$(signature "$first" "$artifact")"
-[ -n "$before" ] || { echo "FAIL: the artifact $artifact replays with no finding" >&2; exit 1; }
-CHARMFUZZ_CHARM="$PWD/examples/charms/$first" CHARMFUZZ_MAX_STEPS=12 \
-    cargo fuzz tmin -s none -O -r 32 lifecycle "$artifact" >"$work/tmin.log" 2>&1 ||
-    { tail -30 "$work/tmin.log"; echo "FAIL: cargo fuzz tmin failed" >&2; exit 1; }
-grep -qxF "charmfuzz: minimising, keeping $before" "$work/tmin.log" ||
-    { tail -30 "$work/tmin.log"; echo "FAIL: tmin's attempts did not hunt $before" >&2; exit 1; }
-small="$(ls -t fuzz/artifacts/lifecycle/minimized-from-* 2>/dev/null | head -1 || true)"
-if [ -z "$small" ]; then
-    grep -q "CRASH_MIN: failed to minimize beyond $artifact" "$work/tmin.log" ||
-        { tail -30 "$work/tmin.log"; echo "FAIL: cargo fuzz tmin wrote no minimized-from-* file" >&2; exit 1; }
-    small="$artifact"
+if wants tmin; then
+    artifact="$(ls "$work/$first/artifacts/"crash-* | head -1)"
+    signature() { # charm input (`run` exits 1 on a finding, as it should here)
+        { CHARMFUZZ_MAX_STEPS=12 ./target/release/charmfuzz run --charm "examples/charms/$1" \
+            --input "$2" || true; } | sed -n 's/^signature: //p'
+    }
+    before="$(signature "$first" "$artifact")"
+    [ -n "$before" ] || { echo "FAIL: the artifact $artifact replays with no finding" >&2; exit 1; }
+    CHARMFUZZ_CHARM="$PWD/examples/charms/$first" CHARMFUZZ_MAX_STEPS=12 \
+        cargo fuzz tmin -s none -O -r 32 lifecycle "$artifact" >"$work/tmin.log" 2>&1 ||
+        { tail -30 "$work/tmin.log"; echo "FAIL: cargo fuzz tmin failed" >&2; exit 1; }
+    grep -qxF "charmfuzz: minimising, keeping $before" "$work/tmin.log" ||
+        { tail -30 "$work/tmin.log"; echo "FAIL: tmin's attempts did not hunt $before" >&2; exit 1; }
+    small="$(ls -t fuzz/artifacts/lifecycle/minimized-from-* 2>/dev/null | head -1 || true)"
+    if [ -z "$small" ]; then
+        grep -q "CRASH_MIN: failed to minimize beyond $artifact" "$work/tmin.log" ||
+            { tail -30 "$work/tmin.log"; echo "FAIL: cargo fuzz tmin wrote no minimized-from-* file" >&2; exit 1; }
+        small="$artifact"
 fi
 after="$(signature "$first" "$small")"
 note=""; [ "$small" != "$artifact" ] || note=" (no smaller input fails the same way)"
 echo "cargo fuzz tmin: $(stat -c %s "$artifact") -> $(stat -c %s "$small") bytes$note, signature kept: $after"
 [ "$before" = "$after" ] || { echo "FAIL: tmin changed the finding ($before -> $after)" >&2; exit 1; }
 [ "$small" = "$artifact" ] || rm -f "$small"
+fi
 
 # `cargo fuzz cmin`: libFuzzer's merge over the corpus the clean run grew.
-corpus="$work/$first-clean/corpus"
-n_before="$(ls "$corpus" | wc -l)"
-CHARMFUZZ_CHARM="$PWD/examples/charms/$first-clean" CHARMFUZZ_MAX_STEPS=12 \
-    cargo fuzz cmin -s none -O lifecycle "$corpus" >"$work/cmin.log" 2>&1 ||
-    { tail -30 "$work/cmin.log"; echo "FAIL: cargo fuzz cmin failed" >&2; exit 1; }
-n_after="$(ls "$corpus" | wc -l)"
-echo "cargo fuzz cmin: $n_before -> $n_after inputs"
-[ "$n_after" -gt 0 ] && [ "$n_after" -le "$n_before" ] || { echo "FAIL: cmin left $n_after inputs" >&2; exit 1; }
+if wants cmin; then
+    corpus="$work/$first-clean/corpus"
+    n_before="$(ls "$corpus" | wc -l)"
+    CHARMFUZZ_CHARM="$PWD/examples/charms/$first-clean" CHARMFUZZ_MAX_STEPS=12 \
+        cargo fuzz cmin -s none -O lifecycle "$corpus" >"$work/cmin.log" 2>&1 ||
+        { tail -30 "$work/cmin.log"; echo "FAIL: cargo fuzz cmin failed" >&2; exit 1; }
+    n_after="$(ls "$corpus" | wc -l)"
+    echo "cargo fuzz cmin: $n_before -> $n_after inputs"
+    [ "$n_after" -gt 0 ] && [ "$n_after" -le "$n_before" ] || { echo "FAIL: cmin left $n_after inputs" >&2; exit 1; }
+fi
 
 # -fork=2: two fuzzing processes at once, each with its own sandbox, sockets and bitmap.
 # Jobs start two at a time and report when they end (job N fuzzes for about N seconds after
 # loading its share of the corpus), so the budget leaves room for several on a busy machine;
 # the small seed corpus keeps each job's loading short.
-mkdir -p "$work/fork/corpus"
-cp "$(seed_dir "$first")"/* "$work/fork/corpus/"
-status=0
-CHARMFUZZ_CHARM="$PWD/examples/charms/$first-clean" CHARMFUZZ_MAX_STEPS=12 \
-    cargo fuzz run -s none -O lifecycle "$work/fork/corpus" -- -fork=2 -max_total_time=120 \
-    -len_control=0 -max_len=2048 -timeout=600 -artifact_prefix="$work/fork/" \
-    >"$work/fork/log" 2>&1 || status=$?
-# The parent prints a line per finished job: "#N: cov: … oom/timeout/crash: 0/0/0 … job: 3".
-jobs="$(grep -c 'oom/timeout/crash: .* job: [0-9]' "$work/fork/log" || true)"
-last="$(grep 'oom/timeout/crash: ' "$work/fork/log" | tail -1)"
-echo "-fork=2: exit $status, $jobs jobs; last: $last"
-if [ "$status" != 0 ] || [ "$jobs" -lt 2 ] || ! echo "$last" | grep -q 'oom/timeout/crash: 0/0/0' ||
-    grep -q 'harness error\|==== charmfuzz finding ====' "$work/fork/log"; then
-    # A job that failed has its whole log copied in after "log from the inner process";
-    # show what it said (a finding's story, a harness error, a signal) rather than only
-    # the parent's last status lines.
-    grep -n -m3 -A60 '==== charmfuzz finding ====\|harness error\|ERROR: libFuzzer\|panicked at' \
-        "$work/fork/log" | head -150 || true
-    tail -15 "$work/fork/log"
-    # The input itself, so the finding can be replayed from the CI log alone
-    # (base64 -d > crash && charmfuzz replay --charm … crash).
-    for a in "$work"/fork/crash-* "$work"/fork/timeout-*; do
-        [ -e "$a" ] && echo "artifact $(basename "$a") (base64): $(base64 -w0 "$a")"
-    done
-    echo "FAIL: -fork=2 on a clean charm" >&2; exit 1
+if wants fork; then
+    mkdir -p "$work/fork/corpus"
+    cp "$(seed_dir "$first")"/* "$work/fork/corpus/"
+    status=0
+    CHARMFUZZ_CHARM="$PWD/examples/charms/$first-clean" CHARMFUZZ_MAX_STEPS=12 \
+        cargo fuzz run -s none -O lifecycle "$work/fork/corpus" -- -fork=2 -max_total_time=120 \
+        -len_control=0 -max_len=2048 -timeout=600 -artifact_prefix="$work/fork/" \
+        >"$work/fork/log" 2>&1 || status=$?
+    # The parent prints a line per finished job: "#N: cov: … oom/timeout/crash: 0/0/0 … job: 3".
+    jobs="$(grep -c 'oom/timeout/crash: .* job: [0-9]' "$work/fork/log" || true)"
+    last="$(grep 'oom/timeout/crash: ' "$work/fork/log" | tail -1)"
+    echo "-fork=2: exit $status, $jobs jobs; last: $last"
+    if [ "$status" != 0 ] || [ "$jobs" -lt 2 ] || ! echo "$last" | grep -q 'oom/timeout/crash: 0/0/0' ||
+        grep -q 'harness error\|==== charmfuzz finding ====' "$work/fork/log"; then
+        # A job that failed has its whole log copied in after "log from the inner process";
+        # show what it said (a finding's story, a harness error, a signal) rather than only
+        # the parent's last status lines.
+        grep -n -m3 -A60 '==== charmfuzz finding ====\|harness error\|ERROR: libFuzzer\|panicked at' \
+            "$work/fork/log" | head -150 || true
+        tail -15 "$work/fork/log"
+        # The input itself, so the finding can be replayed from the CI log alone
+        # (base64 -d > crash && charmfuzz replay --charm … crash).
+        for a in "$work"/fork/crash-* "$work"/fork/timeout-*; do
+            [ -e "$a" ] && echo "artifact $(basename "$a") (base64): $(base64 -w0 "$a")"
+        done
+        echo "FAIL: -fork=2 on a clean charm" >&2; exit 1
+fi
 fi
 
 # libFuzzer's coverage grows from the charm's Python alone: the harness's Rust edges are
@@ -158,9 +174,11 @@ final_cov() { # feedback -> the cov: figure of libFuzzer's last status line
         { tail -30 "$work/cov-$1.log"; echo "FAIL: fuzzing with CHARMFUZZ_FEEDBACK=$1" >&2; exit 1; }
     grep -o 'cov: [0-9]*' "$work/cov-$1.log" | tail -1 | grep -o '[0-9]*'
 }
-blind="$(final_cov 0)"
-python="$(final_cov code)"
-echo "coverage from the charm's Python alone: cov $blind without feedback, $python with (60 runs)"
-[ "$python" -ge $((blind + 50)) ] ||
-    { echo "FAIL: the charm's coverage did not reach libFuzzer ($blind -> $python)" >&2; exit 1; }
+if wants coverage; then
+    blind="$(final_cov 0)"
+    python="$(final_cov code)"
+    echo "coverage from the charm's Python alone: cov $blind without feedback, $python with (60 runs)"
+    [ "$python" -ge $((blind + 50)) ] ||
+        { echo "FAIL: the charm's coverage did not reach libFuzzer ($blind -> $python)" >&2; exit 1; }
+fi
 echo "fuzz-demo: ok"

@@ -2,11 +2,13 @@
 # The nightly fuzzing job: fuzz a charm for a time budget on every core, merge the corpus,
 # file every finding in the crash store, and fail when something new turned up.
 #
-# Usage: scripts/nightly.sh [--charm DIR] [--time 1h] [--jobs N] [--corpus DIR]
+# Usage: scripts/nightly.sh [--charm DIR] [--time 1h] [--runs N] [--jobs N] [--corpus DIR]
 #                           [--store DIR] [--max-steps N] [--no-setup]
 #
 #   --charm DIR      the charm (default: examples/charms/demo-k8s, the demo with planted bugs)
 #   --time T         the fuzzing budget (seconds, or with an s/m/h suffix; default 1h)
+#   --runs N         also stop after N inputs in all (libFuzzer -runs, counted as the jobs
+#                    end): a budget that a busy machine makes slower, not smaller
 #   --jobs N         fuzzing processes (libFuzzer -fork=N; default: one per core)
 #   --corpus DIR     the corpus to restore and grow (default: corpus/lifecycle[-<charm>]);
 #                    a CI job caches this directory between nights
@@ -26,6 +28,7 @@ source scripts/lib.sh
 
 charm=examples/charms/demo-k8s
 time=1h
+runs=-1
 jobs="$(nproc)"
 corpus=
 store=
@@ -35,12 +38,13 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --charm) charm="$2"; shift 2 ;;
         --time) time="$2"; shift 2 ;;
+        --runs) runs="$2"; shift 2 ;;
         --jobs) jobs="$2"; shift 2 ;;
         --corpus) corpus="$2"; shift 2 ;;
         --store) store="$2"; shift 2 ;;
         --max-steps) max_steps="$2"; shift 2 ;;
         --no-setup) setup=0; shift ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "nightly: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -78,7 +82,7 @@ export CHARMFUZZ_CHARM="$charm" CHARMFUZZ_MAX_STEPS="$max_steps"
 echo "== nightly: fuzzing $name for ${secs}s with $jobs process(es); corpus $corpus ($corpus_before inputs)"
 status=0
 cargo fuzz run -s none -O lifecycle "${inputs[@]}" -- -fork="$jobs" -ignore_crashes=1 \
-    -max_total_time="$secs" -len_control=0 -max_len=2048 -timeout=600 -rss_limit_mb=4096 \
+    -max_total_time="$secs" -runs="$runs" -len_control=0 -max_len=2048 -timeout=600 -rss_limit_mb=4096 \
     -artifact_prefix="$artifacts/" >"$work/fuzz.log" 2>&1 || status=$?
 if grep -q 'harness error' "$work/fuzz.log"; then
     grep -m3 'harness error' "$work/fuzz.log" >&2
@@ -112,7 +116,7 @@ fi
 
 echo
 echo "== nightly summary: $name"
-echo "budget:    ${secs}s, $jobs process(es)"
+echo "budget:    ${secs}s$([ "$runs" -lt 0 ] || echo " or $runs runs"), $jobs process(es)"
 echo "corpus:    $corpus_before -> $corpus_after inputs ($corpus)"
 echo "artifacts: ${#found[@]}"
 echo "store:     $known_before -> $(ls "$store" | wc -l) signature(s) ($store)"

@@ -1,34 +1,54 @@
 #!/usr/bin/env bash
-# Run every test of the project: formatting, lints, the Rust tests and the demo charms'
-# Python tests (which need the virtualenv made by scripts/setup.sh), and the fuzz check.
+# Run the project's tests, in one of two tiers.
+#
+# The fast tier (the default, what CI runs through .ci/run) proves that the product works,
+# in short form, within 25 minutes on a 2-core machine from a clean clone. `--full` runs
+# every check at its full length: run it before you submit a change to the fuzzer, the
+# target or the engine, and before a release. Each section prints its time
+# (`== section … 212 s`), and the run ends with a table of them and the total.
 set -euo pipefail
 
 usage() {
     cat <<USAGE
-Usage: scripts/test.sh [--no-python] [--no-fuzz]
+Usage: scripts/test.sh [--full] [--no-python] [--no-fuzz]
 
-Runs, in order: cargo fmt --check, cargo clippy -D warnings, actionlint on the GitHub
-workflow template (scripts/lint-workflows.sh), cargo test (release mode: the
-engine tests decode many thousands of inputs), and pytest on examples/charms/tests with the
-venv at \${CHARMFUZZ_VENV:-<repo>/.venv} (set it up with scripts/setup.sh) and
-scripts/check-repros.sh: every planted bug's finding, minimised, gives an ops.testing
-reproducer that fails as found on the buggy charm and passes on the clean one; then
-scripts/fuzz-demo.sh: cargo fuzz finds the demo charms' planted bugs and nothing in the
-clean ones, scripts/check-bundle.sh: the ClusterFuzzLite build runs from its \$OUT, and
-scripts/check-nightly.sh: five minutes of the nightly job exit 1 with a reproducer per
-signature on the buggy demo charm, and 0 on the clean one.
+Sections, in order (fast tier / --full where they differ):
+  fmt          cargo fmt --check
+  clippy       cargo clippy --all-targets --release -D warnings
+  actionlint   the GitHub workflow template (scripts/lint-workflows.sh)
+  cargo test   release mode (the engine tests decode many thousands of inputs); fork and
+               exec mode compared on 10 stories per demo charm / 50
+  build once   the charmfuzz binary the scripts run is the one cargo test built: nothing
+               is compiled a second time
+  pytest       examples/charms/tests, with the venv at \${CHARMFUZZ_VENV:-<repo>/.venv}
+  reproducers  scripts/check-repros.sh: a planted bug's finding, minimised, gives an
+               ops.testing reproducer that fails as found on the buggy charm and passes
+               on the clean one; one bug per charm layout (BUG-1 on K8s, M2 on a
+               machine: a one-hook and a whole-story reproducer) / all seven
+  cargo fuzz   scripts/fuzz-demo.sh: cargo fuzz finds a planted bug in each demo charm
+               and nothing in the clean twins (150 runs / 300, a fixed seed), and
+               libFuzzer's coverage grows from the charm's Python alone; --full adds
+               cargo fuzz tmin and cmin, and -fork=2
+  bundle       scripts/check-bundle.sh: the ClusterFuzzLite build runs from a relocated
+               \$OUT and finds a planted bug (it reuses the fuzz build above)
+  nightly      scripts/check-nightly.sh: the nightly job exits 1 with a reproducer per
+               signature on the buggy demo charm and 0 on the clean one (400 runs with
+               2 processes / five minutes)
 
 Options:
+  --full        every check at its full length (about 40 minutes on 2 cores)
   --no-python   skip the Python tests and the reproducer check
   --no-fuzz     skip the cargo fuzz, bundle and nightly checks
   -h, --help    show this help
 USAGE
 }
 
+full=0
 python=1
 fuzz=1
 for arg in "$@"; do
     case "$arg" in
+        --full) full=1 ;;
         --no-python) python=0 ;;
         --no-fuzz) fuzz=0 ;;
         -h|--help) usage; exit 0 ;;
@@ -38,30 +58,78 @@ done
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv="${CHARMFUZZ_VENV:-$PWD/.venv}"
+export CHARMFUZZ_VENV="$venv"
 
-echo "== cargo fmt --check"
-cargo fmt --all -- --check
-echo "== cargo clippy"
-cargo clippy --all-targets --release -- -D warnings
-echo "== actionlint: the nightly workflow template"
-scripts/lint-workflows.sh
-echo "== cargo test"
-cargo test --release
+# Timing: each section's seconds, printed as it ends and again in the table at the end
+# (also when a section fails, so CI's log says where the time went and what broke).
+sections=()
+started=$SECONDS
+current=""
+summary() {
+    local status=$?
+    echo
+    echo "== timings ($([ "$full" = 1 ] && echo full || echo fast) tier)"
+    local s
+    for s in "${sections[@]}"; do echo "   $s"; done
+    [ -z "$current" ] || echo "   $current … FAILED after $((SECONDS - section_start)) s"
+    echo "== total … $((SECONDS - started)) s"
+}
+trap summary EXIT
+section() { # name command...
+    current="$1"
+    shift
+    echo "== $current"
+    section_start=$SECONDS
+    "$@"
+    local took=$((SECONDS - section_start))
+    echo "== $current … $took s"
+    sections+=("$(printf '%-12s %5d s' "$current" "$took")")
+    current=""
+}
+
+# `cargo build --bin charmfuzz` after `cargo test` must find everything fresh: the scripts
+# below run that binary, and a second compile of the release build costs a minute on two
+# cores. It would happen if a dev-dependency turned on a feature of a shared crate that
+# the normal build leaves off (Cargo.toml's feature-unification block names those).
+build_once() {
+    local log
+    log="$(cargo build --release --bin charmfuzz -v 2>&1)"
+    if grep -q '^ *Compiling' <<<"$log"; then
+        grep '^ *\(Compiling\|Dirty\)' <<<"$log" >&2
+        echo "FAIL: cargo build --bin charmfuzz recompiled what cargo test had built;" \
+            "unify the features above in Cargo.toml" >&2
+        return 1
+    fi
+    echo "cargo build --release --bin charmfuzz: fresh after cargo test"
+}
+
+if [ "$full" = 1 ]; then
+    mode_traces=50
+    repro_args=()
+    fuzz_args=(--runs 300)
+    nightly_args=(--time 5m)
+else
+    mode_traces=10
+    repro_args=(--bugs "BUG-1 M2")
+    fuzz_args=(--runs 150 --modes coverage)
+    nightly_args=(--runs 400)
+fi
+
+section fmt cargo fmt --all -- --check
+section clippy cargo clippy --all-targets --release -- -D warnings
+section actionlint scripts/lint-workflows.sh
+section "cargo test" env CHARMFUZZ_MODE_TRACES="$mode_traces" cargo test --release
+section "build once" build_once
 if [ "$python" = 1 ]; then
     if [ ! -x "$venv/bin/python" ]; then
         echo "error: no virtualenv at $venv; run scripts/setup-python.sh first" >&2
         exit 1
     fi
-    echo "== pytest examples/charms/tests"
-    "$venv/bin/python" -m pytest examples/charms/tests -q
-    echo "== reproducers: each planted bug's ops.testing test, on the buggy and the clean charm"
-    CHARMFUZZ_VENV="$venv" scripts/check-repros.sh
+    section pytest "$venv/bin/python" -m pytest examples/charms/tests -q
+    section reproducers scripts/check-repros.sh "${repro_args[@]}"
 fi
 if [ "$fuzz" = 1 ]; then
-    echo "== cargo fuzz: the demo charms' planted bugs"
-    scripts/fuzz-demo.sh
-    echo "== ClusterFuzzLite: the fuzzer runs from a relocated \$OUT"
-    scripts/check-bundle.sh
-    echo "== the nightly job: five minutes on the buggy demo charm, then on the clean one"
-    scripts/check-nightly.sh
+    section "cargo fuzz" scripts/fuzz-demo.sh "${fuzz_args[@]}"
+    section bundle scripts/check-bundle.sh
+    section nightly scripts/check-nightly.sh "${nightly_args[@]}"
 fi
