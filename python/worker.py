@@ -486,16 +486,16 @@ def _trim_traceback(tb):
     return tb
 
 
-def _child(req, agent):
+def _child(req, agent, pipes):
     code = 1
     try:
         os.setsid()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
-        for fd, path in ((1, req['stdout']), (2, req['stderr'])):
-            out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.dup2(out, fd)
-            os.close(out)
+        for fd, (r, w) in zip((1, 2), pipes):
+            os.dup2(w, fd)
+            os.close(w)
+            os.close(r)
         os.close(devnull)
         os.close(_CONTROL.fileno())
         os.environ.clear()
@@ -633,22 +633,40 @@ def _run(req, agent):
     sys.stdout.flush()
     sys.stderr.flush()
     start = time.monotonic()
+    pipes = [os.pipe(), os.pipe()]
     pid = os.fork()
     if pid == 0:
-        _child(req, agent)
+        _child(req, agent, pipes)
+    for _, w in pipes:
+        os.close(w)
+    outputs = [_Tail(req[name], r) for name, (r, _) in zip(('stdout', 'stderr'), pipes)]
     _reply({'op': 'started', 'pid': pid})
     timed_out = False
     timeout = req.get('timeout')
-    if timeout:
-        pidfd = os.pidfd_open(pid)
-        try:
-            poller = select.poll()
-            poller.register(pidfd, select.POLLIN)
-            if not poller.poll(max(1, int(timeout * 1000))):
+    deadline = start + timeout if timeout else None
+    pidfd = os.pidfd_open(pid)
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        for out in outputs:
+            poller.register(out.fd, select.POLLIN)
+        exited = False
+        while not exited:
+            wait = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            ready = poller.poll(wait)
+            if not ready:
                 timed_out = True
                 _killpg(pid)
-        finally:
-            os.close(pidfd)
+                break
+            for fd, _ in ready:
+                if fd == pidfd:
+                    exited = True
+                else:
+                    for out in outputs:
+                        if out.fd == fd and not out.drain():
+                            poller.unregister(fd)
+    finally:
+        os.close(pidfd)
     _, status, usage = os.wait4(pid, 0)
     _killpg(pid)
     if _HELLO.get('pid_namespace'):
@@ -659,9 +677,13 @@ def _run(req, agent):
             os.kill(-1, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    for out in outputs:
+        out.finish()
     elapsed = time.monotonic() - start
     reply = {'op': 'exited', 'seconds': elapsed, 'timed_out': timed_out,
-             'max_rss_kib': usage.ru_maxrss}
+             'max_rss_kib': usage.ru_maxrss,
+             'stdout_bytes': outputs[0].total, 'stderr_bytes': outputs[1].total,
+             'output_kept': OUTPUT_KEPT}
     if os.WIFSIGNALED(status):
         reply['signal'] = os.WTERMSIG(status)
     else:
@@ -671,6 +693,44 @@ def _run(req, agent):
             os.path.join(_HELLO['charm_dir'], '.unit-state.db')
         )
     _reply(reply)
+
+
+# The tail of a hook's stdout and stderr that is kept, per stream. A hook may print a
+# gigabyte: it goes through a pipe that the worker drains, keeping the last bytes only.
+OUTPUT_KEPT = 64 * 1024
+
+
+class _Tail:
+    """One of a hook's output streams: the read end of its pipe, drained into a bounded tail."""
+
+    def __init__(self, path, fd):
+        self.path = path
+        self.fd = fd
+        self.total = 0
+        self.tail = bytearray()
+        os.set_blocking(fd, False)
+
+    def drain(self):
+        """Read what is there; False at the end of the stream (every writer has gone)."""
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            self.total += len(chunk)
+            self.tail += chunk
+            if len(self.tail) > 2 * OUTPUT_KEPT:
+                del self.tail[:-OUTPUT_KEPT]
+
+    def finish(self):
+        """Take the last bytes (writers that outlived the hook are gone or ignored), write
+        the kept tail where the harness reads it, close the pipe."""
+        self.drain()
+        os.close(self.fd)
+        with open(self.path, 'wb') as f:
+            f.write(self.tail[-OUTPUT_KEPT:])
 
 
 def _killpg(pid):

@@ -1131,6 +1131,9 @@ fn outcome_lines(o: &EventOutcome) -> Vec<String> {
         let first = l.message.lines().next().unwrap_or("");
         v.push(format!("{} juju-log: {first}", l.level));
     }
+    if let Some(cut) = &o.output_cut {
+        v.push(format!("output cut ({cut})"));
+    }
     for c in &o.shim_calls {
         v.push(format!("ran {} {}", c.program, c.args.join(" ")));
     }

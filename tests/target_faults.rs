@@ -508,6 +508,183 @@ fn a_contained_charm_cannot_write_to_the_host_and_its_apt_get_is_a_shim() {
     }
 }
 
+/// The host state the escape attempts would change: a file in `/root` per attempt, a
+/// sysctl and a `/sys` knob. Each is read before and after; a changed knob is put back.
+struct HostMarks {
+    probes: Vec<PathBuf>,
+    knobs: Vec<(PathBuf, String)>,
+}
+
+impl HostMarks {
+    fn read(token: &str) -> HostMarks {
+        let probes = ["remount", "mount", "unshare"]
+            .iter()
+            .map(|a| PathBuf::from(format!("/root/charmfuzz-escape-{token}-{a}")))
+            .collect();
+        let knobs = [
+            "/proc/sys/vm/swappiness",
+            "/sys/kernel/mm/transparent_hugepage/enabled",
+        ]
+        .iter()
+        .filter_map(|p| Some((PathBuf::from(p), std::fs::read_to_string(p).ok()?)))
+        .collect();
+        HostMarks { probes, knobs }
+    }
+
+    /// What changed on the host (and undo it, so a failing test leaves the host as it was).
+    fn changed(&self) -> Vec<String> {
+        let mut changed = Vec::new();
+        for p in &self.probes {
+            if p.exists() {
+                let _ = std::fs::remove_file(p);
+                changed.push(format!("{} was written", p.display()));
+            }
+        }
+        for (p, before) in &self.knobs {
+            let now = std::fs::read_to_string(p).unwrap_or_default();
+            if &now != before {
+                // `[madvise]` → `madvise`: the form the knob takes back.
+                let value = before
+                    .split_whitespace()
+                    .find(|w| w.starts_with('['))
+                    .map(|w| w.trim_matches(['[', ']']).to_string())
+                    .unwrap_or_else(|| before.trim().to_string());
+                let _ = std::fs::write(p, value);
+                changed.push(format!("{}: {before:?} -> {now:?}", p.display()));
+            }
+        }
+        changed
+    }
+}
+
+#[test]
+fn a_contained_charm_is_root_without_the_powers_to_leave() {
+    let _g = serial();
+    let mut t = faulty(Containment::Bwrap);
+    let token = t
+        .sandbox()
+        .root()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let marks = HostMarks::read(&token);
+    assert!(
+        marks.knobs.iter().any(|(p, _)| p.starts_with("/proc/sys")),
+        "the host has no /proc/sys/vm/swappiness to watch"
+    );
+    let report = play_action(&mut t, "escape", json!({})).expect("runs");
+    let changed = marks.changed();
+    assert!(
+        changed.is_empty(),
+        "the charm changed the host: {changed:?}"
+    );
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+    let out = action_outcome(&report, "escape");
+    let said = out.agent.action.as_ref().unwrap().results["escape"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eprintln!("{said}");
+    for attempt in ["remount", "mount", "unshare", "sysctl", "sys"] {
+        assert!(
+            said.contains(&format!("{attempt}=blocked(")),
+            "{attempt} was not blocked: {said}"
+        );
+    }
+    assert!(
+        said.contains("uid=0 chown=1234"),
+        "the charm is no longer root where charms expect it: {said}"
+    );
+    // What the charm's processes hold: the capabilities of CHARM_CAPABILITIES (CAP_CHOWN
+    // 0, DAC_OVERRIDE 1, FOWNER 3, FSETID 4, KILL 5, SETGID 6, SETUID 7,
+    // NET_BIND_SERVICE 10) and no other, and no_new_privs.
+    assert_eq!(charmfuzz::target::sandbox::CHARM_CAPABILITIES.len(), 8);
+    assert!(
+        said.contains("capeff=00000000000004fb nnp=1"),
+        "the charm holds other capabilities: {said}"
+    );
+}
+
+#[test]
+fn a_hook_past_the_memory_limit_is_an_out_of_memory_finding_and_the_next_input_runs() {
+    let _g = serial();
+    for containment in [Containment::Bwrap, Containment::None] {
+        let dir = faulty_dir();
+        let charm = Charm::load(&dir).unwrap();
+        let mut cfg = config(containment);
+        cfg.memory_mib = 256;
+        let mut t = Target::new(charm, &dir, cfg, jujuc()).unwrap();
+        // 6 GiB (the action's default) written byte by byte, were there no limit.
+        let report = play_action(&mut t, "memory", json!({})).expect("runs");
+        let finding = report.finding.expect("an out-of-memory finding");
+        assert_eq!(finding.kind, FindingKind::OutOfMemory, "{finding:?}");
+        assert_eq!(finding.hook, "memory-action");
+        assert!(
+            finding
+                .title
+                .starts_with("out of memory in memory-action (MemoryError at src/charm.py:"),
+            "{}",
+            finding.title
+        );
+        assert!(
+            finding
+                .signature
+                .starts_with("MemoryError|src/charm.py:_fault_memory|"),
+            "{}",
+            finding.signature
+        );
+        // Under the limit is fine, and the unit is healthy for the next input.
+        let report = play_action(&mut t, "memory", json!({"mib": 0})).expect("runs");
+        assert!(report.finding.is_none(), "{:?}", report.finding);
+        assert_healthy(&mut t);
+    }
+}
+
+/// This process's resident memory, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/self/status")
+}
+
+#[test]
+fn a_hook_that_prints_without_bound_is_cut_to_its_tail() {
+    let _g = serial();
+    let mut t = faulty(Containment::Bwrap);
+    let before = rss_kib();
+    // 1 GiB (the action's default).
+    let mib = 1024u64;
+    let report = play_action(&mut t, "output", json!({})).expect("runs");
+    let grew = rss_kib().saturating_sub(before);
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+    let out = action_outcome(&report, "output");
+    let printed = mib * 1024 * 1024 + "the end of the output\n".len() as u64;
+    assert_eq!(
+        out.output_cut.as_deref(),
+        Some(format!("stdout: {printed} bytes, the last 65536 kept").as_str()),
+    );
+    assert!(
+        out.stdout_tail.ends_with("yyy\nthe end of the output\n"),
+        "{:?}",
+        &out.stdout_tail[out.stdout_tail.len().saturating_sub(80)..]
+    );
+    assert!(out.stdout_tail.len() <= 4000);
+    // What stays on disk (in /dev/shm, memory too) is the kept tail; the harness read only
+    // the end of it.
+    let kept = std::fs::metadata(t.sandbox().out("stdout")).unwrap().len();
+    assert_eq!(kept, 65536);
+    assert!(grew < 32 * 1024, "the harness grew by {grew} KiB");
+    // A hook that prints little is not cut.
+    let report = play_action(&mut t, "output", json!({"mib": 0})).expect("runs");
+    let out = action_outcome(&report, "output");
+    assert_eq!(out.output_cut, None);
+    assert_eq!(out.stdout_tail, "the end of the output\n");
+}
+
 #[test]
 fn a_contained_charm_reaches_neither_the_outside_nor_the_hosts_loopback() {
     let _g = serial();

@@ -8,6 +8,7 @@
 //! python = "venv/bin/python" # the charm's interpreter (relative to the charm)
 //! timeout = 10.0             # seconds per hook before it is a hang
 //! containment = "auto"       # "bwrap" to insist on bubblewrap, "none" to run bare
+//! memory-mib = 1024          # each charm process's memory (more is an out-of-memory finding)
 //! writable = ["/etc/demo"]   # extra paths the charm may write (throwaway layers)
 //!
 //! [target.shims.snap]        # what a shimmed system program answers
@@ -69,6 +70,10 @@ pub struct TargetConfig {
     /// Seconds a hook may run.
     pub timeout: f64,
     pub containment: Containment,
+    /// MiB of memory each of the charm's processes may take (its heap and private
+    /// mappings: `RLIMIT_DATA`); an allocation past it raises `MemoryError`, which is an
+    /// out-of-memory finding of the hook.
+    pub memory_mib: u64,
     pub writable: Vec<PathBuf>,
     /// System programs answered by the harness instead of run; by default the package
     /// and service managers a machine charm calls.
@@ -79,6 +84,13 @@ pub struct TargetConfig {
     /// The charm's entry point, if its dispatch does not say (`src/charm.py`).
     pub entry: Option<PathBuf>,
 }
+
+/// A charm process's memory by default: ops and a charm take 30 to 100 MiB; ten times that
+/// is a charm that lost count, and far from what would hurt the machine.
+pub const DEFAULT_MEMORY_MIB: u64 = 1024;
+
+/// Below this, the interpreter itself cannot start with ops imported.
+pub const MIN_MEMORY_MIB: u64 = 128;
 
 /// The programs shimmed by default, answering success.
 pub const DEFAULT_SHIMS: &[&str] = &[
@@ -100,6 +112,7 @@ impl Default for TargetConfig {
             python: None,
             timeout: 30.0,
             containment: Containment::Auto,
+            memory_mib: DEFAULT_MEMORY_MIB,
             writable: Vec::new(),
             shims: DEFAULT_SHIMS
                 .iter()
@@ -132,11 +145,22 @@ impl TargetConfig {
                 cfg.timeout
             )));
         }
+        if cfg.memory_mib < MIN_MEMORY_MIB {
+            return Err(TargetConfigError(format!(
+                "memory-mib = {} is too little for Python and ops to start; give at least {MIN_MEMORY_MIB}",
+                cfg.memory_mib
+            )));
+        }
         Ok(cfg)
     }
 
     pub fn timeout(&self) -> Duration {
         Duration::from_secs_f64(self.timeout)
+    }
+
+    /// The memory limit in bytes.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory_mib.saturating_mul(1 << 20)
     }
 
     pub fn exec_answers(&self) -> ExecAnswers {
@@ -176,5 +200,19 @@ mod tests {
         assert!(TargetConfig::from_table(&bad).is_err());
         let bad: toml::Table = toml::from_str("timeout = 0").unwrap();
         assert!(TargetConfig::from_table(&bad).is_err());
+    }
+
+    #[test]
+    fn memory_limit_defaults_to_a_gibibyte_and_refuses_too_little() {
+        let c = TargetConfig::from_table(&toml::Table::new()).unwrap();
+        assert_eq!(c.memory_bytes(), 1 << 30);
+        let t: toml::Table = toml::from_str("memory-mib = 512").unwrap();
+        assert_eq!(
+            TargetConfig::from_table(&t).unwrap().memory_bytes(),
+            512 << 20
+        );
+        let bad: toml::Table = toml::from_str("memory-mib = 16").unwrap();
+        let e = TargetConfig::from_table(&bad).unwrap_err().to_string();
+        assert!(e.contains("memory-mib = 16 is too little"), "{e}");
     }
 }

@@ -423,6 +423,7 @@ mod tests {
             deferred: vec![],
             stdout_tail: String::new(),
             stderr_tail: String::new(),
+            output_cut: None,
         };
         o.stored.insert("Charm/StoredState[_stored]".into(), stored);
         o

@@ -85,6 +85,10 @@ pub struct EventOutcome {
     pub deferred: Vec<Value>,
     pub stdout_tail: String,
     pub stderr_tail: String,
+    /// Set when the hook printed more than the worker keeps: how much it printed. The
+    /// tails above are then the end of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_cut: Option<String>,
 }
 
 /// A call of a shimmed system program.
@@ -107,6 +111,9 @@ pub enum FindingKind {
     Crash,
     /// Still running at the timeout.
     Hang,
+    /// Went over the memory limit (`[target] memory-mib`): Python's `MemoryError`, the
+    /// way an allocation past the limit ends in a charm's process.
+    OutOfMemory,
 }
 
 /// A hook that went wrong, with where it happened.
@@ -142,7 +149,12 @@ impl Finding {
                     .charm_frame()
                     .map(|f| format!("{}:{}", f.file, f.function))
                     .unwrap_or_default();
-                (FindingKind::Exception, e.type_name.clone(), place)
+                let kind = if e.type_name == "MemoryError" {
+                    FindingKind::OutOfMemory
+                } else {
+                    FindingKind::Exception
+                };
+                (kind, e.type_name.clone(), place)
             }
             (Exit::Code(c), None) => (FindingKind::ExitCode, format!("exit {c}"), String::new()),
         };
@@ -160,6 +172,13 @@ impl Finding {
                     at,
                     outcome.hook
                 )
+            }
+            (Some(e), FindingKind::OutOfMemory) => {
+                let at = e
+                    .charm_frame()
+                    .map(|f| format!(" at {}:{} in {}", f.file, f.line, f.function))
+                    .unwrap_or_default();
+                format!("out of memory in {} (MemoryError{at})", outcome.hook)
             }
             (_, FindingKind::Hang) => format!("{} did not finish (hang)", outcome.hook),
             (_, FindingKind::Crash) => format!("{} was killed by {}", outcome.hook, what),

@@ -19,7 +19,8 @@ use super::outcome::{EventOutcome, Exit, Finding, ShimCall, find_exception};
 use super::pebble::{FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
 use super::sandbox::{Sandbox, SandboxError};
 use super::worker::{
-    CoverageSpec, Hello, LinesSpec, RunRequest, Worker, WorkerError, WorkerInfo, tail_of_file,
+    CoverageSpec, ExitReport, Hello, LinesSpec, RunRequest, Worker, WorkerError, WorkerInfo,
+    tail_of_file,
 };
 use crate::charm::Charm;
 use crate::line_coverage::LineCoverage;
@@ -389,6 +390,7 @@ impl Target {
             .env("PYTHONHASHSEED", "0")
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .current_dir(&charm_dir);
+        limit_memory(&mut cmd, self.config.memory_bytes());
         let w = Worker::start(
             cmd,
             &hello,
@@ -768,6 +770,7 @@ impl Target {
             Exit::Code(report.code.unwrap_or(-1))
         };
         let agent = ctx.finish(exit.ok(), &mut self.agent);
+        let output_cut = output_cut(&report);
         let (stored, deferred) = if self.want_state && self.config.mode == Mode::Exec {
             worker.read_state()?
         } else {
@@ -796,6 +799,7 @@ impl Target {
             deferred,
             stdout_tail: tail_of_file(&self.sandbox.out("stdout"), 4000),
             stderr_tail,
+            output_cut,
         })
     }
 
@@ -948,4 +952,38 @@ sys.exit(resp["code"])
 "#,
         py = python.display()
     )
+}
+
+/// Cap the memory of every process the command starts (bwrap, the worker, each hook's
+/// child and whatever it runs: a limit is inherited across fork and exec). `RLIMIT_DATA`
+/// counts a process's heap and private mappings, where Python's objects live, and not the
+/// shared coverage bitmap or the interpreter's code; past it an allocation fails, and
+/// Python raises `MemoryError` in the hook, an out-of-memory finding. The charm cannot
+/// raise the limit again: that takes CAP_SYS_RESOURCE, which the sandbox drops.
+fn limit_memory(cmd: &mut std::process::Command, bytes: u64) {
+    use rustix::process::{Resource, Rlimit, setrlimit};
+    use std::os::unix::process::CommandExt;
+    let limit = Rlimit {
+        current: Some(bytes),
+        maximum: Some(bytes),
+    };
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe calls are allowed; setrlimit is one system call (prlimit64), and
+    // the closure allocates nothing (the limit is built before the fork).
+    unsafe {
+        cmd.pre_exec(move || setrlimit(Resource::Data, limit).map_err(Into::into));
+    }
+}
+
+/// "stdout: 1073741824 bytes, the last 65536 kept", for the streams the worker cut.
+fn output_cut(report: &ExitReport) -> Option<String> {
+    let cut: Vec<String> = [
+        ("stdout", report.stdout_bytes),
+        ("stderr", report.stderr_bytes),
+    ]
+    .into_iter()
+    .filter(|&(_, n)| report.output_kept > 0 && n > report.output_kept)
+    .map(|(name, n)| format!("{name}: {n} bytes, the last {} kept", report.output_kept))
+    .collect();
+    (!cut.is_empty()).then(|| cut.join("; "))
 }

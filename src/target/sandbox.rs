@@ -23,6 +23,9 @@
 //! expects to write (`/var/lib/juju`, storage locations, `/tmp`, …): directories of the
 //! sandbox (`<root>/layers/`) mounted there, emptied before every input.
 //! The Pebble sockets are mounted at the path ops hard-codes, so no patching is needed.
+//! The charm is uid 0, as on a unit, but without the capabilities that could undo the
+//! walls ([`CHARM_CAPABILITIES`] is what it keeps), with `no_new_privs`, and with the
+//! kernel's knobs in `/proc/sys` read-only.
 //! Without bwrap the charm runs uncontained and the worker redirects the Pebble path; the
 //! target says so ([`Sandbox::contained`]).
 
@@ -298,6 +301,13 @@ impl Sandbox {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        // Root without root's powers: bwrap run by root keeps every capability unless told
+        // otherwise, and with CAP_SYS_ADMIN one `mount -o remount,rw` undoes the read-only
+        // host. The charm keeps uid 0 and the file capabilities a unit's root uses.
+        a.extend(["--cap-drop".into(), "ALL".into()]);
+        for cap in CHARM_CAPABILITIES {
+            a.extend(["--cap-add".into(), cap.to_string()]);
+        }
         let special: BTreeSet<&str> = ["/proc", "/dev", "/sys"].into_iter().collect();
         // Which existing directories become tmpfs with their children bound read-only
         // inside, so that a writable path below them can be created; and which writable
@@ -358,6 +368,13 @@ impl Sandbox {
             ]
             .map(String::from),
         );
+        // The kernel's knobs under /proc answer to uid 0 whatever its capabilities (a
+        // sysctl is a file mode 0644 owned by root): read-only, as a container runtime
+        // leaves them. The host's own copy is bound (the sandbox's fresh /proc cannot be
+        // named as a source), so /proc/sys/net shows the host's values, read-only.
+        for p in PROC_READ_ONLY {
+            a.extend(["--ro-bind-try".into(), p.to_string(), p.to_string()]);
+        }
         // Each writable path is a directory of the sandbox, so that the harness can empty
         // it between inputs (a tmpfs would keep one input's files for the next).
         for w in &self.writable {
@@ -387,6 +404,26 @@ impl Sandbox {
         a
     }
 }
+
+/// The capabilities a charm keeps: what root on a unit uses to manage files, users and
+/// processes (chown a config file to a service user, run a command as that user, signal a
+/// daemon), and nothing that reaches past the sandbox's walls: no CAP_SYS_ADMIN (mount,
+/// remount, namespaces), CAP_SYS_MODULE, CAP_SYS_BOOT (kexec, reboot), CAP_SYS_PTRACE,
+/// CAP_NET_ADMIN or CAP_DAC_READ_SEARCH (`open_by_handle_at` reaches any host file by its
+/// handle). bwrap also sets `no_new_privs`, so no setuid binary gives them back.
+pub const CHARM_CAPABILITIES: [&str; 8] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_NET_BIND_SERVICE",
+];
+
+/// Files under `/proc` that change the whole machine when root writes them.
+const PROC_READ_ONLY: [&str; 4] = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"];
 
 /// Remove sandboxes in `base` whose owner process is gone.
 fn sweep_stale(base: &Path) {

@@ -139,6 +139,14 @@ pub struct ExitReport {
     pub signal: Option<i32>,
     #[serde(default)]
     pub max_rss_kib: u64,
+    /// Bytes the hook wrote to stdout and stderr, and how many of each the worker kept
+    /// (the tail; a hook may print without bound).
+    #[serde(default)]
+    pub stdout_bytes: u64,
+    #[serde(default)]
+    pub stderr_bytes: u64,
+    #[serde(default)]
+    pub output_kept: u64,
     #[serde(default)]
     pub stored: Map<String, Value>,
     #[serde(default)]
@@ -429,13 +437,19 @@ fn timespec(d: Duration) -> Timespec {
     }
 }
 
-/// The last `n` bytes of a file, lossily decoded (for error messages and outcomes).
+/// The last `n` bytes of a file, lossily decoded (for error messages and outcomes). Only
+/// those bytes are read: a hook may have printed a gigabyte.
 pub fn tail_of_file(path: &Path, n: usize) -> String {
-    match std::fs::read(path) {
-        Ok(data) => {
-            let start = data.len().saturating_sub(n);
-            String::from_utf8_lossy(&data[start..]).into_owned()
-        }
-        Err(_) => String::new(),
-    }
+    use std::io::{Read, Seek, SeekFrom};
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut f = std::fs::File::open(path)?;
+        let len = f.metadata()?.len();
+        f.seek(SeekFrom::Start(len.saturating_sub(n as u64)))?;
+        let mut data = Vec::with_capacity(n.min(len as usize));
+        f.take(n as u64).read_to_end(&mut data)?;
+        Ok(data)
+    };
+    read()
+        .map(|data| String::from_utf8_lossy(&data).into_owned())
+        .unwrap_or_default()
 }
