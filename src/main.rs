@@ -621,11 +621,18 @@ fn random_charm(r: RandomCmd) -> Result<ExitCode> {
         search.runs as f64 / seconds,
         if r.coverage { " (with coverage)" } else { "" }
     );
+    // With --all the search goes on past findings: it found something when it met any.
+    let found_any = found.is_some() || (r.all && !search.signatures.is_empty());
     println!(
-        "result: runs={} events={} seconds={seconds:.2} found={}",
+        "result: runs={} events={} seconds={seconds:.2} found={}{}",
         search.runs,
         search.events,
-        if found.is_some() { "yes" } else { "no" }
+        if found_any { "yes" } else { "no" },
+        if r.all {
+            format!(" signatures={}", search.signatures.len())
+        } else {
+            String::new()
+        }
     );
     Ok(if found.is_some() || r.all {
         ExitCode::SUCCESS

@@ -211,3 +211,48 @@ fn coverage_maps_the_lifecycle_a_corpus_reached() {
     assert!(report.contains(&format!("-->|{seeds}| ")), "{report}");
     assert!(report.contains(":::unreached"), "{report}");
 }
+
+#[test]
+fn random_all_says_it_found_what_it_lists() {
+    // BUG-1 of the demo charm comes within a few random stories: `--all` lists its
+    // signature and goes on, and its result line says that something was found.
+    let o = charmfuzz(&[
+        "random", "--charm", DEMO, "--all", "--runs", "12", "--seed", "1", "--steps", "12",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = stdout(&o);
+    let listed: usize = s
+        .lines()
+        .find_map(|l| {
+            l.split(" signature(s):")
+                .next()
+                .filter(|_| l.ends_with("signature(s):"))
+        })
+        .and_then(|l| l.rsplit(", ").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no list of signatures in:\n{s}"));
+    assert!(listed > 0, "{s}");
+    let result = s
+        .lines()
+        .find(|l| l.starts_with("result: "))
+        .expect("a result line");
+    assert!(
+        result.ends_with(&format!("found=yes signatures={listed}")),
+        "{result}"
+    );
+}
+
+#[test]
+fn a_trace_for_another_charm_is_refused_as_validate_refuses_it() {
+    let trace = "tests/fixtures/stories/demo-k8s-bug2.json";
+    let machine = "examples/charms/demo-machine";
+    let v = charmfuzz(&["validate", trace, "--charm", machine]);
+    assert!(!v.status.success(), "{}", stdout(&v));
+    let o = charmfuzz(&["run", "--charm", machine, "--trace", trace]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(r#"the trace is for charm "demo", and this charm is "demo-machine""#),
+        "{err}"
+    );
+}

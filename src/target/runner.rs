@@ -61,6 +61,8 @@ pub enum TargetError {
     NoDispatch(PathBuf),
     #[error("the worker died twice running the same input; last time: {0}")]
     WorkerKeepsDying(String),
+    #[error("the trace is for charm {trace:?}, and this charm is {charm:?}")]
+    OtherCharm { trace: String, charm: String },
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> TargetError {
@@ -464,6 +466,7 @@ impl Target {
     /// what follows each event. A story of actions only is played as it is encoded
     /// ([`Target::run_story`]).
     pub fn run_trace(&mut self, trace: &Trace) -> Result<RunReport, TargetError> {
+        self.check_charm(trace)?;
         if trace.is_story() {
             return Ok(self.run_story(trace)?.1);
         }
@@ -475,6 +478,7 @@ impl Target {
     /// outcomes it recorded; a story of actions only is played against the charm to be
     /// encoded as the charm lives it ([`Target::run_story`]).
     pub fn encode_trace(&mut self, trace: &Trace) -> Result<Vec<u8>, TargetError> {
+        self.check_charm(trace)?;
         if trace.is_story() {
             return Ok(self.run_story(trace)?.0);
         }
@@ -484,6 +488,18 @@ impl Target {
             &self.charm.weights,
             &self.charm.vocab,
         )?)
+    }
+
+    /// A trace names the charm it was made for; played against another, its steps would
+    /// mean something else (or nothing), as `charmfuzz validate` says too.
+    fn check_charm(&self, trace: &Trace) -> Result<(), TargetError> {
+        if trace.charm == self.charm.spec.name {
+            return Ok(());
+        }
+        Err(TargetError::OtherCharm {
+            trace: trace.charm.clone(),
+            charm: self.charm.spec.name.clone(),
+        })
     }
 
     fn try_run_bytes(
