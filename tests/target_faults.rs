@@ -365,50 +365,44 @@ fn a_segfault_is_a_crash_with_sigsegv() {
 
 // --- 3. a charm that kills the worker ------------------------------------------------------
 
+/// A hook that kills the process running it (`os.kill(os.getppid(), SIGKILL)`; on a
+/// unit, that is the Juju agent) has a finding of its own, named for that hook, and the
+/// target goes on with a new worker: the next input runs as if nothing had happened.
 #[test]
-fn a_charm_that_kills_the_worker_once_is_rerun_on_a_new_worker() {
+fn a_charm_that_kills_the_worker_is_a_finding_of_that_hook_and_the_target_goes_on() {
     let _g = serial();
-    let mut t = faulty(Containment::Auto);
-    assert_eq!(t.worker_starts, 1);
-    let marker = t.sandbox().charm_dir().join(".killed-worker");
-    let report =
-        play_action(&mut t, "kill-worker", json!({})).expect("the input is re-run and passes");
-    assert!(marker.exists(), "the first run killed the worker");
-    assert_eq!(t.worker_starts, 2, "the worker was restarted once");
-    assert!(report.finding.is_none(), "{:?}", report.finding);
-    let out = action_outcome(&report, "kill-worker");
-    assert_eq!(out.exit, Exit::Code(0));
-    let results = &out.agent.action.as_ref().expect("an action record").results;
-    assert_eq!(results.get("survived"), Some(&json!("yes")));
-    assert_healthy(&mut t);
-    assert_eq!(t.worker_starts, 2);
-}
-
-/// What happens today when the charm kills the worker on every run: the input is tried
-/// twice, on two workers, and then the run fails with [`TargetError::WorkerKeepsDying`]
-/// (harness trouble, not a finding). The target is left with a fresh worker and keeps
-/// working.
-#[test]
-fn a_charm_that_always_kills_the_worker_is_reported_as_worker_keeps_dying() {
-    let _g = serial();
-    let mut t = faulty(Containment::Auto);
-    let root = t.sandbox().root().to_path_buf();
-    let err = play_action(&mut t, "kill-worker", json!({"always": true}))
-        .expect_err("the worker dies on every attempt");
-    assert!(
-        matches!(err, TargetError::WorkerKeepsDying(_)),
-        "unexpected error: {err}"
-    );
-    assert_eq!(t.worker_starts, 3, "one start, two restarts");
-    assert_healthy(&mut t);
-    assert_eq!(t.worker_starts, 3);
-    if t.sandbox().contained() {
+    for containment in [Containment::Bwrap, Containment::None] {
+        let mut t = faulty(containment);
+        let root = t.sandbox().root().to_path_buf();
+        assert_eq!(t.worker_starts, 1);
+        for always in [false, true] {
+            let starts = t.worker_starts;
+            let report =
+                play_action(&mut t, "kill-worker", json!({ "always": always })).expect("runs");
+            let finding = report.finding.clone().expect("a finding");
+            assert_eq!(finding.kind, FindingKind::KilledWorker, "{finding:?}");
+            assert_eq!(finding.hook, "kill-worker-action");
+            assert_eq!(
+                finding.title,
+                "kill-worker-action killed the process running the hooks (on a unit, the Juju \
+                 agent) with SIGKILL"
+            );
+            assert_eq!(finding.signature, "killed-worker-SIGKILL||action");
+            let out = action_outcome(&report, "kill-worker");
+            assert!(out.killed_worker);
+            assert_eq!(out.exit, Exit::Signal(9));
+            assert_eq!(t.worker_starts, starts + 1, "one new worker, no re-run");
+        }
+        assert_healthy(&mut t);
+        assert_eq!(t.worker_starts, 3);
         assert!(
             eventually(Duration::from_secs(3), || charm_processes(&root).is_empty()),
-            "{:?}",
+            "{containment:?}: {:?}",
             charm_processes(&root)
         );
-        assert_eq!(workers(&root), 1, "{:?}", sandbox_processes(&root));
+        if t.sandbox().contained() {
+            assert_eq!(workers(&root), 1, "{:?}", sandbox_processes(&root));
+        }
     }
 }
 

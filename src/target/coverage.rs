@@ -424,6 +424,7 @@ mod tests {
             stdout_tail: String::new(),
             stderr_tail: String::new(),
             output_cut: None,
+            killed_worker: false,
         };
         o.stored.insert("Charm/StoredState[_stored]".into(), stored);
         o

@@ -89,6 +89,10 @@ pub struct EventOutcome {
     /// tails above are then the end of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_cut: Option<String>,
+    /// The hook killed the process that runs hooks (charmfuzz's worker; on a unit, the
+    /// agent): `exit` is the signal it died of.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub killed_worker: bool,
 }
 
 /// A call of a shimmed system program.
@@ -111,6 +115,8 @@ pub enum FindingKind {
     Crash,
     /// Still running at the timeout.
     Hang,
+    /// Killed the process that runs the hooks (charmfuzz's worker, the unit agent's place).
+    KilledWorker,
     /// Went over the memory limit (`[target] memory-mib`): Python's `MemoryError`, the
     /// way an allocation past the limit ends in a charm's process.
     OutOfMemory,
@@ -142,6 +148,11 @@ impl Finding {
     pub fn from_outcome(outcome: &EventOutcome, step: usize, event: usize) -> Option<Finding> {
         let (kind, what, place) = match (&outcome.exit, &outcome.exception) {
             (Exit::Code(0), _) => return None,
+            (Exit::Signal(s), _) if outcome.killed_worker => (
+                FindingKind::KilledWorker,
+                format!("killed-worker-{}", signal_name(*s)),
+                String::new(),
+            ),
             (Exit::Timeout, _) => (FindingKind::Hang, "hang".to_string(), String::new()),
             (Exit::Signal(s), _) => (FindingKind::Crash, signal_name(*s), String::new()),
             (Exit::Code(_), Some(e)) => {
@@ -181,6 +192,11 @@ impl Finding {
                 format!("out of memory in {} (MemoryError{at})", outcome.hook)
             }
             (_, FindingKind::Hang) => format!("{} did not finish (hang)", outcome.hook),
+            (_, FindingKind::KilledWorker) => format!(
+                "{} killed the process running the hooks (on a unit, the Juju agent) with {}",
+                outcome.hook,
+                what.trim_start_matches("killed-worker-")
+            ),
             (_, FindingKind::Crash) => format!("{} was killed by {}", outcome.hook, what),
             _ => format!("{} failed with {}", outcome.hook, what),
         };

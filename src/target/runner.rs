@@ -771,7 +771,35 @@ impl Target {
             let _ = std::fs::remove_file(path);
         }
         let worker = self.worker.as_mut().expect("started");
-        let report = worker.run_hook(&req, &self.listener, Duration::from_secs(10), &mut serve)?;
+        let report =
+            match worker.run_hook(&req, &self.listener, Duration::from_secs(10), &mut serve) {
+                // The hook killed the process running it (`os.kill(os.getppid(), 9)`; on a
+                // unit, the agent): a finding of this hook, and a new worker for what follows.
+                Err(WorkerError::KilledInHook {
+                    signal, hook_pid, ..
+                }) => {
+                    // Contained, the hook died with the worker's namespace. Bare, it lives on,
+                    // orphaned, in its own session: end it before it talks to the next hook's
+                    // agent.
+                    use rustix::process::{Pid, Signal, kill_process_group};
+                    if let Some(pid) = hook_pid
+                        .filter(|_| !self.sandbox.contained())
+                        .and_then(Pid::from_raw)
+                    {
+                        let _ = kill_process_group(pid, Signal::KILL);
+                    }
+                    ExitReport {
+                        signal: Some(signal),
+                        killed_worker: true,
+                        ..ExitReport::default()
+                    }
+                }
+                other => other?,
+            };
+        if report.killed_worker {
+            self.start_worker()?;
+        }
+        let worker = self.worker.as_mut().expect("started");
         if let (Some(path), Some(lines)) = (&req.lines, self.lines.as_mut()) {
             // A child that died by a signal, timed out or called os._exit wrote nothing.
             if let Ok(text) = std::fs::read_to_string(path) {
@@ -787,11 +815,12 @@ impl Target {
         };
         let agent = ctx.finish(exit.ok(), &mut self.agent);
         let output_cut = output_cut(&report);
-        let (stored, deferred) = if self.want_state && self.config.mode == Mode::Exec {
-            worker.read_state()?
-        } else {
-            (report.stored, report.deferred)
-        };
+        let (stored, deferred) =
+            if self.want_state && (self.config.mode == Mode::Exec || report.killed_worker) {
+                worker.read_state()?
+            } else {
+                (report.stored, report.deferred)
+            };
         let stderr_tail = tail_of_file(&self.sandbox.out("stderr"), 4000);
         let charm_dir = self.sandbox.charm_dir().display().to_string();
         let exception = if exit.ok() {
@@ -816,6 +845,7 @@ impl Target {
             stdout_tail: tail_of_file(&self.sandbox.out("stdout"), 4000),
             stderr_tail,
             output_cut,
+            killed_worker: report.killed_worker,
         })
     }
 

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Why the harness could not run a hook. None of these is a finding in the charm.
+/// Why the harness could not run a hook. None of these is a finding in the charm, save
+/// [`WorkerError::KilledInHook`], which the target reports as one.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     #[error("cannot start the Python worker ({program}): {source}")]
@@ -34,6 +35,16 @@ pub enum WorkerError {
     Setup { message: String, detail: String },
     #[error("the Python worker died ({status}); its log ends with:\n{log_tail}")]
     Died { status: String, log_tail: String },
+    /// The worker died while a hook ran. It only waits then, so the hook (or something
+    /// it started) killed it: the charm's doing, which the target turns into a finding.
+    #[error("the Python worker was killed while the hook ran ({status})")]
+    KilledInHook {
+        status: String,
+        signal: i32,
+        /// The hook's process (its group leader), as the worker saw it: in the worker's
+        /// PID namespace when contained.
+        hook_pid: Option<i32>,
+    },
     #[error("the Python worker did not answer within {0:?}")]
     Unresponsive(Duration),
     #[error("talking to the Python worker: {0}")]
@@ -147,6 +158,9 @@ pub struct ExitReport {
     pub stderr_bytes: u64,
     #[serde(default)]
     pub output_kept: u64,
+    /// The hook killed the worker (not from the worker: the target sets it).
+    #[serde(default)]
+    pub killed_worker: bool,
     #[serde(default)]
     pub stored: Map<String, Value>,
     #[serde(default)]
@@ -281,10 +295,19 @@ impl Worker {
         self.send(&msg)?;
         let deadline = Instant::now() + Duration::from_secs_f64(req.timeout) + grace;
         let mut conns: Vec<UnixStream> = Vec::new();
+        let mut started: Option<Option<i32>> = None;
         let outcome = loop {
-            if let Some(msg) = self.try_line()? {
+            let line = match self.try_line() {
+                Ok(line) => line,
+                Err(e) => return Err(self.in_hook(e, started)),
+            };
+            if let Some(msg) = line {
                 match msg.get("op").and_then(Value::as_str) {
-                    Some("started") => continue,
+                    Some("started") => {
+                        let pid = msg.get("pid").and_then(Value::as_i64);
+                        started = Some(pid.and_then(|p| i32::try_from(p).ok()));
+                        continue;
+                    }
                     Some("exited") => {
                         break serde_json::from_value::<ExitReport>(msg)
                             .map_err(|e| WorkerError::Protocol(e.to_string()))?;
@@ -344,10 +367,49 @@ impl Worker {
                 }
             }
             if ctl_ready {
-                self.fill()?;
+                if let Err(e) = self.fill() {
+                    return Err(self.in_hook(e, started));
+                }
             }
         };
         Ok(outcome)
+    }
+
+    /// The worker's death while a hook was running (`started`, with the hook's pid) is the
+    /// hook's doing: the worker only waits for the child then. Anything else is passed on
+    /// as it is.
+    fn in_hook(&mut self, e: WorkerError, started: Option<Option<i32>>) -> WorkerError {
+        let dead = matches!(e, WorkerError::Died { .. })
+            || matches!(&e, WorkerError::Protocol(m) if m.contains("closed"));
+        let Some(hook_pid) = started.filter(|_| dead) else {
+            return e;
+        };
+        // bubblewrap leaves once its namespace is empty, which takes a moment.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2))
+                }
+                _ => break None,
+            }
+        };
+        let Some(status) = status else {
+            return e;
+        };
+        use std::os::unix::process::ExitStatusExt;
+        // Uncontained, the worker is the child; contained, bwrap reports its child's
+        // signal as 128 + the signal.
+        let signal = status
+            .signal()
+            .or_else(|| status.code().filter(|c| *c > 128).map(|c| c - 128))
+            .unwrap_or(libc::SIGKILL);
+        WorkerError::KilledInHook {
+            status: status.to_string(),
+            signal,
+            hook_pid,
+        }
     }
 
     /// Ask for StoredState and deferred notices now (exec mode reads them this way).
