@@ -256,3 +256,42 @@ fn a_trace_for_another_charm_is_refused_as_validate_refuses_it() {
         "{err}"
     );
 }
+
+/// The hostile stories of the faulty fixture, run as a user would run them: each ends as a
+/// finding or a clean run, and says what happened.
+#[test]
+fn hostile_stories_end_as_findings_or_clean_runs() {
+    let faulty = "tests/fixtures/charms/faulty";
+    let run = |story: &str| {
+        let trace = format!("tests/fixtures/stories/faulty-{story}.json");
+        let o = charmfuzz(&["run", "--charm", faulty, "--trace", &trace]);
+        (o.status.code(), stdout(&o))
+    };
+    let (code, out) = run("escape");
+    assert_eq!(code, Some(0), "{out}");
+    for attempt in ["remount", "mount", "unshare", "sysctl", "sys"] {
+        assert!(out.contains(&format!("{attempt}=blocked(")), "{out}");
+    }
+    assert!(out.contains("capeff=00000000000004fb nnp=1"), "{out}");
+    let (code, out) = run("memory");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("FINDING: out of memory in memory-action (MemoryError at src/charm.py:"),
+        "{out}"
+    );
+    let (code, out) = run("output");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("output cut (stdout: 1073741846 bytes, the last 65536 kept)"),
+        "{out}"
+    );
+    let (code, out) = run("kill-worker");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(
+            "FINDING: kill-worker-action killed the process running the hooks (on a unit, the \
+             Juju agent) with SIGKILL"
+        ),
+        "{out}"
+    );
+}
