@@ -74,6 +74,13 @@ fn target_for(dir: &Path, charm: Charm, containment: Containment) -> Target {
     t
 }
 
+/// The name of the target's sandbox directory: the faulty charm names its probe files on
+/// the host after it, so that tests running side by side never see each other's.
+fn sandbox_token(t: &Target) -> String {
+    let name = t.sandbox().root().file_name().expect("a named directory");
+    name.to_string_lossy().into_owned()
+}
+
 fn faulty(containment: Containment) -> Target {
     let dir = faulty_dir();
     let charm = Charm::load(&dir).expect("the faulty fixture loads");
@@ -459,13 +466,7 @@ fn background_daemons_die_with_the_hook_or_with_the_target() {
 fn a_contained_charm_cannot_write_to_the_host_and_its_apt_get_is_a_shim() {
     let _g = serial();
     let mut t = faulty(Containment::Bwrap);
-    let token = t
-        .sandbox()
-        .root()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let token = sandbox_token(&t);
     let probes: Vec<PathBuf> = ["/etc", "/usr/local", "/root"]
         .iter()
         .map(|d| Path::new(d).join(format!("charmfuzz-probe-{token}")))
@@ -555,13 +556,7 @@ impl HostMarks {
 fn a_contained_charm_is_root_without_the_powers_to_leave() {
     let _g = serial();
     let mut t = faulty(Containment::Bwrap);
-    let token = t
-        .sandbox()
-        .root()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let token = sandbox_token(&t);
     let marks = HostMarks::read(&token);
     assert!(
         marks.knobs.iter().any(|(p, _)| p.starts_with("/proc/sys")),

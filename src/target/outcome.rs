@@ -32,6 +32,14 @@ impl Exit {
     pub fn ok(&self) -> bool {
         *self == Exit::Code(0)
     }
+
+    /// The signal the process died of, if it did.
+    pub fn signal(&self) -> Option<i32> {
+        match self {
+            Exit::Signal(s) => Some(*s),
+            _ => None,
+        }
+    }
 }
 
 /// One frame of a Python traceback.
@@ -170,32 +178,28 @@ impl Finding {
             (Exit::Code(c), None) => (FindingKind::ExitCode, format!("exit {c}"), String::new()),
         };
         let signature = format!("{what}|{place}|{}", outcome.kind.as_str());
+        // Where in the charm an exception escaped: " at src/charm.py:12 in _on_install".
+        let at = |e: &PyException| {
+            e.charm_frame()
+                .map(|f| format!(" at {}:{} in {}", f.file, f.line, f.function))
+                .unwrap_or_default()
+        };
         let title = match (&outcome.exception, kind) {
-            (Some(e), FindingKind::Exception) => {
-                let at = e
-                    .charm_frame()
-                    .map(|f| format!(" at {}:{} in {}", f.file, f.line, f.function))
-                    .unwrap_or_default();
-                format!(
-                    "{}: {}{} (in {})",
-                    e.type_name,
-                    first_line(&e.message),
-                    at,
-                    outcome.hook
-                )
-            }
+            (Some(e), FindingKind::Exception) => format!(
+                "{}: {}{} (in {})",
+                e.type_name,
+                first_line(&e.message),
+                at(e),
+                outcome.hook
+            ),
             (Some(e), FindingKind::OutOfMemory) => {
-                let at = e
-                    .charm_frame()
-                    .map(|f| format!(" at {}:{} in {}", f.file, f.line, f.function))
-                    .unwrap_or_default();
-                format!("out of memory in {} (MemoryError{at})", outcome.hook)
+                format!("out of memory in {} (MemoryError{})", outcome.hook, at(e))
             }
             (_, FindingKind::Hang) => format!("{} did not finish (hang)", outcome.hook),
             (_, FindingKind::KilledWorker) => format!(
                 "{} killed the process running the hooks (on a unit, the Juju agent) with {}",
                 outcome.hook,
-                what.trim_start_matches("killed-worker-")
+                signal_name(outcome.exit.signal().unwrap_or(0))
             ),
             (_, FindingKind::Crash) => format!("{} was killed by {}", outcome.hook, what),
             _ => format!("{} failed with {}", outcome.hook, what),

@@ -451,7 +451,7 @@ impl Target {
         let mut last = String::new();
         for _ in 0..2 {
             match self.try_run_bytes(bytes, max_steps) {
-                Err(TargetError::Worker(e)) if is_death(&e) => {
+                Err(TargetError::Worker(e)) if e.is_death() => {
                     last = e.to_string();
                     self.start_worker()?;
                 }
@@ -466,8 +466,8 @@ impl Target {
     /// what follows each event. A story of actions only is played as it is encoded
     /// ([`Target::run_story`]).
     pub fn run_trace(&mut self, trace: &Trace) -> Result<RunReport, TargetError> {
-        self.check_charm(trace)?;
         if trace.is_story() {
+            self.check_charm(trace)?;
             return Ok(self.run_story(trace)?.1);
         }
         let bytes = self.encode_trace(trace)?;
@@ -771,6 +771,7 @@ impl Target {
             let _ = std::fs::remove_file(path);
         }
         let worker = self.worker.as_mut().expect("started");
+        let mut killed_worker = false;
         let report =
             match worker.run_hook(&req, &self.listener, Duration::from_secs(10), &mut serve) {
                 // The hook killed the process running it (`os.kill(os.getppid(), 9)`; on a
@@ -788,15 +789,15 @@ impl Target {
                     {
                         let _ = kill_process_group(pid, Signal::KILL);
                     }
+                    killed_worker = true;
                     ExitReport {
                         signal: Some(signal),
-                        killed_worker: true,
                         ..ExitReport::default()
                     }
                 }
                 other => other?,
             };
-        if report.killed_worker {
+        if killed_worker {
             self.start_worker()?;
         }
         let worker = self.worker.as_mut().expect("started");
@@ -816,7 +817,7 @@ impl Target {
         let agent = ctx.finish(exit.ok(), &mut self.agent);
         let output_cut = output_cut(&report);
         let (stored, deferred) =
-            if self.want_state && (self.config.mode == Mode::Exec || report.killed_worker) {
+            if self.want_state && (self.config.mode == Mode::Exec || killed_worker) {
                 worker.read_state()?
             } else {
                 (report.stored, report.deferred)
@@ -845,7 +846,7 @@ impl Target {
             stdout_tail: tail_of_file(&self.sandbox.out("stdout"), 4000),
             stderr_tail,
             output_cut,
-            killed_worker: report.killed_worker,
+            killed_worker,
         })
     }
 
@@ -899,13 +900,6 @@ impl Target {
     pub fn finding_kind(report: &RunReport) -> Option<HookKind> {
         report.finding.as_ref().map(|f| f.hook_kind)
     }
-}
-
-fn is_death(e: &WorkerError) -> bool {
-    matches!(
-        e,
-        WorkerError::Died { .. } | WorkerError::Unresponsive(_) | WorkerError::Io(_)
-    ) || matches!(e, WorkerError::Protocol(m) if m.contains("closed"))
 }
 
 /// The worker script, embedded in the binary.

@@ -53,6 +53,19 @@ pub enum WorkerError {
     Protocol(String),
 }
 
+impl WorkerError {
+    /// The worker process is gone (it exited, or its control pipe closed under us).
+    pub fn is_exit(&self) -> bool {
+        matches!(self, WorkerError::Died { .. } | WorkerError::Io(_))
+            || matches!(self, WorkerError::Protocol(m) if m.contains("closed"))
+    }
+
+    /// The worker is gone or no longer answers: start a new one.
+    pub fn is_death(&self) -> bool {
+        self.is_exit() || matches!(self, WorkerError::Unresponsive(_))
+    }
+}
+
 /// What the worker reports once it is ready.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WorkerInfo {
@@ -158,9 +171,6 @@ pub struct ExitReport {
     pub stderr_bytes: u64,
     #[serde(default)]
     pub output_kept: u64,
-    /// The hook killed the worker (not from the worker: the target sets it).
-    #[serde(default)]
-    pub killed_worker: bool,
     #[serde(default)]
     pub stored: Map<String, Value>,
     #[serde(default)]
@@ -379,9 +389,7 @@ impl Worker {
     /// hook's doing: the worker only waits for the child then. Anything else is passed on
     /// as it is.
     fn in_hook(&mut self, e: WorkerError, started: Option<Option<i32>>) -> WorkerError {
-        let dead = matches!(e, WorkerError::Died { .. })
-            || matches!(&e, WorkerError::Protocol(m) if m.contains("closed"));
-        let Some(hook_pid) = started.filter(|_| dead) else {
+        let Some(hook_pid) = started.filter(|_| e.is_exit()) else {
             return e;
         };
         // bubblewrap leaves once its namespace is empty, which takes a moment.
