@@ -25,6 +25,7 @@ binary and written next to the charm copy it serves.
 """
 
 import ast
+import faulthandler
 import importlib
 import json
 import os
@@ -502,6 +503,11 @@ def _child(req, agent, pipes):
         os.environ.update(req['env'])
         os.chdir(_HELLO['charm_dir'])
         agent.sock = None
+        # Where the hook was if a signal kills it (a segfault in an extension, an abort) or
+        # the worker stops it at the timeout (SIGUSR2 first): Python's stack, written to
+        # stderr from the signal handler, for the finding to name the charm's frame.
+        faulthandler.enable(file=sys.stderr)
+        faulthandler.register(STACK_SIGNAL, file=sys.stderr, chain=False)
         if req.get('exec'):
             os.execv(req['exec'][0], req['exec'])
         entry = _HELLO['entry']
@@ -656,6 +662,7 @@ def _run(req, agent):
             ready = poller.poll(wait)
             if not ready:
                 timed_out = True
+                _dump_stack(pid, outputs)
                 _killpg(pid)
                 break
             for fd, _ in ready:
@@ -733,6 +740,30 @@ class _Tail:
             f.write(self.tail[-OUTPUT_KEPT:])
 
 
+# The signal that asks a hook's process for its Python stack (faulthandler, in the child).
+STACK_SIGNAL = signal.SIGUSR2
+
+
+def _dump_stack(pid, outputs):
+    """Ask a hook that ran out of time where it is, and take what it says (a moment at
+    most: a process stuck in the kernel may not answer)."""
+    try:
+        os.kill(pid, STACK_SIGNAL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 0.2
+    err = outputs[1]
+    before = err.total
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([err.fd], [], [], max(0, deadline - time.monotonic()))
+        if not r or not err.drain():
+            break
+        if err.total > before and err.tail.endswith(b'\n') and b'most recent call first' in err.tail:
+            time.sleep(0.01)  # the rest of the dump, written in a few calls
+            err.drain()
+            break
+
+
 def _killpg(pid):
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -771,8 +802,14 @@ def main():
         agent, proxies = _patch_ops(hello)
         failed = []
         if hello.get('prewarm', True):
-            failed = _prewarm(hello['entry'])
-            _compile_entry(hello['entry'])
+            # A charm whose entry point does not parse (a SyntaxError) is the charm's bug,
+            # found in the first hook that runs it, as a unit's dispatch would: the child
+            # compiles it again and raises there.
+            try:
+                failed = _prewarm(hello['entry'])
+                _compile_entry(hello['entry'])
+            except SyntaxError as e:
+                failed.append(f'{hello["entry"]}: {type(e).__name__}: {e}')
         if _COV is not None and _COV.monitoring:
             # Turning sys.monitoring on re-instruments every code object in the process;
             # done here once, every child inherits the instrumented code. A location a

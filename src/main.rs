@@ -1049,7 +1049,7 @@ fn triage(t: TriageCmd) -> Result<ExitCode> {
                 &path,
             ) {
                 Ok(_) => report.reproducer = Some(format!("python -m pytest {REPRODUCER_FILE}")),
-                Err(e) => println!("{label}: warning: no reproducer: {e:#}"),
+                Err(e) => println!("{label}: warning: no reproducer: {}", error_chain(&e)),
             }
         }
         let title = report.title.clone();
@@ -1354,8 +1354,26 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(e.as_ref()));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes on one line, "what was done: why", each cause said once: many
+/// library errors already end with their source's message (`cannot read x: No such
+/// file`), and anyhow's `{:#}` would print it again.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    for cause in std::iter::successors(Some(e), |e| e.source()) {
+        let msg = cause.to_string();
+        if out.contains(&msg) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&msg);
+    }
+    out
 }

@@ -295,3 +295,58 @@ fn hostile_stories_end_as_findings_or_clean_runs() {
         "{out}"
     );
 }
+
+/// Copy a charm (its files, not its caches) into `to`.
+fn copy_charm(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let name = e.file_name();
+        if name == "__pycache__" {
+            continue;
+        }
+        let (src, dst) = (e.path(), to.join(&name));
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            copy_charm(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// A charm whose code does not parse is the charm's finding, in the first hook, as a
+/// unit's dispatch would fail; a charm without its entry point is the user's error, named
+/// by the user's path; and each error says its cause once.
+#[test]
+fn a_charm_that_does_not_parse_is_a_finding_and_a_missing_one_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let charm = dir.path().join("faulty");
+    std::fs::create_dir(&charm).unwrap();
+    copy_charm(Path::new("tests/fixtures/charms/faulty"), &charm);
+    let entry = charm.join("src/charm.py");
+    let mut code = std::fs::read_to_string(&entry).unwrap();
+    code.push_str("\ndef broken(:\n    pass\n");
+    std::fs::write(&entry, code).unwrap();
+    let c = charm.to_str().unwrap();
+    let o = charmfuzz(&["run", "--charm", c, "--seed", "1"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "a finding: {out}");
+    assert!(out.contains("SyntaxError"), "{out}");
+    assert!(out.contains("(in install)"), "{out}");
+
+    std::fs::remove_file(&entry).unwrap();
+    let o = charmfuzz(&["run", "--charm", c, "--seed", "1"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the charm's entry point {} does not exist",
+            entry.display()
+        )),
+        "{err}"
+    );
+
+    let missing = dir.path().join("nope.json");
+    let o = charmfuzz(&["run", "--charm", DEMO, "--trace", missing.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
+}

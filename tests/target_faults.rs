@@ -20,6 +20,7 @@ use charmfuzz::engine::{
     Action, ActionKind, Decoder, HookKind, HookResult, Phase, Step, TRACE_FORMAT, Trace, Weights,
     World, seed_bytes,
 };
+use charmfuzz::target::outcome::signal_name;
 use charmfuzz::target::sandbox::Containment;
 use charmfuzz::target::{
     EventOutcome, Exit, FindingKind, RunReport, Target, TargetConfig, TargetError,
@@ -312,6 +313,15 @@ fn a_hook_that_never_returns_is_a_hang_and_leaves_nothing_running() {
     assert_eq!(finding.hook_kind, HookKind::Action);
     let out = action_outcome(&report, "sleep");
     assert_eq!(out.exit, Exit::Timeout);
+    // Asked for its stack before it was killed: it was sleeping in the charm's loop.
+    assert_eq!(finding.signature, "hang|src/charm.py:_fault_sleep|action");
+    assert!(
+        finding
+            .title
+            .starts_with("sleep-action did not finish (hang) at src/charm.py:"),
+        "{}",
+        finding.title
+    );
     assert!(
         out.seconds >= TIMEOUT && out.seconds < TIMEOUT + 3.0,
         "killed after {} s",
@@ -337,9 +347,8 @@ fn a_hook_that_never_returns_is_a_hang_and_leaves_nothing_running() {
 
 // --- 2. crashes --------------------------------------------------------------------------
 
-/// `fault` kills the hook with `signal`. (The finding's title and signature name the
-/// signal through `outcome::signal_name`, which today gives `"SIGABORT"` — quotes included
-/// — for 6 and `"SIGSEGV"` for 11; see the report. The number is what is asserted here.)
+/// `fault` kills the hook with `signal`; the finding names the signal and the charm's
+/// frame the hook was in.
 fn assert_crash(fault: &str, signal: i32) {
     let mut t = faulty(Containment::Auto);
     let report = play_action(&mut t, fault, json!({})).expect("a crash is the charm's fault");
@@ -351,6 +360,24 @@ fn assert_crash(fault: &str, signal: i32) {
     assert_eq!(out.exit, Exit::Signal(signal));
     assert_eq!(out.agent.result, HookResult::Error);
     assert!(out.exception.is_none(), "{:?}", out.exception);
+    // Where it was, from Python's faulthandler: the charm's frame, in the signature too.
+    let function = format!("_fault_{fault}");
+    let at = out.stopped_at.as_ref().expect("the charm's frame");
+    assert_eq!(
+        (at.file.as_str(), at.function.as_str()),
+        ("src/charm.py", function.as_str())
+    );
+    assert_eq!(
+        finding.signature,
+        format!("{}|src/charm.py:{function}|action", signal_name(signal))
+    );
+    assert!(
+        finding
+            .title
+            .ends_with(&format!(" at src/charm.py:{} in {function}", at.line)),
+        "{}",
+        finding.title
+    );
     assert_healthy(&mut t);
     assert_eq!(
         t.worker_starts, 1,
@@ -630,6 +657,66 @@ fn a_hook_past_the_memory_limit_is_an_out_of_memory_finding_and_the_next_input_r
     }
 }
 
+/// A hook that starts processes without end (Python forks, the shell's `:(){ :|:& };:`)
+/// meets the ceiling on processes: a too-many-processes finding, nothing of it left
+/// running, and the next input runs.
+#[test]
+fn a_fork_bomb_meets_the_ceiling_on_processes_and_the_next_input_runs() {
+    let _g = serial();
+    for containment in [Containment::Bwrap, Containment::None] {
+        let dir = faulty_dir();
+        let charm = Charm::load(&dir).unwrap();
+        let mut cfg = config(containment);
+        cfg.max_processes = 64;
+        cfg.timeout = 3.0;
+        let mut t = Target::new(charm, &dir, cfg, jujuc()).unwrap();
+        let root = t.sandbox().root().to_path_buf();
+        let limit = t
+            .process_limit()
+            .expect("this machine has a pids cgroup for charmfuzz (cgroup v1 pids, or v2 with pids delegated)");
+        assert_eq!(limit.max(), 64);
+        for (params, place) in [
+            (
+                json!({"shell": false, "count": 2000}),
+                "src/charm.py:_fault_fork_bomb",
+            ),
+            (json!({"shell": true, "count": 2000}), ""),
+        ] {
+            let report = play_action(&mut t, "fork-bomb", params.clone()).expect("runs");
+            let finding = (report.finding.clone())
+                .unwrap_or_else(|| panic!("a finding: {:#?}", report.outcomes.last()));
+            assert_eq!(
+                finding.kind,
+                FindingKind::TooManyProcesses,
+                "{params}: {finding:?}"
+            );
+            assert_eq!(
+                finding.signature,
+                format!("too-many-processes|{place}|action")
+            );
+            assert!(
+                finding
+                    .title
+                    .starts_with("too many processes in fork-bomb-action"),
+                "{}",
+                finding.title
+            );
+            assert!(action_outcome(&report, "fork-bomb").process_limit);
+            assert!(
+                eventually(Duration::from_secs(5), || charm_processes(&root).is_empty()),
+                "{containment:?} {params}: {:?}",
+                charm_processes(&root)
+            );
+        }
+        // A process of its own is fine, and the unit is healthy for the next input.
+        let report =
+            play_action(&mut t, "fork-bomb", json!({"shell": false, "count": 1})).expect("runs");
+        assert!(report.finding.is_none(), "{:?}", report.finding);
+        assert!(!action_outcome(&report, "fork-bomb").process_limit);
+        assert_healthy(&mut t);
+    }
+}
+
 /// This process's resident memory, in KiB.
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -678,15 +765,14 @@ fn a_hook_that_prints_without_bound_is_cut_to_its_tail() {
 fn a_contained_charm_reaches_neither_the_outside_nor_the_hosts_loopback() {
     let _g = serial();
     let mut t = faulty(Containment::Bwrap);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    // One of the ports the action's schema offers (an action parameter is one Juju would
+    // accept, and the story's encoder picks among those).
+    let listener = (47931..=47938)
+        .find_map(|port| std::net::TcpListener::bind(("127.0.0.1", port)).ok())
+        .expect("a free port among the eight");
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
-    std::fs::write(
-        t.sandbox().charm_dir().join("network-port"),
-        format!("{port}\n"),
-    )
-    .unwrap();
-    let report = play_action(&mut t, "network", json!({})).expect("runs");
+    let report = play_action(&mut t, "network", json!({ "port": port })).expect("runs");
     assert!(report.finding.is_none(), "{:?}", report.finding);
     let out = action_outcome(&report, "network");
     let status = unit_status(&out);
@@ -698,6 +784,83 @@ fn a_contained_charm_reaches_neither_the_outside_nor_the_hosts_loopback() {
     match listener.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
         other => panic!("the host's listener was reached: {other:?}"),
+    }
+}
+
+// --- 7. nothing carried between inputs ---------------------------------------------------
+
+/// What the `litter` action said: the places where it found an earlier hook's files, the
+/// places it wrote, the writes that failed.
+fn litter(out: &EventOutcome) -> (String, String, String) {
+    let r = &out.agent.action.as_ref().expect("an action").results;
+    let get = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+    (get("found"), get("wrote"), get("failed"))
+}
+
+/// A charm writes into every place a unit lets it (`/`, `/tmp`, `/var/lib/juju`, `/dev/shm`,
+/// HOME, its own directory, …). Within one input the files are there for the next hook,
+/// as on a unit; the next input finds none of them, and the host none either.
+#[test]
+fn every_input_starts_from_the_same_disk_whatever_the_last_one_wrote() {
+    let _g = serial();
+    for containment in [Containment::Bwrap, Containment::None] {
+        let mut t = faulty(containment);
+        // Uncontained, the unit-wide places are the host's own: the charm stays out of them.
+        let everywhere = t.sandbox().contained();
+        let litter_action = run_action("litter", json!({ "everywhere": everywhere }));
+        let twice = story(t.charm(), &[litter_action.clone(), litter_action]);
+        let places = if everywhere {
+            "/,/tmp,/var/tmp,/run,/var/lib/juju,/var/log,/dev/shm,"
+        } else {
+            ""
+        };
+        let root = t.sandbox().root().display().to_string();
+        let own = format!("{root}/home,{root}/tmp,{root}/charm");
+        for round in 0..3 {
+            let report = t.run_trace(&twice).expect("runs");
+            assert!(report.finding.is_none(), "{:?}", report.finding);
+            let n = report.outcomes.len();
+            let litter_outcomes: Vec<&EventOutcome> = report
+                .outcomes
+                .iter()
+                .filter(|o| o.hook == "litter-action")
+                .collect();
+            let (found, wrote, failed) = litter(litter_outcomes[0]);
+            assert_eq!(
+                found, "",
+                "round {round}: the input starts clean ({n} events)"
+            );
+            assert_eq!(wrote, format!("{places}{own}"), "round {round}");
+            assert_eq!(failed, "", "round {round}");
+            // The second hook of the same input finds what the first left: on a unit
+            // files outlive the hook.
+            let (found, _, _) = litter(litter_outcomes[1]);
+            assert_eq!(found, format!("{places}{own},litter.txt"), "round {round}");
+            for place in [
+                "/",
+                "/tmp",
+                "/var/tmp",
+                "/run",
+                "/var/lib/juju",
+                "/var/log",
+                "/dev/shm",
+            ] {
+                let host = Path::new(place).join("charmfuzz-litter");
+                assert!(!host.exists(), "the host's {place} is untouched");
+            }
+        }
+        // What the charm wrote into its copy is gone, and its own file is as shipped.
+        let charm = t.sandbox().charm_dir();
+        assert!(
+            charm.join("charmfuzz-litter").exists(),
+            "until the next input"
+        );
+        assert_healthy(&mut t);
+        assert!(!charm.join("charmfuzz-litter").exists());
+        assert_eq!(
+            std::fs::read_to_string(charm.join("litter.txt")).unwrap(),
+            "pristine\n"
+        );
     }
 }
 

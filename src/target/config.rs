@@ -9,6 +9,7 @@
 //! timeout = 10.0             # seconds per hook before it is a hang
 //! containment = "auto"       # "bwrap" to insist on bubblewrap, "none" to run bare
 //! memory-mib = 1024          # each charm process's memory (more is an out-of-memory finding)
+//! max-processes = 512        # processes and threads at once (a fork past it fails)
 //! writable = ["/etc/demo"]   # extra paths the charm may write (throwaway layers)
 //!
 //! [target.shims.snap]        # what a shimmed system program answers
@@ -74,6 +75,10 @@ pub struct TargetConfig {
     /// mappings: `RLIMIT_DATA`); an allocation past it raises `MemoryError`, which is an
     /// out-of-memory finding of the hook.
     pub memory_mib: u64,
+    /// Processes (and threads) the charm may run at once, the worker included: a fork
+    /// past it fails (`BlockingIOError`), and a hook that fails after one did is a
+    /// too-many-processes finding. Held by a pids cgroup where one can be made.
+    pub max_processes: u64,
     pub writable: Vec<PathBuf>,
     /// System programs answered by the harness instead of run; by default the package
     /// and service managers a machine charm calls.
@@ -91,6 +96,14 @@ pub const DEFAULT_MEMORY_MIB: u64 = 1024;
 
 /// Below this, the interpreter itself cannot start with ops imported.
 pub const MIN_MEMORY_MIB: u64 = 128;
+
+/// Processes at once by default: a hook with its tools and a few workload commands uses
+/// ten or so; hundreds is a loop that forgot to wait, and far below what would stop the
+/// machine (Linux's default pid_max is 32768, or 4 million on larger machines).
+pub const DEFAULT_MAX_PROCESSES: u64 = 512;
+
+/// The worker, a hook, the hook tools and the shell a charm may run.
+pub const MIN_MAX_PROCESSES: u64 = 16;
 
 /// The programs shimmed by default, answering success.
 pub const DEFAULT_SHIMS: &[&str] = &[
@@ -113,6 +126,7 @@ impl Default for TargetConfig {
             timeout: 30.0,
             containment: Containment::Auto,
             memory_mib: DEFAULT_MEMORY_MIB,
+            max_processes: DEFAULT_MAX_PROCESSES,
             writable: Vec::new(),
             shims: DEFAULT_SHIMS
                 .iter()
@@ -149,6 +163,12 @@ impl TargetConfig {
             return Err(TargetConfigError(format!(
                 "memory-mib = {} is too little for Python and ops to start; give at least {MIN_MEMORY_MIB}",
                 cfg.memory_mib
+            )));
+        }
+        if cfg.max_processes < MIN_MAX_PROCESSES {
+            return Err(TargetConfigError(format!(
+                "max-processes = {} is too few for a hook and its tools; give at least {MIN_MAX_PROCESSES}",
+                cfg.max_processes
             )));
         }
         Ok(cfg)

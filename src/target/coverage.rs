@@ -425,6 +425,8 @@ mod tests {
             stderr_tail: String::new(),
             output_cut: None,
             killed_worker: false,
+            process_limit: false,
+            stopped_at: None,
         };
         o.stored.insert("Charm/StoredState[_stored]".into(), stored);
         o

@@ -14,6 +14,7 @@
 //!   socket speaking the API `ops.pebble.Client` uses.
 
 pub mod agent;
+pub mod cgroup;
 pub mod config;
 pub mod hooktools;
 pub mod outcome;

@@ -101,6 +101,14 @@ pub struct EventOutcome {
     /// agent): `exit` is the signal it died of.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub killed_worker: bool,
+    /// A process the hook started could not be, for the ceiling on processes
+    /// (`[target] max-processes`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub process_limit: bool,
+    /// Where in the charm the hook was when a signal killed it or the timeout stopped it
+    /// (from Python's faulthandler): the innermost frame of the charm's own code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<Frame>,
 }
 
 /// A call of a shimmed system program.
@@ -128,6 +136,9 @@ pub enum FindingKind {
     /// Went over the memory limit (`[target] memory-mib`): Python's `MemoryError`, the
     /// way an allocation past the limit ends in a charm's process.
     OutOfMemory,
+    /// Failed after running into the ceiling on processes (`[target] max-processes`): a
+    /// fork bomb, or a loop that starts processes and never waits for them.
+    TooManyProcesses,
 }
 
 /// A hook that went wrong, with where it happened.
@@ -154,6 +165,11 @@ impl Finding {
 
     /// The finding in `outcome`, if the hook ended badly.
     pub fn from_outcome(outcome: &EventOutcome, step: usize, event: usize) -> Option<Finding> {
+        let stopped_at = || {
+            (outcome.stopped_at.as_ref())
+                .map(|f| format!("{}:{}", f.file, f.function))
+                .unwrap_or_default()
+        };
         let (kind, what, place) = match (&outcome.exit, &outcome.exception) {
             (Exit::Code(0), _) => return None,
             (Exit::Signal(s), _) if outcome.killed_worker => (
@@ -161,8 +177,16 @@ impl Finding {
                 format!("killed-worker-{}", signal_name(*s)),
                 String::new(),
             ),
-            (Exit::Timeout, _) => (FindingKind::Hang, "hang".to_string(), String::new()),
-            (Exit::Signal(s), _) => (FindingKind::Crash, signal_name(*s), String::new()),
+            (_, e) if outcome.process_limit => (
+                FindingKind::TooManyProcesses,
+                "too-many-processes".to_string(),
+                e.as_ref()
+                    .and_then(PyException::charm_frame)
+                    .map(|f| format!("{}:{}", f.file, f.function))
+                    .unwrap_or_default(),
+            ),
+            (Exit::Timeout, _) => (FindingKind::Hang, "hang".to_string(), stopped_at()),
+            (Exit::Signal(s), _) => (FindingKind::Crash, signal_name(*s), stopped_at()),
             (Exit::Code(_), Some(e)) => {
                 let place = e
                     .charm_frame()
@@ -179,11 +203,7 @@ impl Finding {
         };
         let signature = format!("{what}|{place}|{}", outcome.kind.as_str());
         // Where in the charm an exception escaped: " at src/charm.py:12 in _on_install".
-        let at = |e: &PyException| {
-            e.charm_frame()
-                .map(|f| format!(" at {}:{} in {}", f.file, f.line, f.function))
-                .unwrap_or_default()
-        };
+        let at = |e: &PyException| e.charm_frame().map(in_frame).unwrap_or_default();
         let title = match (&outcome.exception, kind) {
             (Some(e), FindingKind::Exception) => format!(
                 "{}: {}{} (in {})",
@@ -195,13 +215,36 @@ impl Finding {
             (Some(e), FindingKind::OutOfMemory) => {
                 format!("out of memory in {} (MemoryError{})", outcome.hook, at(e))
             }
-            (_, FindingKind::Hang) => format!("{} did not finish (hang)", outcome.hook),
+            (e, FindingKind::TooManyProcesses) => format!(
+                "too many processes in {} (a process could not start for the ceiling, \
+                 [target] max-processes{})",
+                outcome.hook,
+                e.as_ref().map(at).unwrap_or_default()
+            ),
+            (_, FindingKind::Hang) => format!(
+                "{} did not finish (hang){}",
+                outcome.hook,
+                outcome
+                    .stopped_at
+                    .as_ref()
+                    .map(in_frame)
+                    .unwrap_or_default()
+            ),
             (_, FindingKind::KilledWorker) => format!(
                 "{} killed the process running the hooks (on a unit, the Juju agent) with {}",
                 outcome.hook,
                 signal_name(outcome.exit.signal().unwrap_or(0))
             ),
-            (_, FindingKind::Crash) => format!("{} was killed by {}", outcome.hook, what),
+            (_, FindingKind::Crash) => format!(
+                "{} was killed by {}{}",
+                outcome.hook,
+                what,
+                outcome
+                    .stopped_at
+                    .as_ref()
+                    .map(in_frame)
+                    .unwrap_or_default()
+            ),
             _ => format!("{} failed with {}", outcome.hook, what),
         };
         Some(Finding {
@@ -214,6 +257,11 @@ impl Finding {
             title,
         })
     }
+}
+
+/// " at src/charm.py:12 in _on_install"
+fn in_frame(f: &Frame) -> String {
+    format!(" at {}:{} in {}", f.file, f.line, f.function)
 }
 
 fn first_line(s: &str) -> &str {
@@ -280,6 +328,55 @@ pub fn find_exception<'a>(
     parse_traceback(&stderr[start..], charm_dir)
 }
 
+/// A frame of a traceback: `file` as printed, made relative when it is the charm's.
+fn frame(file: &str, lineno: &str, func: &str, charm_prefix: &str) -> Frame {
+    // `dispatch` runs `./src/charm.py`: relative paths are the charm's.
+    let relative =
+        (!file.starts_with('/') && !file.starts_with('<')).then(|| file.trim_start_matches("./"));
+    let (file, in_charm) = match relative.or_else(|| file.strip_prefix(charm_prefix)) {
+        // `python3 ./src/charm.py` shows as `<charm dir>/./src/charm.py`.
+        Some(rel) => (
+            rel.trim_start_matches("./").to_string(),
+            !rel.starts_with("venv/") && !rel.contains("site-packages/"),
+        ),
+        None => (file.to_string(), false),
+    };
+    Frame {
+        file,
+        line: lineno.trim().parse().unwrap_or(0),
+        function: func.trim().to_string(),
+        in_charm,
+    }
+}
+
+/// The innermost frame of the charm's own code in the last stack Python's `faulthandler`
+/// wrote to `stderr`: what a hook was doing when a signal killed it (a segfault in a C
+/// extension, an abort) or when it was stopped at the timeout (the worker asks for the
+/// dump first). faulthandler prints from a signal handler, without the traceback module:
+///
+/// ```text
+/// Fatal Python error: Segmentation fault
+///
+/// Current thread 0x00007f3c8a1b7740 (most recent call first):
+///   File "/…/charm/src/charm.py", line 73 in _fault_segfault
+///   File "/…/ops/framework.py", line 1057 in _reemit
+/// ```
+pub fn fault_frame(stderr: &str, charm_dir: &str) -> Option<Frame> {
+    const HEAD: &str = "(most recent call first):";
+    let start = stderr.rfind(HEAD)? + HEAD.len();
+    let charm_prefix = format!("{}/", charm_dir.trim_end_matches('/'));
+    stderr[start..]
+        .lines()
+        .skip(1)
+        .map_while(|l| l.strip_prefix("  File \""))
+        .filter_map(|rest| {
+            let (file, rest) = rest.split_once("\", line ")?;
+            let (lineno, func) = rest.split_once(" in ").unwrap_or((rest, ""));
+            Some(frame(file, lineno, func, &charm_prefix))
+        })
+        .find(|f| f.in_charm)
+}
+
 /// Parse a Python traceback as `traceback.format_exception` prints it. With chained
 /// exceptions, the last one (the one that escaped) is reported.
 pub fn parse_traceback(text: &str, charm_dir: &str) -> Option<PyException> {
@@ -294,23 +391,7 @@ pub fn parse_traceback(text: &str, charm_dir: &str) -> Option<PyException> {
         if let Some(rest) = line.strip_prefix("  File \"") {
             if let Some((file, rest)) = rest.split_once("\", line ") {
                 let (lineno, func) = rest.split_once(", in ").unwrap_or((rest, ""));
-                // `dispatch` runs `./src/charm.py`: relative paths are the charm's.
-                let relative = (!file.starts_with('/') && !file.starts_with('<'))
-                    .then(|| file.trim_start_matches("./"));
-                let (file, in_charm) = match relative.or_else(|| file.strip_prefix(&charm_prefix)) {
-                    // `python3 ./src/charm.py` shows as `<charm dir>/./src/charm.py`.
-                    Some(rel) => (
-                        rel.trim_start_matches("./").to_string(),
-                        !rel.starts_with("venv/") && !rel.contains("site-packages/"),
-                    ),
-                    None => (file.to_string(), false),
-                };
-                frames.push(Frame {
-                    file,
-                    line: lineno.trim().parse().unwrap_or(0),
-                    function: func.trim().to_string(),
-                    in_charm,
-                });
+                frames.push(frame(file, lineno, func, &charm_prefix));
             }
             continue;
         }

@@ -12,10 +12,11 @@
 //! containers. The worker process, its imports and the sandbox are kept across inputs.
 
 use super::agent::{ToolRequest, ToolResponse};
+use super::cgroup::ProcessLimit;
 use super::config::{Mode, TargetConfig};
 use super::coverage::CoverageMap;
 use super::hooktools::{HookContext, TOOLS, UnitAgent};
-use super::outcome::{EventOutcome, Exit, Finding, ShimCall, find_exception};
+use super::outcome::{EventOutcome, Exit, Finding, ShimCall, fault_frame, find_exception};
 use super::pebble::{FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
 use super::sandbox::{Sandbox, SandboxError};
 use super::worker::{
@@ -57,6 +58,10 @@ pub enum TargetError {
     },
     #[error("no Python interpreter found for the charm: {0}")]
     NoPython(String),
+    #[error(
+        "the charm's entry point {0} does not exist (set `entry` under [target] in charmfuzz.toml if the charm starts elsewhere)"
+    )]
+    NoEntry(PathBuf),
     #[error("exec mode needs the charm's dispatch script, and {0} has none")]
     NoDispatch(PathBuf),
     #[error("the worker died twice running the same input; last time: {0}")]
@@ -143,7 +148,11 @@ pub struct Target {
     /// the coverage map next to the charm's code coverage (on by default).
     pub lifecycle_features: bool,
     // Last: fields drop in order, and the worker and Pebble must stop before the sandbox
-    // directory they use is removed.
+    // directory they use is removed, and the worker's processes before their cgroup.
+    /// The ceiling on the charm's processes (none where no pids cgroup can be made).
+    processes: Option<ProcessLimit>,
+    /// How many processes the worker runs between hooks (bubblewrap's and its own).
+    idle_processes: u64,
     sandbox: Sandbox,
 }
 
@@ -177,10 +186,14 @@ impl Target {
         if let Some(j) = jujuc {
             sandbox.expose(j);
         }
-        let entry = match &config.entry {
-            Some(e) => sandbox.charm_dir().join(e),
-            None => sandbox.charm_dir().join(entry_from_dispatch(charm_dir)),
+        let entry_rel = match &config.entry {
+            Some(e) => e.clone(),
+            None => entry_from_dispatch(charm_dir),
         };
+        let entry = sandbox.charm_dir().join(&entry_rel);
+        if config.mode == Mode::Fork && !entry.is_file() {
+            return Err(TargetError::NoEntry(charm_dir.join(&entry_rel)));
+        }
         if config.mode == Mode::Exec && !charm_dir.join("dispatch").is_file() {
             return Err(TargetError::NoDispatch(charm_dir.to_path_buf()));
         }
@@ -223,6 +236,7 @@ impl Target {
             None
         };
         let agent = UnitAgent::new(sandbox.root().join("resources"));
+        let processes = ProcessLimit::create(config.max_processes).ok();
         let mut t = Target {
             charm,
             config,
@@ -247,8 +261,13 @@ impl Target {
             coverage_ops: false,
             lines: None,
             lifecycle_features: true,
+            processes,
+            idle_processes: 0,
         };
         t.start_worker()?;
+        t.sandbox
+            .take_baseline()
+            .map_err(io("recording the sandbox's writable places"))?;
         Ok(t)
     }
 
@@ -257,6 +276,10 @@ impl Target {
     }
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
+    }
+    /// The ceiling on the charm's processes, if this machine lets charmfuzz make one.
+    pub fn process_limit(&self) -> Option<&ProcessLimit> {
+        self.processes.as_ref()
     }
     /// The charm's own directory (not the sandbox's copy of it).
     pub fn charm_dir(&self) -> &Path {
@@ -393,6 +416,9 @@ impl Target {
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .current_dir(&charm_dir);
         limit_memory(&mut cmd, self.config.memory_bytes());
+        if let Some(p) = &self.processes {
+            p.enter(&mut cmd);
+        }
         let w = Worker::start(
             cmd,
             &hello,
@@ -401,7 +427,20 @@ impl Target {
         )?;
         self.worker = Some(w);
         self.worker_starts += 1;
+        self.idle_processes = self.processes.as_ref().map_or(0, ProcessLimit::current);
         Ok(())
+    }
+
+    /// Wait until what the last hook left running is gone and reaped. The worker kills it
+    /// after each hook, but a killed process counts against the ceiling until its parent
+    /// (bubblewrap's init, or the host's) reaps it; the next hook must not find the
+    /// ceiling full of the last one's processes.
+    fn settle_processes(&self) {
+        let Some(p) = &self.processes else { return };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while p.current() > self.idle_processes && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// The charm's PATH: the hook tools first (as Juju does), then the interpreter's own
@@ -422,12 +461,10 @@ impl Target {
     /// Back to a unit that was never deployed.
     fn reset(&mut self) -> Result<(), TargetError> {
         self.scenes.clear();
-        for f in [".unit-state.db", ".unit-state.db-journal"] {
-            let _ = std::fs::remove_file(self.sandbox.charm_dir().join(f));
-        }
+        // The unit state database goes with the rest of what the charm wrote.
         self.sandbox
-            .clear_layers()
-            .map_err(io("emptying the sandbox's writable layers"))?;
+            .restore_baseline()
+            .map_err(io("putting the sandbox's writable places back"))?;
         self.agent = UnitAgent::new(self.sandbox.root().join("resources"));
         self.synced_steps = 0;
         self.notice_ids.clear();
@@ -770,6 +807,7 @@ impl Target {
         if let Some(path) = &req.lines {
             let _ = std::fs::remove_file(path);
         }
+        let hits_before = self.processes.as_ref().map_or(0, ProcessLimit::hits);
         let worker = self.worker.as_mut().expect("started");
         let mut killed_worker = false;
         let report =
@@ -797,8 +835,14 @@ impl Target {
                 }
                 other => other?,
             };
+        let process_limit = self
+            .processes
+            .as_ref()
+            .is_some_and(|p| p.hits() > hits_before);
         if killed_worker {
             self.start_worker()?;
+        } else {
+            self.settle_processes();
         }
         let worker = self.worker.as_mut().expect("started");
         if let (Some(path), Some(lines)) = (&req.lines, self.lines.as_mut()) {
@@ -833,6 +877,9 @@ impl Target {
                 &charm_dir,
             )
         };
+        let stopped_at = (!killed_worker && matches!(exit, Exit::Signal(_) | Exit::Timeout))
+            .then(|| fault_frame(&stderr_tail, &charm_dir))
+            .flatten();
         Ok(EventOutcome {
             hook: event.hook.clone(),
             kind: event.kind,
@@ -847,6 +894,8 @@ impl Target {
             stderr_tail,
             output_cut,
             killed_worker,
+            process_limit,
+            stopped_at,
         })
     }
 

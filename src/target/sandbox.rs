@@ -20,14 +20,23 @@
 //! **Containment.** With bubblewrap (`bwrap`) available, the charm's processes run in new
 //! user-invisible namespaces: no network but loopback, their own PID space (nothing
 //! survives the worker), the host's filesystem read-only, and writable layers where a unit
-//! expects to write (`/var/lib/juju`, storage locations, `/tmp`, …): directories of the
-//! sandbox (`<root>/layers/`) mounted there, emptied before every input.
+//! expects to write (`/var/lib/juju`, storage locations, `/tmp`, `/dev/shm`, …):
+//! directories of the sandbox (`<root>/layers/`) mounted there. Where a writable path
+//! needs a new directory in a host directory (`/var/lib/<app>` on a machine without one),
+//! that host directory is rebuilt from a sandbox directory too (`<root>/skeleton/`), its
+//! children bound read-only into it; `/` is one of those. The sandbox's own directory is
+//! read-only inside, but for the charm copy, HOME, TMPDIR and the hook's output.
+//! Every writable place is thus a directory of the sandbox, and before each input the
+//! target puts them back as the first input found them ([`baseline`]): no input sees
+//! another's files.
 //! The Pebble sockets are mounted at the path ops hard-codes, so no patching is needed.
 //! The charm is uid 0, as on a unit, but without the capabilities that could undo the
 //! walls ([`CHARM_CAPABILITIES`] is what it keeps), with `no_new_privs`, and with the
 //! kernel's knobs in `/proc/sys` read-only.
 //! Without bwrap the charm runs uncontained and the worker redirects the Pebble path; the
 //! target says so ([`Sandbox::contained`]).
+
+pub mod baseline;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::symlink;
@@ -84,6 +93,10 @@ pub struct Sandbox {
     /// Host paths that must stay visible (read-only) even where a writable layer hides
     /// the host: the interpreter's environment, the charm's source, the jujuc binary.
     exposed: Vec<PathBuf>,
+    /// Host directories rebuilt inside the walls from a sandbox directory, so that a
+    /// writable path can be made in them (`/` always, with bwrap).
+    skeleton: BTreeSet<PathBuf>,
+    baseline: Option<baseline::Baseline>,
 }
 
 /// Directories never copied into the sandbox's charm copy.
@@ -147,21 +160,47 @@ impl Sandbox {
             Containment::Auto => find_bwrap().ok(),
             Containment::Bwrap => Some(find_bwrap().map_err(SandboxError::NoBwrap)?),
         };
-        let mut w: BTreeSet<PathBuf> = ["/tmp", "/var/tmp", "/run", "/var/lib/juju", "/var/log"]
-            .iter()
-            .map(PathBuf::from)
-            .collect();
+        let mut w: BTreeSet<PathBuf> = [
+            "/tmp",
+            "/var/tmp",
+            "/run",
+            "/var/lib/juju",
+            "/var/log",
+            "/dev/shm",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
         w.extend(writable.iter().filter(|p| p.is_absolute()).cloned());
+        let writable: Vec<PathBuf> = w.into_iter().collect();
+        let skeleton = if bwrap.is_some() {
+            skeleton_of(&writable)
+        } else {
+            BTreeSet::new()
+        };
         let sandbox = Sandbox {
             dir,
             bwrap,
-            writable: w.into_iter().collect(),
+            writable,
             exposed: Vec::new(),
+            skeleton,
+            baseline: None,
         };
-        for w in &sandbox.writable {
-            let layer = sandbox.layer(w);
-            std::fs::create_dir_all(&layer)
-                .map_err(|source| SandboxError::Create { dir: layer, source })?;
+        let dirs = (sandbox.writable.iter().map(|w| sandbox.layer(w)))
+            .chain(sandbox.skeleton.iter().map(|d| sandbox.skeleton_dir(d)));
+        for d in dirs {
+            std::fs::create_dir_all(&d)
+                .map_err(|source| SandboxError::Create { dir: d, source })?;
+        }
+        // The host's symlinks in a rebuilt directory (`/bin -> usr/bin`), as they are.
+        for dir in &sandbox.skeleton {
+            for path in sandbox.host_entries(dir) {
+                if let (Ok(t), Some(name)) = (std::fs::read_link(&path), path.file_name()) {
+                    let link = sandbox.skeleton_dir(dir).join(name);
+                    symlink(t, &link)
+                        .map_err(|source| SandboxError::Create { dir: link, source })?;
+                }
+            }
         }
         Ok(sandbox)
     }
@@ -188,7 +227,10 @@ impl Sandbox {
         self.root().join("tmp")
     }
     pub fn out(&self, name: &str) -> PathBuf {
-        self.root().join("out").join(name)
+        self.out_dir().join(name)
+    }
+    fn out_dir(&self) -> PathBuf {
+        self.root().join("out")
     }
     /// The sandbox directory that appears at `path` inside the walls.
     /// Where the harness finds what the charm sees at `path`, a writable location: its
@@ -210,32 +252,64 @@ impl Sandbox {
         self.root().join("layers").join(name)
     }
 
-    /// Empty everything the charm could write outside its unit state: the writable layers,
-    /// HOME and TMPDIR. Called before every input, so that no input sees another's files.
-    pub fn clear_layers(&self) -> std::io::Result<()> {
-        // A layer nested in another (a storage location under /var/lib/juju), or an exposed
-        // host path under a layer, is mounted on a directory of the outer layer; removing that directory from here would detach
-        // the mount inside the walls. Keep those directories and their parents.
-        let mut keep: BTreeSet<PathBuf> = BTreeSet::new();
-        for outer in &self.writable {
-            for inner in self.writable.iter().chain(&self.exposed) {
-                if let Ok(rel) = inner.strip_prefix(outer) {
-                    let mut p = self.layer(outer).join(rel);
-                    while p != self.layer(outer) {
-                        keep.insert(p.clone());
-                        if !p.pop() {
-                            break;
-                        }
-                    }
-                }
-            }
+    /// Where a host directory rebuilt inside the walls lives in the sandbox.
+    fn skeleton_dir(&self, path: &Path) -> PathBuf {
+        let name = path
+            .display()
+            .to_string()
+            .trim_matches('/')
+            .replace('/', "%");
+        let name = if name.is_empty() { "%".into() } else { name };
+        self.root().join("skeleton").join(name)
+    }
+
+    /// The entries of `dir`, a host directory rebuilt inside the walls, that come from the
+    /// host: not the kernel's own (`/proc`, `/dev`, `/sys`, mounted fresh), nor a writable
+    /// layer or another rebuilt directory.
+    fn host_entries(&self, dir: &Path) -> Vec<PathBuf> {
+        let special = [Path::new("/proc"), Path::new("/dev"), Path::new("/sys")];
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                !special.contains(&p.as_path())
+                    && !self.writable.contains(p)
+                    && !self.skeleton.contains(p)
+            })
+            .collect()
+    }
+
+    /// Every directory of the sandbox the charm can write to: its charm copy, HOME,
+    /// TMPDIR, the hook output, and inside the walls the writable layers and the rebuilt
+    /// host directories.
+    fn writable_trees(&self) -> Vec<PathBuf> {
+        let mut trees = vec![self.charm_dir(), self.home(), self.tmp(), self.out_dir()];
+        if self.contained() {
+            trees.extend(self.writable.iter().map(|w| self.layer(w)));
+            trees.extend(self.skeleton.iter().map(|d| self.skeleton_dir(d)));
         }
-        let mut dirs: Vec<PathBuf> = self.writable.iter().map(|w| self.layer(w)).collect();
-        dirs.extend([self.home(), self.tmp()]);
-        for d in dirs {
-            clear_dir(&d, &keep)?;
-        }
+        trees
+    }
+
+    /// Record the writable trees as they are now, the state every input starts from.
+    /// Taken once the charm's process is up: bubblewrap has made its mount points in the
+    /// sandbox's directories by then, and they belong to the baseline.
+    pub fn take_baseline(&mut self) -> std::io::Result<()> {
+        let store = self.root().join("baseline");
+        self.baseline = Some(baseline::Baseline::take(&self.writable_trees(), &store)?);
         Ok(())
+    }
+
+    /// Put every place the charm can write back as the baseline recorded it (taking the
+    /// baseline first if there is none yet). Called before every input.
+    pub fn restore_baseline(&mut self) -> std::io::Result<baseline::Restored> {
+        match self.baseline.as_mut() {
+            Some(b) => b.restore(),
+            None => self.take_baseline().map(|()| baseline::Restored::default()),
+        }
     }
 
     /// Keep `path` visible inside the walls, read-only (it may live under `/tmp`, which
@@ -308,49 +382,23 @@ impl Sandbox {
         for cap in CHARM_CAPABILITIES {
             a.extend(["--cap-add".into(), cap.to_string()]);
         }
-        let special: BTreeSet<&str> = ["/proc", "/dev", "/sys"].into_iter().collect();
-        // Which existing directories become tmpfs with their children bound read-only
-        // inside, so that a writable path below them can be created; and which writable
-        // paths exist already (a tmpfs goes straight over them).
-        let mut expand: BTreeSet<PathBuf> = BTreeSet::new();
-        expand.insert(PathBuf::from("/"));
-        for w in &self.writable {
-            if !w.exists() {
-                let mut d = w.parent();
-                while let Some(p) = d {
-                    if p.is_dir() {
-                        expand.insert(p.to_path_buf());
-                        break;
-                    }
-                    d = p.parent();
-                }
-            }
-        }
-        // Parents before children: a BTreeSet of paths sorts "/var" before "/var/lib".
-        let mut by_depth: Vec<&PathBuf> = expand.iter().collect();
+        // The host directories rebuilt from the sandbox, parents before children: each is
+        // a sandbox directory bound there, with the host's entries bound read-only (or
+        // linked) into it, and room for a writable path to be made.
+        let mut by_depth: Vec<&PathBuf> = self.skeleton.iter().collect();
         by_depth.sort_by_key(|p| p.components().count());
         for dir in by_depth {
-            if dir != Path::new("/") {
-                a.extend(["--tmpfs".into(), dir.display().to_string()]);
-            }
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let path = e.path();
+            a.extend([
+                "--bind".into(),
+                self.skeleton_dir(dir).display().to_string(),
+                dir.display().to_string(),
+            ]);
+            for path in self.host_entries(dir) {
                 let s = path.display().to_string();
-                if special.contains(s.as_str()) || self.writable.contains(&path) {
-                    continue;
-                }
-                if expand.contains(&path) {
-                    continue; // bound later, as its own tmpfs
-                }
                 match std::fs::symlink_metadata(&path) {
-                    Ok(m) if m.file_type().is_symlink() => {
-                        if let Ok(t) = std::fs::read_link(&path) {
-                            a.extend(["--symlink".into(), t.display().to_string(), s]);
-                        }
-                    }
+                    // Made in the skeleton directory itself (bwrap's --symlink will not
+                    // make one that exists, and the next worker's bwrap would find it).
+                    Ok(m) if m.file_type().is_symlink() => {}
                     Ok(_) => a.extend(["--ro-bind".into(), s.clone(), s]),
                     Err(_) => {}
                 }
@@ -375,8 +423,9 @@ impl Sandbox {
         for p in PROC_READ_ONLY {
             a.extend(["--ro-bind-try".into(), p.to_string(), p.to_string()]);
         }
-        // Each writable path is a directory of the sandbox, so that the harness can empty
-        // it between inputs (a tmpfs would keep one input's files for the next).
+        // Each writable path is a directory of the sandbox, so that the harness can put it
+        // back between inputs (a tmpfs would keep one input's files for the next, for as
+        // long as the worker lives).
         for w in &self.writable {
             a.extend([
                 "--bind".into(),
@@ -390,10 +439,16 @@ impl Sandbox {
                 a.extend(["--ro-bind".into(), s.clone(), s]);
             }
         }
-        // The sandbox itself, writable, at the same path; the Pebble sockets where ops
-        // looks for them.
+        // The sandbox itself at the same path, read-only (its hook tools, resources and
+        // baseline are the harness's), but for what the charm's process writes: the charm
+        // copy (ops keeps its state there), HOME, TMPDIR and the hook's output. The
+        // Pebble sockets where ops looks for them (a socket needs no write access).
         let root = self.root().display().to_string();
-        a.extend(["--bind".into(), root.clone(), root]);
+        a.extend(["--ro-bind".into(), root.clone(), root]);
+        for d in [self.charm_dir(), self.home(), self.tmp(), self.out_dir()] {
+            let d = d.display().to_string();
+            a.extend(["--bind".into(), d.clone(), d]);
+        }
         a.extend([
             "--dir".into(),
             "/charm".into(),
@@ -401,6 +456,10 @@ impl Sandbox {
             self.containers_dir().display().to_string(),
             "/charm/containers".into(),
         ]);
+        // bwrap's /dev is a tmpfs of its own, writable by root and kept for the worker's
+        // life; read-only once every mount point is made (device nodes still answer, and
+        // /dev/shm is a writable layer).
+        a.extend(["--remount-ro".into(), "/dev".into()]);
         a
     }
 }
@@ -425,6 +484,30 @@ pub const CHARM_CAPABILITIES: [&str; 8] = [
 /// Files under `/proc` that change the whole machine when root writes them.
 const PROC_READ_ONLY: [&str; 4] = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"];
 
+/// The host directories to rebuild inside the walls: `/`, and for each writable path that
+/// does not exist on the host, the nearest directory above it that does (unless a writable
+/// layer already holds it).
+fn skeleton_of(writable: &[PathBuf]) -> BTreeSet<PathBuf> {
+    let mut dirs = BTreeSet::from([PathBuf::from("/")]);
+    for w in writable {
+        if w.exists() {
+            continue;
+        }
+        let mut d = w.parent();
+        while let Some(p) = d {
+            if writable.iter().any(|o| p.starts_with(o)) {
+                break;
+            }
+            if p.is_dir() {
+                dirs.insert(p.to_path_buf());
+                break;
+            }
+            d = p.parent();
+        }
+    }
+    dirs
+}
+
 /// Remove sandboxes in `base` whose owner process is gone.
 fn sweep_stale(base: &Path) {
     let Ok(entries) = std::fs::read_dir(base) else {
@@ -446,27 +529,6 @@ fn sweep_stale(base: &Path) {
             let _ = std::fs::remove_dir_all(&path);
         }
     }
-}
-
-/// Remove what is in `dir`, except the directories in `keep` (which are emptied in turn).
-fn clear_dir(dir: &Path, keep: &BTreeSet<PathBuf>) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let p = e?.path();
-        let meta = std::fs::symlink_metadata(&p)?;
-        if keep.contains(&p) {
-            // A directory on the way to a mount point is emptied around it; a file kept is
-            // itself the mount point of an exposed file (the `jujuc` binary when the
-            // checkout lives under /tmp) and stays as it is.
-            if meta.is_dir() {
-                clear_dir(&p, keep)?;
-            }
-        } else if meta.is_dir() {
-            std::fs::remove_dir_all(&p)?;
-        } else {
-            std::fs::remove_file(&p)?;
-        }
-    }
-    Ok(())
 }
 
 fn is_writable_dir(p: &Path) -> bool {
@@ -543,31 +605,91 @@ fn copy_tree(from: &Path, to: &Path, top: bool) -> Result<(), SandboxError> {
 mod tests {
     use super::*;
 
-    /// A file exposed under a writable layer (the `charmfuzz` binary of a checkout under
-    /// /tmp) has its mount point in the layer: emptying the layers keeps it, and removes the
-    /// charm's own files around it.
+    fn sh(sandbox: &Sandbox, script: &str) -> std::process::Output {
+        sandbox
+            .command(&["/bin/sh".into(), "-c".into(), script.into()], "unit-0")
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .output()
+            .expect("bwrap runs")
+    }
+
+    /// Every place a contained charm can write comes back as the baseline had it, in the
+    /// next process made with the same walls too; the mount point of a file exposed under a
+    /// writable layer (the `charmfuzz` binary of a checkout under /tmp) stays.
     #[test]
-    fn clearing_layers_keeps_the_mount_point_of_an_exposed_file() {
+    fn a_restore_undoes_every_write_the_walls_allow_and_keeps_the_mount_points() {
         let charm = tempfile::tempdir().unwrap();
         std::fs::write(charm.path().join("metadata.yaml"), "name: x\n").unwrap();
-        let mut sandbox = Sandbox::create(charm.path(), Containment::None, &[]).unwrap();
+        let mut sandbox = Sandbox::create(charm.path(), Containment::Bwrap, &[]).unwrap();
         let exposed = tempfile::Builder::new()
             .prefix("charmfuzz-exposed")
             .tempfile_in("/tmp")
             .unwrap();
-        sandbox.expose(exposed.path());
-        let layer = sandbox.layer(Path::new("/tmp"));
-        let real = exposed.path().canonicalize().unwrap();
-        let mount_point = layer.join(real.strip_prefix("/tmp").unwrap());
-        std::fs::create_dir_all(mount_point.parent().unwrap()).unwrap();
-        std::fs::write(&mount_point, b"").unwrap();
-        std::fs::write(layer.join("left-by-the-charm"), b"x").unwrap();
-        std::fs::create_dir_all(layer.join("a/b")).unwrap();
+        let exposed = exposed.path().canonicalize().unwrap();
+        sandbox.expose(&exposed);
+        let first = sh(&sandbox, "true");
+        assert!(first.status.success(), "{first:?}");
+        sandbox.take_baseline().unwrap();
 
-        sandbox.clear_layers().expect("the layers empty");
-        assert!(mount_point.is_file(), "the mount point stays");
-        assert!(!layer.join("left-by-the-charm").exists());
-        assert!(!layer.join("a").exists());
+        let charm_dir = sandbox.charm_dir().display().to_string();
+        let places = [
+            "/litter".to_string(),
+            "/tmp/litter".into(),
+            "/var/tmp/litter".into(),
+            "/run/litter".into(),
+            "/var/lib/juju/litter".into(),
+            "/var/log/litter".into(),
+            "/dev/shm/litter".into(),
+            format!("{charm_dir}/litter"),
+        ];
+        let write = places
+            .iter()
+            .map(|p| format!("echo x > {p} || echo FAILED {p}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let wrote = sh(
+            &sandbox,
+            &format!("{write}; echo x >> {charm_dir}/metadata.yaml"),
+        );
+        assert!(
+            wrote.stdout.is_empty() && wrote.status.success(),
+            "every place takes a write: {wrote:?}"
+        );
+        // Where the walls do not bend: the host, bwrap's /dev, the harness's own files.
+        let root = sandbox.root().display().to_string();
+        let blocked = sh(
+            &sandbox,
+            &format!(
+                "for p in /etc/litter /usr/litter /dev/litter {root}/tools/litter; do \
+                 (echo x > $p) 2>/dev/null && echo WROTE $p; done; true"
+            ),
+        );
+        assert!(blocked.stdout.is_empty(), "{blocked:?}");
+
+        let done = sandbox.restore_baseline().unwrap();
+        assert!(done.removed >= places.len(), "{done:?}");
+        let check = places
+            .iter()
+            .map(|p| format!("test -e {p} && echo LEFT {p}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let after = sh(
+            &sandbox,
+            &format!(
+                "{check}; cat {charm_dir}/metadata.yaml; test -f {} || echo EXPOSED-GONE",
+                exposed.display()
+            ),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&after.stdout),
+            "name: x\n",
+            "{after:?}"
+        );
+        let stub = sandbox
+            .layer(Path::new("/tmp"))
+            .join(exposed.strip_prefix("/tmp").unwrap());
+        assert!(stub.is_file(), "the mount point stays");
     }
 
     /// A sweep removes what a dead process left, and nothing a live one owns or is still
