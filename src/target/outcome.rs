@@ -216,8 +216,8 @@ impl Finding {
                 format!("out of memory in {} (MemoryError{})", outcome.hook, at(e))
             }
             (e, FindingKind::TooManyProcesses) => format!(
-                "too many processes in {} (a process could not start for the ceiling, \
-                 [target] max-processes{})",
+                "too many processes in {}{} (a process could not start: the ceiling, \
+                 [target] max-processes, was reached)",
                 outcome.hook,
                 e.as_ref().map(at).unwrap_or_default()
             ),
