@@ -71,6 +71,19 @@ fuzz() { # charm expect(finding|clean)
         [ -n "$repro" ] && grep -q 'Reproducer (an ops.testing test) written to' "$log" ||
             { grep -A3 'eproducer' "$log"; echo "FAIL: no reproducer next to the artifact for $charm" >&2; return 1; }
         echo "$charm: reproducer next to the artifact: reproducers/$(basename "$repro")"
+        # The artifact (found with CHARMFUZZ_MAX_STEPS=12) is one story everywhere:
+        # replay, minimize and repro give the finding back with no flag and no variable.
+        local art; art="$(ls "$work/$charm/artifacts/"crash-* | head -1)"
+        local sig; sig="$(sed -n 's/^signature: //p' "$log" | head -1)"
+        local bin=./target/release/charmfuzz dir="examples/charms/$charm"
+        "$bin" replay --charm "$dir" "$art" >"$work/$charm/replay.log" 2>&1 || true
+        grep -qxF "signature: $sig" "$work/$charm/replay.log" ||
+            { tail -20 "$work/$charm/replay.log"; echo "FAIL: $charm: replay with no flags lost $sig" >&2; return 1; }
+        "$bin" minimize --charm "$dir" -o "$art.min" "$art" >"$work/$charm/min.log" 2>&1 ||
+            { tail -20 "$work/$charm/min.log"; echo "FAIL: $charm: minimize with no flags" >&2; return 1; }
+        "$bin" repro --charm "$dir" --check -o "$work/$charm/test_repro.py" "$art.min" >"$work/$charm/repro.log" 2>&1 ||
+            { tail -20 "$work/$charm/repro.log"; echo "FAIL: $charm: repro --check with no flags" >&2; return 1; }
+        echo "$charm: replay, minimize ($(sed -n 's/^minimized: \(.*\) steps.*/\1/p' "$work/$charm/min.log" | head -1) steps) and repro --check with no flags: $sig"
     else
         echo "$charm: no finding in ${execs:-?} runs, ${took}s (exit $status)"
         if [ "$expect" = finding ] || [ "$status" != 0 ]; then
@@ -94,7 +107,7 @@ first="$(echo $charms | cut -d' ' -f1)"
 if wants tmin; then
     artifact="$(ls "$work/$first/artifacts/"crash-* | head -1)"
     signature() { # charm input (`run` exits 1 on a finding, as it should here)
-        { CHARMFUZZ_MAX_STEPS=12 ./target/release/charmfuzz run --charm "examples/charms/$1" \
+        { ./target/release/charmfuzz run --charm "examples/charms/$1" \
             --input "$2" || true; } | sed -n 's/^signature: //p'
     }
     before="$(signature "$first" "$artifact")"

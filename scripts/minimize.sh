@@ -2,7 +2,7 @@
 # Minimise a corpus or a crash.
 #
 # Usage: scripts/minimize.sh corpus [--charm DIR] [--corpus DIR]
-#        scripts/minimize.sh crash ARTIFACT... [--charm DIR] [--max-steps N]
+#        scripts/minimize.sh crash ARTIFACT... [--charm DIR]
 #
 #   corpus   `cargo fuzz cmin`: keep the smallest set of inputs that reaches the same
 #            coverage (the charm's lines and lifecycle features); the corpus defaults to
@@ -14,8 +14,9 @@
 #            scripts/bench-minimize.sh)
 #
 #   --charm DIR      the charm (default: examples/charms/demo-k8s)
-#   --max-steps N    the CHARMFUZZ_MAX_STEPS the finding was made with (default: the
-#                    variable, else 64)
+#
+# An input is one story whatever found it (the bytes alone say it), so no setting of the
+# fuzzing run is needed here.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
@@ -29,13 +30,11 @@ case "$what" in
 esac
 charm=examples/charms/demo-k8s
 corpus=
-max_steps="${CHARMFUZZ_MAX_STEPS:-64}"
 artifacts=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --charm) charm="$2"; shift 2 ;;
         --corpus) corpus="$2"; shift 2 ;;
-        --max-steps) max_steps="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "minimize: unknown option $1" >&2; exit 2 ;;
         *) artifacts+=("$1"); shift ;;
@@ -51,7 +50,7 @@ if [ "$what" = corpus ]; then
     before="$(ls "$corpus" | wc -l)"
     log="$(mktemp)"
     trap 'rm -f "$log"' EXIT
-    CHARMFUZZ_CHARM="$charm" CHARMFUZZ_MAX_STEPS="$max_steps" \
+    CHARMFUZZ_CHARM="$charm" \
         cargo fuzz cmin -s none -O lifecycle "$corpus" -- -timeout=600 >"$log" 2>&1 ||
         { tail -20 "$log" >&2; echo "minimize: cmin failed" >&2; exit 1; }
     echo "corpus $corpus: $before -> $(ls "$corpus" | wc -l) inputs"
@@ -59,6 +58,6 @@ else
     [ "${#artifacts[@]}" -gt 0 ] || { echo "minimize: crash needs at least one artifact" >&2; exit 2; }
     for a in "${artifacts[@]}"; do
         echo "== $a"
-        target/release/charmfuzz minimize --charm "$charm" --max-steps "$max_steps" "$a"
+        target/release/charmfuzz minimize --charm "$charm" "$a"
     done
 fi

@@ -13,7 +13,8 @@
 #   --corpus DIR     the corpus to restore and grow (default: corpus/lifecycle[-<charm>]);
 #                    a CI job caches this directory between nights
 #   --store DIR      the crash store (default: crashes/<charm>)
-#   --max-steps N    actions per story (CHARMFUZZ_MAX_STEPS; default 64)
+#   --max-steps N    actions a story may grow to, 1 to 64 (CHARMFUZZ_MAX_STEPS; default 64);
+#                    the findings replay with no such flag
 #   --no-setup       skip scripts/setup.sh (bubblewrap, the Python venv, cargo-fuzz)
 #
 # Steps: set up; seed from corpus/stories/<charm>/ if there are stories (read alongside the
@@ -44,7 +45,7 @@ while [ $# -gt 0 ]; do
         --store) store="$2"; shift 2 ;;
         --max-steps) max_steps="$2"; shift 2 ;;
         --no-setup) setup=0; shift ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "nightly: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -104,7 +105,7 @@ new=0
 if [ "${#found[@]}" -gt 0 ]; then
     echo "== nightly: triaging ${#found[@]} artifact(s) into $store"
     triage=0
-    "$charmfuzz" triage --charm "$charm" --store "$store" --max-steps "$max_steps" "${found[@]}" \
+    "$charmfuzz" triage --charm "$charm" --store "$store" "${found[@]}" \
         >"$work/triage.log" || triage=$?
     cat "$work/triage.log"
     case "$triage" in

@@ -85,19 +85,44 @@ impl Charm {
         self.config.engine.clone()
     }
 
-    /// The engine's decoder for this charm, reading `bytes` (a fuzzer input), with at most
-    /// `max_steps` actions before the story winds down.
+    /// The engine's decoder for this charm, reading `bytes` (a fuzzer input). The story
+    /// winds down after [`STORY_MAX_STEPS`] actions, or after `max_steps` when a generator
+    /// asks for fewer (`charmfuzz random --steps`): such a story is kept as the bytes
+    /// [`Charm::fit`] cuts, which tell it under the ceiling alone.
     pub fn decoder<'a>(&'a self, bytes: &'a [u8], max_steps: Option<usize>) -> Decoder<'a, 'a> {
-        let d = Decoder::from_bytes(
+        Decoder::from_bytes(
             self.spec.clone(),
             self.options(),
             &self.weights,
             &self.vocab,
             bytes,
-        );
-        match max_steps {
-            Some(n) => d.with_max_steps(n),
-            None => d,
+        )
+        .with_max_steps(max_steps.map_or(STORY_MAX_STEPS, |n| n.min(STORY_MAX_STEPS)))
+    }
+
+    /// `bytes` cut to the story they told when it wound down after `steps` actions:
+    /// `lived` is that story as the charm lived it (the choices the decoder offered
+    /// depended on what the charm did). A story that reached `steps` stops reading the
+    /// tape there, and a tape that ends there winds the story down the same way, so the
+    /// cut bytes tell the same story with no limit given. A shorter story is left whole.
+    /// Without `lived` (bytes no charm has run yet, as the mutator writes them), every
+    /// hook is taken to succeed.
+    pub fn fit(&self, bytes: &[u8], lived: Option<&crate::engine::Trace>, steps: usize) -> Vec<u8> {
+        let mut d = self.decoder(bytes, Some(steps));
+        match lived {
+            Some(t) => d.simulate_as(t),
+            None => d.simulate(),
         }
+        let end = match d.step_ends() {
+            ends if d.trace().steps.len() >= steps && steps > 0 => ends[steps - 1],
+            _ => bytes.len(),
+        };
+        bytes[..end.min(bytes.len())].to_vec()
     }
 }
+
+/// Actions in a story before it winds down, whichever command decodes it: one ceiling,
+/// not a setting, so that fuzzer bytes alone say the story and a finding replays,
+/// minimises and gives its reproducer with no flags. A fuzzer that wants shorter stories
+/// (`CHARMFUZZ_MAX_STEPS`) cuts the inputs it writes ([`Charm::fit`]) instead.
+pub const STORY_MAX_STEPS: usize = 64;

@@ -40,7 +40,7 @@
 //! | `CHARMFUZZ_PYTHON` | the charm's interpreter | `[target] python`, the charm's venv, the project's `.venv` |
 //! | `CHARMFUZZ_MODE` | `fork` or `exec` | `[target] mode`, fork |
 //! | `CHARMFUZZ_TIMEOUT` | seconds per hook | `[target] timeout`, 30 |
-//! | `CHARMFUZZ_MAX_STEPS` | actions per story (also read by `charmfuzz run --input`, `replay`, `minimize`) | 64 |
+//! | `CHARMFUZZ_MAX_STEPS` | actions the mutator lets a story grow to, at most 64 (it cuts the inputs it writes: any command replays them as the same story, [`Charm::fit`]) | 64 |
 //! | `CHARMFUZZ_ONLY` | hunt one bug: only a failure whose signature or title contains this is a finding; other failures are retried as Juju would and the story goes on | all |
 //! | `CHARMFUZZ_MUTATOR` | `structure` or `bytes` (libFuzzer's own) | structure |
 //! | `CHARMFUZZ_FEEDBACK` | what libFuzzer sees: `all` (the charm's code and the lifecycle features), `code` (the charm's code only), `0` (nothing) | all |
@@ -54,7 +54,7 @@
 //! (`<exe>.charmfuzz/`, see [`bundle_dir`]) gives the charm, the Python and the `charmfuzz`
 //! binary: that is how the target runs from a ClusterFuzzLite `$OUT`.
 
-use crate::charm::Charm;
+use crate::charm::{Charm, STORY_MAX_STEPS};
 use crate::engine::{Action, ActionKind, Decoder, Trace, seed_bytes};
 use crate::reproduce;
 use crate::story;
@@ -113,10 +113,11 @@ pub struct FuzzSettings {
 /// that the machine demo's bugs were no longer found in `fuzz-demo`'s budget).
 pub const DEFAULT_FRONTIER: u8 = 25;
 
-/// Actions per story unless `CHARMFUZZ_MAX_STEPS` says otherwise. An input is replayed,
-/// minimised and triaged with the same limit it was found with: past it the story winds
-/// down instead of going on, so another limit tells another story.
-pub const DEFAULT_MAX_STEPS: usize = 64;
+/// Actions the mutator lets a story grow to unless `CHARMFUZZ_MAX_STEPS` says otherwise:
+/// the decoder's own ceiling. A lower limit is kept by cutting the inputs the mutator
+/// writes ([`Charm::fit`]), never by decoding differently, so an input is one story in
+/// the fuzz target, `replay`, `minimize`, `repro` and `triage` alike.
+pub const DEFAULT_MAX_STEPS: usize = STORY_MAX_STEPS;
 
 /// What libFuzzer is shown of each input (`CHARMFUZZ_FEEDBACK`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,11 +204,15 @@ impl FuzzSettings {
                     })?;
         }
         let max_steps = match var("CHARMFUZZ_MAX_STEPS") {
-            Some(v) => v.parse().map_err(|_| FuzzSetupError::Env {
-                var: "CHARMFUZZ_MAX_STEPS",
-                value: v,
-                why: "expected a number",
-            })?,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=STORY_MAX_STEPS).contains(n))
+                .ok_or(FuzzSetupError::Env {
+                    var: "CHARMFUZZ_MAX_STEPS",
+                    value: v,
+                    why: "expected a number of actions from 1 to 64 (the decoder's ceiling)",
+                })?,
             None => DEFAULT_MAX_STEPS,
         };
         let structure_mutator = match var("CHARMFUZZ_MUTATOR").as_deref() {
@@ -345,7 +350,7 @@ impl LifecycleFuzzer {
         if self.target.only.is_some() {
             return Ok(None);
         }
-        let report = self.target.run_bytes(data, Some(self.settings.max_steps))?;
+        let report = self.target.run_bytes(data, None)?;
         let Some(finding) = report.finding else {
             return Ok(None);
         };
@@ -355,7 +360,7 @@ impl LifecycleFuzzer {
 
     /// Play one input.
     pub fn run_one(&mut self, data: &[u8]) -> Result<Verdict, TargetError> {
-        let report = self.target.run_bytes(data, Some(self.settings.max_steps))?;
+        let report = self.target.run_bytes(data, None)?;
         self.lived.remember(data, &report.trace);
         if let Some(map) = self.target.coverage_mut() {
             if !self.settings.hit_counts {
@@ -395,11 +400,25 @@ impl LifecycleFuzzer {
         // smaller input (`cargo fuzz tmin`).
         if max_size >= size && rng.below(100) < usize::from(self.settings.frontier) {
             if let Some(n) = self.frontier_turn(data, max_size, &mut rng) {
-                return n;
+                return self.fit(data, n);
             }
         }
         let m = self.mutation(&data[..size]);
-        mutate(&m, data, size, max_size, seed)
+        let n = mutate(&m, data, size, max_size, seed);
+        self.fit(data, n)
+    }
+
+    /// Keep a mutated input within `CHARMFUZZ_MAX_STEPS` by cutting its bytes, so that it
+    /// tells the same story wherever it is decoded ([`Charm::fit`]); its new length.
+    fn fit(&self, data: &mut [u8], n: usize) -> usize {
+        if self.settings.max_steps >= STORY_MAX_STEPS {
+            return n;
+        }
+        let cut = self
+            .target
+            .charm()
+            .fit(&data[..n], None, self.settings.max_steps);
+        cut.len()
     }
 
     /// One frontier turn written to `out`; `None` when the frontier is empty or its pick
@@ -495,15 +514,13 @@ impl LifecycleFuzzer {
         artifact: &Path,
     ) -> Result<reproduce::Written, reproduce::ReproError> {
         let command = format!(
-            "charmfuzz replay --charm {} --max-steps {} {}",
+            "charmfuzz replay --charm {} {}",
             shell_word(&self.settings.charm_dir.display().to_string()),
-            self.settings.max_steps,
             shell_word(&artifact.display().to_string())
         );
         reproduce::write(
             &mut self.target,
             data,
-            Some(self.settings.max_steps),
             report,
             &command,
             reproduce::Shape::Auto,
@@ -597,11 +614,7 @@ pub fn next_steps(
         .as_deref()
         .map(short)
         .unwrap_or_else(|| "charmfuzz".into());
-    let common = format!(
-        "--charm {} --max-steps {}",
-        short(&settings.charm_dir),
-        settings.max_steps
-    );
+    let common = format!("--charm {}", short(&settings.charm_dir));
     let a = short(artifact);
     let reproducer = match reproducer {
         Some(Ok(path)) => format!(
@@ -1586,8 +1599,9 @@ pub fn random_search(
                 });
             seen.runs += 1;
             if stop(f) {
+                // Cut to the story it told, which the bytes alone then tell everywhere.
+                result.input = Some(target.charm().fit(&bytes, Some(&report.trace), max_steps));
                 result.finding = Some(report);
-                result.input = Some(bytes);
                 break;
             }
         }
@@ -2349,6 +2363,54 @@ mod walk {
             finding.title
         );
         eprintln!("appends per step: {appends:?}");
+    }
+
+    /// With `CHARMFUZZ_MAX_STEPS`, the mutator writes inputs that tell stories of at most
+    /// that many actions when decoded with no limit (as `replay` and the fuzz target
+    /// decode them): it cuts its output, where uncut it would often go past.
+    #[test]
+    fn the_mutator_keeps_its_step_limit_in_the_bytes_it_writes() {
+        let dir = default_charm_dir();
+        let charm = Charm::load(&dir).unwrap().for_target();
+        let jujuc = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/charmfuzz");
+        let limit = 6;
+        let settings = FuzzSettings {
+            charm_dir: dir,
+            config: TargetConfig::default(),
+            max_steps: limit,
+            only: None,
+            structure_mutator: true,
+            feedback: Feedback::All,
+            cover_ops: false,
+            hit_counts: false,
+            harness_coverage: false,
+            frontier: 0,
+            jujuc: jujuc.is_file().then_some(jujuc),
+        };
+        let mut fuzzer = LifecycleFuzzer::new(settings, charm.clone()).unwrap();
+        let parent = random_story(3, 5);
+        let steps = |b: &[u8]| charm.decoder(b, None).run_to_end().steps.len();
+        let mut past = 0;
+        for seed in 0..300u32 {
+            let mut buf = parent.clone();
+            buf.resize(4096, 0);
+            let n = fuzzer.mutate(&mut buf, parent.len(), 4096, seed);
+            assert!(
+                steps(&buf[..n]) <= limit,
+                "seed {seed}: {} steps",
+                steps(&buf[..n])
+            );
+            // The same turn without the cut.
+            let mut raw = parent.clone();
+            raw.resize(4096, 0);
+            let m = fuzzer.mutation(&parent);
+            let k = mutate(&m, &mut raw, parent.len(), 4096, seed);
+            past += usize::from(steps(&raw[..k]) > limit);
+        }
+        assert!(
+            past > 0,
+            "no mutation went past the limit: the test shows nothing"
+        );
     }
 
     /// A story that starts a restore and then ends it (the check recovers) is swept from

@@ -3,9 +3,7 @@
 use anyhow::{Context, Result, bail};
 use charmfuzz::charm::Charm;
 use charmfuzz::engine::{self, ActionKind, HookKind, Trace, seed_bytes};
-use charmfuzz::fuzzing::{
-    DEFAULT_MAX_STEPS, random_search, random_story, random_story_len, shell_word,
-};
+use charmfuzz::fuzzing::{random_search, random_story, random_story_len, shell_word};
 use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
 use charmfuzz::target::coverage::{CODE_SLOTS, CoverageMap};
@@ -105,8 +103,6 @@ struct CoverageCmd {
     #[arg(long, conflicts_with = "lcov")]
     no_lines: bool,
     #[command(flatten)]
-    limit: MaxSteps,
-    #[command(flatten)]
     target: TargetArgs,
 }
 
@@ -127,8 +123,6 @@ struct ReproCmd {
     /// charm deferred are waiting at it.
     #[arg(long, value_enum, default_value_t = charmfuzz::reproduce::Shape::Auto)]
     shape: charmfuzz::reproduce::Shape,
-    #[command(flatten)]
-    limit: MaxSteps,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -162,8 +156,6 @@ struct TriageCmd {
     #[arg(long)]
     no_minimize: bool,
     #[command(flatten)]
-    limit: MaxSteps,
-    #[command(flatten)]
     target: TargetArgs,
 }
 
@@ -176,8 +168,6 @@ struct ReplayCmd {
     /// Run it this many times and report whether the finding is steady.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     times: u32,
-    #[command(flatten)]
-    limit: MaxSteps,
     /// Print the run as JSON (the trace with each event's outcome, and the finding).
     #[arg(long)]
     json: bool,
@@ -195,8 +185,6 @@ struct MinimizeCmd {
     #[arg(short, long)]
     output: Option<PathBuf>,
     #[command(flatten)]
-    limit: MaxSteps,
-    #[command(flatten)]
     target: TargetArgs,
 }
 
@@ -213,13 +201,11 @@ struct RunCmd {
     /// Run a random story from this seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Actions in a random story.
-    #[arg(long, default_value_t = 30)]
+    /// Actions in a random story (at most 64, the decoder's ceiling).
+    #[arg(long, default_value_t = 30, value_parser = story_steps())]
     steps: usize,
     #[command(flatten)]
     target: TargetArgs,
-    #[command(flatten)]
-    limit: MaxSteps,
     /// Keep going after a finding (Juju retries the failed hook; the story continues).
     #[arg(long)]
     keep_going: bool,
@@ -230,15 +216,6 @@ struct RunCmd {
     /// the story reached (what libFuzzer would see).
     #[arg(long)]
     coverage: bool,
-}
-
-/// The limit a finding was made with: past it the story winds down, so replaying with
-/// another limit tells another story.
-#[derive(Args)]
-struct MaxSteps {
-    /// Actions before a story from fuzzer bytes winds down: the limit the fuzzer ran with.
-    #[arg(long, env = "CHARMFUZZ_MAX_STEPS", default_value_t = DEFAULT_MAX_STEPS)]
-    max_steps: usize,
 }
 
 /// How the charm runs (overriding its `charmfuzz.toml`).
@@ -300,8 +277,9 @@ struct RandomCmd {
     /// How many random stories to run at most.
     #[arg(long, default_value_t = 100)]
     runs: u64,
-    /// Actions per story.
-    #[arg(long, default_value_t = 12)]
+    /// Actions per story (at most 64, the decoder's ceiling). A finding's input is cut to
+    /// its story, so it replays as found with no flags.
+    #[arg(long, default_value_t = 12, value_parser = story_steps())]
     steps: usize,
     /// The first story's seed (story i uses seed + i).
     #[arg(long, default_value_t = 0)]
@@ -351,8 +329,8 @@ struct Simulate {
     /// Seed for the random bytes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Number of actions before the story winds down.
-    #[arg(long, default_value_t = 30)]
+    /// Number of actions before the story winds down (at most 64, the decoder's ceiling).
+    #[arg(long, default_value_t = 30, value_parser = story_steps())]
     steps: usize,
     /// Print the JSON trace instead of the story.
     #[arg(long)]
@@ -415,6 +393,11 @@ struct DecodeCmd {
     charm: CharmArg,
     #[arg(long)]
     json: bool,
+}
+
+/// `--steps`: from 1 action to the decoder's ceiling.
+fn story_steps() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..=charmfuzz::charm::STORY_MAX_STEPS as u64)
 }
 
 fn decode_all(charm: &Charm, bytes: &[u8], max_steps: Option<usize>) -> Trace {
@@ -652,7 +635,7 @@ fn run_charm(r: RunCmd) -> Result<ExitCode> {
         (Some(t), _, _) => target.run_trace(&read_trace(t)?)?,
         (None, Some(i), _) => {
             let bytes = std::fs::read(i).with_context(|| format!("cannot read {}", i.display()))?;
-            target.run_bytes(&bytes, Some(r.limit.max_steps))?
+            target.run_bytes(&bytes, None)?
         }
         (None, None, seed) => {
             let bytes = random_story(seed.unwrap_or(0), r.steps);
@@ -735,7 +718,7 @@ fn replay(r: ReplayCmd) -> Result<ExitCode> {
     let charm = r.charm.load()?;
     let mut target = r.target.start(&charm, &r.charm.charm)?;
     let bytes = read_input(&r.input, &mut target)?;
-    let report = target.run_bytes(&bytes, Some(r.limit.max_steps))?;
+    let report = target.run_bytes(&bytes, None)?;
     if r.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -746,7 +729,7 @@ fn replay(r: ReplayCmd) -> Result<ExitCode> {
         let first = report.finding.as_ref().map(|f| f.signature.clone());
         let mut same = 1;
         for i in 2..=r.times {
-            let again = target.run_bytes(&bytes, Some(r.limit.max_steps))?;
+            let again = target.run_bytes(&bytes, None)?;
             if again.finding.as_ref().map(|f| &f.signature) == first.as_ref() {
                 same += 1;
             }
@@ -806,7 +789,7 @@ fn coverage_cmd(c: CoverageCmd) -> Result<ExitCode> {
         progress(&format!("coverage: {}/{} inputs", i + 1, inputs.len()));
         let bytes = read_input(path, &mut target)?;
         let report = target
-            .run_bytes(&bytes, Some(c.limit.max_steps))
+            .run_bytes(&bytes, None)
             .with_context(|| format!("cannot run {}", path.display()))?;
         map.add(&report.trace);
     }
@@ -852,7 +835,7 @@ fn minimize_cmd(m: MinimizeCmd) -> Result<ExitCode> {
     let mut target = m.target.start(&charm, &m.charm.charm)?;
     let bytes = read_input(&m.input, &mut target)?;
     let start = std::time::Instant::now();
-    let result = charmfuzz::minimize::minimize(&mut target, &bytes, Some(m.limit.max_steps), |p| {
+    let result = charmfuzz::minimize::minimize(&mut target, &bytes, |p| {
         progress(&format!(
             "minimize: {:<12} {:>4} candidates · best {} steps, {} bytes",
             format!("{:?}", p.stage),
@@ -897,7 +880,7 @@ fn repro_cmd(r: ReproCmd) -> Result<ExitCode> {
     let charm = r.charm.load()?;
     let mut target = r.target.start(&charm, &r.charm.charm)?;
     let bytes = read_input(&r.input, &mut target)?;
-    let run = target.run_bytes(&bytes, Some(r.limit.max_steps))?;
+    let run = target.run_bytes(&bytes, None)?;
     let Some(finding) = run.finding.clone() else {
         bail!(
             "{} ends without a finding on this charm: nothing to reproduce",
@@ -917,21 +900,12 @@ fn repro_cmd(r: ReproCmd) -> Result<ExitCode> {
         ))
     });
     let command = format!(
-        "charmfuzz replay --charm {} --max-steps {} {}",
+        "charmfuzz replay --charm {} {}",
         shell_word(&r.charm.charm.display().to_string()),
-        r.limit.max_steps,
         shell_word(&r.input.display().to_string())
     );
-    let written = reproduce::write(
-        &mut target,
-        &bytes,
-        Some(r.limit.max_steps),
-        &run,
-        &command,
-        r.shape,
-        &out,
-    )
-    .with_context(|| format!("cannot write a reproducer for {}", r.input.display()))?;
+    let written = reproduce::write(&mut target, &bytes, &run, &command, r.shape, &out)
+        .with_context(|| format!("cannot write a reproducer for {}", r.input.display()))?;
     println!("finding: {}", finding.title);
     println!(
         "reproducer written to {} ({}){}",
@@ -993,20 +967,15 @@ fn triage(t: TriageCmd) -> Result<ExitCode> {
         let original = read_input(path, &mut target)?;
         let label = format!("[{}/{}] {}", n + 1, t.inputs.len(), path.display());
         let (input, run) = if t.no_minimize {
-            let run = target.run_bytes(&original, Some(t.limit.max_steps))?;
+            let run = target.run_bytes(&original, None)?;
             (original.clone(), run)
         } else {
-            let result = charmfuzz::minimize::minimize(
-                &mut target,
-                &original,
-                Some(t.limit.max_steps),
-                |p| {
-                    progress(&format!(
-                        "{label}: minimizing, {} candidates, {} steps",
-                        p.runs, p.steps
-                    ))
-                },
-            );
+            let result = charmfuzz::minimize::minimize(&mut target, &original, |p| {
+                progress(&format!(
+                    "{label}: minimizing, {} candidates, {} steps",
+                    p.runs, p.steps
+                ))
+            });
             progress_done();
             match result {
                 Ok(m) => (m.input, m.report),
@@ -1028,21 +997,18 @@ fn triage(t: TriageCmd) -> Result<ExitCode> {
             ops: info.ops.clone(),
             python: info.python.clone(),
             artifact: Some(path.display().to_string()),
-            max_steps: t.limit.max_steps,
         };
         let mut report = FindingReport::new(&run, &from)?;
         if store.would_keep(&report) {
             let path = store.folder(&report.signature).join(REPRODUCER_FILE);
             let command = format!(
-                "charmfuzz replay --charm {} --max-steps {} {}",
+                "charmfuzz replay --charm {} {}",
                 shell_word(&charm_dir.display().to_string()),
-                t.limit.max_steps,
                 shell_word(&path.with_file_name("input").display().to_string())
             );
             match charmfuzz::reproduce::write(
                 &mut target,
                 &input,
-                Some(t.limit.max_steps),
                 &run,
                 &command,
                 charmfuzz::reproduce::Shape::Auto,

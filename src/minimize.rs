@@ -68,7 +68,6 @@ pub fn failing_steps(report: &RunReport) -> usize {
 
 struct Search<'a, F: FnMut(Progress)> {
     target: &'a mut Target,
-    max_steps: Option<usize>,
     signature: String,
     best: Vec<u8>,
     report: RunReport,
@@ -80,7 +79,7 @@ impl<F: FnMut(Progress)> Search<'_, F> {
     /// Play `candidate`; keep it if it fails the same way in no more steps.
     fn try_input(&mut self, stage: Stage, candidate: Vec<u8>) -> Result<bool, TargetError> {
         self.runs += 1;
-        let report = self.target.run_bytes(&candidate, self.max_steps)?;
+        let report = self.target.run_bytes(&candidate, None)?;
         let same = report
             .finding
             .as_ref()
@@ -175,22 +174,22 @@ impl<F: FnMut(Progress)> Search<'_, F> {
     }
 }
 
-/// Shrink `input` (which must end with a finding when played against `target`, with the
-/// same `max_steps` as the fuzzer) to a shorter story with the same signature.
+/// Shrink `input` (which must end with a finding when played against `target`) to a
+/// shorter story with the same signature. Every candidate is a story of its bytes alone
+/// (the decoder's one ceiling, [`crate::charm::STORY_MAX_STEPS`]), so what it returns
+/// replays as it failed here, under any command.
 pub fn minimize(
     target: &mut Target,
     input: &[u8],
-    max_steps: Option<usize>,
     progress: impl FnMut(Progress),
 ) -> Result<Minimized, MinimizeError> {
-    let report = target.run_bytes(input, max_steps)?;
+    let report = target.run_bytes(input, None)?;
     let Some(finding) = &report.finding else {
         return Err(MinimizeError::NoFinding);
     };
     let mut s = Search {
         signature: finding.signature.clone(),
         target,
-        max_steps,
         best: input.to_vec(),
         report,
         runs: 1,

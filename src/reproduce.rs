@@ -59,13 +59,12 @@ pub enum Shape {
 pub fn write(
     target: &mut Target,
     bytes: &[u8],
-    max_steps: Option<usize>,
     run: &RunReport,
     command: &str,
     shape: Shape,
     path: &Path,
 ) -> Result<Written, ReproError> {
-    let (text, scenes) = render(target, bytes, max_steps, run, command, shape, path)?;
+    let (text, scenes) = render(target, bytes, run, command, shape, path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| ReproError::Io {
             what: "cannot create",
@@ -96,7 +95,6 @@ pub fn write(
 pub fn render(
     target: &mut Target,
     bytes: &[u8],
-    max_steps: Option<usize>,
     run: &RunReport,
     command: &str,
     shape: Shape,
@@ -106,7 +104,7 @@ pub fn render(
     let mut capture = |every: bool| -> Result<Vec<repro::Scene>, ReproError> {
         target.scene_before = Some(finding.event);
         target.scene_every_event = every;
-        let replay = target.run_bytes(bytes, max_steps);
+        let replay = target.run_bytes(bytes, None);
         target.scene_before = None;
         target.scene_every_event = false;
         replay?;

@@ -105,7 +105,6 @@ pub struct Provenance {
     pub ops: String,
     pub python: String,
     pub artifact: Option<String>,
-    pub max_steps: usize,
 }
 
 impl FindingReport {
@@ -160,14 +159,8 @@ impl FindingReport {
             trace: run.trace.clone(),
             artifact: from.artifact.clone(),
             seen: 1,
-            reproduce: format!(
-                "charmfuzz replay --charm {charm_arg} --max-steps {} {trace_file}",
-                from.max_steps
-            ),
-            minimize: format!(
-                "charmfuzz minimize --charm {charm_arg} --max-steps {} input",
-                from.max_steps
-            ),
+            reproduce: format!("charmfuzz replay --charm {charm_arg} {trace_file}"),
+            minimize: format!("charmfuzz minimize --charm {charm_arg} input"),
             reproducer: None,
         })
     }

@@ -328,3 +328,36 @@ fn the_charms_fuzzing_config_steers_decoding() {
         "notices {notices}, config samples {samples}"
     );
 }
+
+/// An input is one story wherever it is read. `charmfuzz random --steps N` decodes its
+/// bytes with a limit of N actions and keeps them cut by `Charm::fit`: decoded with no
+/// limit (as `replay`, `minimize`, `repro` and `triage` do), the cut bytes tell the same
+/// story, for machine and Kubernetes charms alike. Uncut, many would tell another one.
+#[test]
+fn a_story_cut_to_its_steps_is_the_same_story_with_no_limit() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["examples/charms/demo-k8s", "examples/charms/demo-machine"] {
+        let charm = charmfuzz::charm::Charm::load(&root.join(dir))
+            .unwrap()
+            .for_target();
+        let mut told_another = 0;
+        for seed in 0..200 {
+            let steps = 1 + (seed as usize % 16);
+            let bytes = charmfuzz::fuzzing::random_story(seed, steps);
+            let limited = charm.decoder(&bytes, Some(steps)).run_to_end();
+            let cut = charm.fit(&bytes, Some(&limited), steps);
+            let again = charm.decoder(&cut, None).run_to_end();
+            assert_eq!(
+                limited.to_json(),
+                again.to_json(),
+                "{dir}, seed {seed}, {steps} steps: the cut bytes tell another story"
+            );
+            let uncut = charm.decoder(&bytes, None).run_to_end();
+            told_another += usize::from(uncut.to_json() != limited.to_json());
+        }
+        assert!(
+            told_another > 50,
+            "{dir}: only {told_another} of 200 differ uncut"
+        );
+    }
+}

@@ -77,7 +77,6 @@ fn finding_story_text_and_report() {
         ops: "[ops]".into(),
         python: "[python]".into(),
         artifact: Some("fuzz/artifacts/lifecycle/crash-0000".into()),
-        max_steps: 64,
     };
     let finding = FindingReport::new(&report, &from).unwrap();
     stable().bind(|| {
@@ -99,7 +98,6 @@ fn reproducer_file() {
     let (text, scenes) = charmfuzz::reproduce::render(
         &mut target,
         &bytes,
-        None,
         &report,
         "charmfuzz replay --charm examples/charms/demo-k8s crash-0000",
         charmfuzz::reproduce::Shape::Auto,

@@ -71,7 +71,7 @@ fn minimize_drops_idle_steps_and_keeps_the_signature() {
         f.signature
     );
     let mut stages = Vec::new();
-    let m = minimize::minimize(&mut target, &input, None, |p| stages.push(p.stage)).unwrap();
+    let m = minimize::minimize(&mut target, &input, |p| stages.push(p.stage)).unwrap();
     let after = m.report.finding.as_ref().unwrap();
     assert_eq!(after.signature, f.signature, "minimising kept the bug");
     assert_eq!(m.steps_before, f.step + 1);
@@ -93,7 +93,7 @@ fn minimize_drops_idle_steps_and_keeps_the_signature() {
 fn minimize_refuses_an_input_without_a_finding() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut target = demo();
-    let err = minimize::minimize(&mut target, &[], None, |_| {}).unwrap_err();
+    let err = minimize::minimize(&mut target, &[], |_| {}).unwrap_err();
     assert!(matches!(err, minimize::MinimizeError::NoFinding), "{err}");
 }
 
@@ -103,7 +103,7 @@ fn the_store_files_one_folder_per_signature_and_counts_repeats() {
     let mut target = demo();
     let input = padded_bug2(&mut target);
     let long = target.run_bytes(&input, None).unwrap();
-    let short = minimize::minimize(&mut target, &input, None, |_| {}).unwrap();
+    let short = minimize::minimize(&mut target, &input, |_| {}).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let store = CrashStore::open(&tmp.path().join("crashes")).unwrap();
     let from = Provenance {
@@ -111,7 +111,6 @@ fn the_store_files_one_folder_per_signature_and_counts_repeats() {
         ops: "3.x".into(),
         python: "3.11".into(),
         artifact: Some("crash-123".into()),
-        max_steps: 64,
     };
 
     let first = store
