@@ -27,7 +27,11 @@ fn charm_dir(name: &str) -> PathBuf {
 }
 
 fn target(name: &str, mode: Mode) -> Target {
-    let dir = charm_dir(name);
+    target_in(&charm_dir(name), mode)
+}
+
+fn target_in(dir: &Path, mode: Mode) -> Target {
+    let dir = dir.to_path_buf();
     let charm = Charm::load(&dir).unwrap();
     let mut config = TargetConfig::from_table(&charm.config.target).unwrap();
     config.mode = mode;
@@ -117,8 +121,12 @@ fn comparable(o: &EventOutcome) -> Value {
 fn compare(name: &str) -> (usize, usize) {
     let mut fork = target(name, Mode::Fork);
     let mut exec = target(name, Mode::Exec);
+    compare_targets(name, &mut fork, &mut exec, traces())
+}
+
+fn compare_targets(name: &str, fork: &mut Target, exec: &mut Target, n: u64) -> (usize, usize) {
     let (mut events, mut findings) = (0, 0);
-    for seed in 0..traces() {
+    for seed in 0..n {
         let bytes = seed_bytes(seed, 64 + STEPS * 24);
         let a: RunReport = fork.run_bytes(&bytes, Some(STEPS)).unwrap();
         let b: RunReport = exec.run_bytes(&bytes, Some(STEPS)).unwrap();
@@ -170,4 +178,26 @@ fn fork_and_exec_mode_agree_on_the_demo_charms() {
             );
         }
     }
+}
+
+/// A charm's repository has no `dispatch` (charmcraft writes it at pack time): exec mode
+/// runs the one charmcraft would write, with the charm's interpreter, and agrees with fork
+/// mode event by event. The user's tree is left without one.
+#[test]
+fn exec_mode_runs_a_source_tree_without_dispatch_as_packed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("demo-k8s");
+    let status = std::process::Command::new("cp")
+        .args(["-r"])
+        .arg(charm_dir("demo-k8s"))
+        .arg(&tree)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_file(tree.join("dispatch")).unwrap();
+    let mut fork = target("demo-k8s", Mode::Fork);
+    let mut exec = target_in(&tree, Mode::Exec);
+    let (events, _) = compare_targets("demo-k8s without dispatch", &mut fork, &mut exec, 5);
+    assert!(events >= 15, "too few events ({events})");
+    assert!(!tree.join("dispatch").exists());
 }

@@ -62,8 +62,6 @@ pub enum TargetError {
         "the charm's entry point {0} does not exist (set `entry` under [target] in charmfuzz.toml if the charm starts elsewhere)"
     )]
     NoEntry(PathBuf),
-    #[error("exec mode needs the charm's dispatch script, and {0} has none")]
-    NoDispatch(PathBuf),
     #[error("the worker died twice running the same input; last time: {0}")]
     WorkerKeepsDying(String),
     #[error("the trace is for charm {trace:?}, and this charm is {charm:?}")]
@@ -191,11 +189,23 @@ impl Target {
             None => entry_from_dispatch(charm_dir),
         };
         let entry = sandbox.charm_dir().join(&entry_rel);
-        if config.mode == Mode::Fork && !entry.is_file() {
+        let has_dispatch = charm_dir.join("dispatch").is_file();
+        if (config.mode == Mode::Fork || !has_dispatch) && !entry.is_file() {
             return Err(TargetError::NoEntry(charm_dir.join(&entry_rel)));
         }
-        if config.mode == Mode::Exec && !charm_dir.join("dispatch").is_file() {
-            return Err(TargetError::NoDispatch(charm_dir.to_path_buf()));
+        if config.mode == Mode::Exec && !has_dispatch {
+            // A charm's source tree has no `dispatch`: charmcraft writes it at pack time.
+            // Exec mode then runs the one charmcraft would write, with the charm's
+            // interpreter, in the sandbox's copy (the user's tree is left alone).
+            let path = sandbox.charm_dir().join("dispatch");
+            std::fs::write(&path, packed_dispatch(&python, &entry_rel))
+                .and_then(|()| {
+                    std::fs::set_permissions(
+                        &path,
+                        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                    )
+                })
+                .map_err(io("writing the charm's dispatch"))?;
         }
         // Hook tools and shims, all one program.
         let names: Vec<&str> = TOOLS
@@ -953,6 +963,20 @@ impl Target {
 
 /// The worker script, embedded in the binary.
 pub const WORKER_PY: &str = include_str!("../../python/worker.py");
+
+/// The `dispatch` charmcraft writes into a packed charm: Juju runs it for every hook,
+/// and it starts the charm's entry point with `lib/` (charm libraries) and `venv/` (the
+/// packed dependencies) importable. Here the interpreter is the charm's own, by path.
+fn packed_dispatch(python: &Path, entry: &Path) -> String {
+    format!(
+        "#!/bin/sh\n\
+         # Written by charmfuzz: the dispatch charmcraft writes at pack time.\n\
+         JUJU_DISPATCH_PATH=\"${{JUJU_DISPATCH_PATH:-$0}}\" PYTHONPATH=lib:venv \\\n    \
+         exec '{}' './{}'\n",
+        python.display().to_string().replace('\'', r"'\''"),
+        entry.display().to_string().replace('\'', r"'\''"),
+    )
+}
 
 /// The charm's entry point as its `dispatch` names it (`src/charm.py` by default).
 fn entry_from_dispatch(charm_dir: &Path) -> PathBuf {
