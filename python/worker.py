@@ -180,13 +180,20 @@ def _prewarm(entry):
             names += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.append(node.module)
-    failed = []
+    failed, missing_libs = [], []
     for name in names:
         try:
             importlib.import_module(name)
         except BaseException as e:  # the child will fail the same way, and say so
             failed.append(f'{name}: {type(e).__name__}: {e}')
-    return failed
+            # A charm library the repository does not ship (charmcraft fetch-lib adds it
+            # at pack time): named, for the harness to say how to add it.
+            missing = getattr(e, 'name', None) if isinstance(e, ModuleNotFoundError) else None
+            if missing and (missing == 'charms' or missing.startswith('charms.')):
+                lib = name if name.startswith(missing) else missing
+                if lib not in missing_libs:
+                    missing_libs.append(lib)
+    return failed, missing_libs
 
 
 def _patch_ops(hello):
@@ -487,6 +494,160 @@ def _trim_traceback(tb):
     return tb
 
 
+# --- what this machine lacks (a finding that is the environment's, not the charm's) ----
+
+
+class _StandIns:
+    """Notes, in a hook's process, each time the charm asks this machine for something a
+    real unit would have and this sandbox does not: a program that is not installed, a
+    Unix socket nobody serves (``/run/snapd.socket``), the network, or a host path that
+    does not exist where nothing in the story could have made it (a read-only place, so
+    not the charm's own files). A hook that fails after one is an ``environment`` finding.
+
+    Facts only, from Python's audit events (``subprocess.Popen``, ``socket.connect``,
+    ``socket.getaddrinfo``, ``open``, ``os.listdir``, ``os.scandir``) and from ``os.stat``
+    (which has no audit event: ``os.path.exists`` and friends call it by that name). Each
+    note is a JSON line on an inherited file descriptor, written at once, so a hook that
+    is killed keeps what it noted.
+    """
+
+    def __init__(self, path, charm_dir):
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        self._seen = set()
+        self._busy = False
+        # The charm's own files, and the interpreter's (Python looks for optional files of
+        # its own, such as ``python311.zip``, which are no concern of the charm's).
+        self._ours = tuple(
+            p.rstrip('/') + '/'
+            for p in {charm_dir, sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path}
+            if p and p.startswith('/')
+        )
+        self._real_stat = os.stat
+        self._pebble = ('/charm/containers/',) + tuple(
+            d.rstrip('/') + '/' for d in [_HELLO.get('containers_dir')] if d
+        )
+
+    def note(self, kind, what):
+        if (kind, what) in self._seen:
+            return
+        self._seen.add((kind, what))
+        os.write(self._fd, (json.dumps({'kind': kind, 'what': what}) + '\n').encode())
+
+    def _lacking(self, path):
+        """Whether ``path`` is missing in a place the charm cannot write."""
+        try:
+            path = os.fsdecode(path)
+        except TypeError:
+            return False
+        if not path.startswith('/') or (path + '/').startswith(self._ours):
+            return False
+        probe = path
+        while True:
+            try:
+                self._real_stat(probe)
+                break
+            except OSError:
+                parent = os.path.dirname(probe)
+                if parent == probe:
+                    return False
+                probe = parent
+        return probe != path and not os.access(probe, os.W_OK)
+
+    def _program_missing(self, program, env):
+        program = os.fsdecode(program)
+        if '/' in program:
+            return not os.path.isfile(program)
+        path = (env or os.environ).get('PATH', os.defpath)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        return not any(os.path.isfile(os.path.join(d, program)) for d in path.split(os.pathsep) if d)
+
+    def audit(self, event, args):
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            self._audit(event, args)
+        except Exception:
+            pass
+        finally:
+            self._busy = False
+
+    def _audit(self, event, args):
+        if event == 'subprocess.Popen':
+            executable, argv, _cwd, env = args
+            if executable is None:
+                if isinstance(argv, (str, bytes, os.PathLike)):
+                    argv = [argv]
+                if not argv:
+                    return
+                executable = argv[0]
+            if self._program_missing(executable, env):
+                self.note('program', os.path.basename(os.fsdecode(executable)))
+        elif event == 'socket.connect':
+            sock, address = args
+            if sock.family == socket.AF_UNIX:
+                if isinstance(address, (str, bytes)) and address[:1] not in ('\0', b'\0'):
+                    # A Pebble whose container is down has no socket, as on a unit.
+                    if os.fsdecode(address).startswith(self._pebble):
+                        return
+                    if not os.path.exists(address):
+                        self.note('socket', os.fsdecode(address))
+            elif sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+                self.note('network', f'{address[0]}:{address[1]}')
+        elif event == 'socket.getaddrinfo':
+            host = args[0]
+            if isinstance(host, bytes):
+                host = host.decode('ascii', 'replace')
+            if host and host != 'localhost' and not _is_ip(host):
+                self.note('network', f'name lookup of {host}')
+        elif event == 'open':
+            path, mode, flags = args
+            if isinstance(path, int) or path is None:
+                return
+            writing = (mode and any(c in mode for c in 'wax+')) or (
+                flags and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+            if writing:
+                d = os.path.dirname(os.fsdecode(path)) or '.'
+                if os.path.isabs(d) and os.path.isdir(d) and not os.access(d, os.W_OK):
+                    self.note('host-path', f'{os.fsdecode(path)} (read-only here)')
+            elif self._lacking(path):
+                self.note('host-path', os.fsdecode(path))
+        elif event in ('os.listdir', 'os.scandir'):
+            if args and args[0] is not None and self._lacking(args[0]):
+                self.note('host-path', os.fsdecode(args[0]))
+
+    def install(self):
+        sys.addaudithook(self.audit)
+        real_stat = self._real_stat
+        watcher = self
+
+        def stat(path, *args, **kw):
+            try:
+                return real_stat(path, *args, **kw)
+            except FileNotFoundError:
+                if not watcher._busy and not isinstance(path, int):
+                    watcher._busy = True
+                    try:
+                        if watcher._lacking(path):
+                            watcher.note('host-path', os.fsdecode(path))
+                    finally:
+                        watcher._busy = False
+                raise
+
+        os.stat = stat
+
+
+def _is_ip(host):
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
 def _child(req, agent, pipes):
     code = 1
     try:
@@ -512,6 +673,8 @@ def _child(req, agent, pipes):
             os.execv(req['exec'][0], req['exec'])
         entry = _HELLO['entry']
         sys.argv = [entry]
+        if req.get('stand_ins'):
+            _StandIns(req['stand_ins'], _HELLO['charm_dir']).install()
 
         # One tracer per thread: line coverage (already tracing, inherited from the worker)
         # takes the place of the bitmap's settrace fallback; charmfuzz never asks for both.
@@ -800,13 +963,13 @@ def main():
         import ops.charm  # noqa: F401
 
         agent, proxies = _patch_ops(hello)
-        failed = []
+        failed, missing_libs = [], []
         if hello.get('prewarm', True):
             # A charm whose entry point does not parse (a SyntaxError) is the charm's bug,
             # found in the first hook that runs it, as a unit's dispatch would: the child
             # compiles it again and raises there.
             try:
-                failed = _prewarm(hello['entry'])
+                failed, missing_libs = _prewarm(hello['entry'])
                 _compile_entry(hello['entry'])
             except SyntaxError as e:
                 failed.append(f'{hello["entry"]}: {type(e).__name__}: {e}')
@@ -828,6 +991,7 @@ def main():
         'ops': getattr(ops, '__version__', '?'),
         'intercepted': proxies,
         'prewarm_failed': failed,
+        'missing_libs': missing_libs,
         'pid': os.getpid(),
     })
     for line in sys.stdin:

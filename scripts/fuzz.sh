@@ -7,8 +7,12 @@
 #   --charm DIR   the charm (default: examples/charms/demo-k8s, the demo with planted bugs)
 #   --time T      stop after T (seconds, or with an s/m/h suffix; default 10m)
 #   --jobs N      N fuzzing processes (libFuzzer -fork=N), each with its own sandbox
-#   --no-setup    skip scripts/setup.sh (bubblewrap, the Python venv, cargo-fuzz; each
-#                 step is skipped anyway when already done)
+#   --no-setup    skip scripts/setup.sh (bubblewrap, the Python venv, cargo-fuzz) and
+#                 `charmfuzz setup` (each step is skipped anyway when already done)
+#
+# A charm from outside this repository with no venv/ of its own gets the Python
+# environment its lock or requirements file declares (`charmfuzz setup`, cached), so it
+# is fuzzed on the ops it pins; the bundled charms run on the project's environment.
 #
 # The corpus lives in corpus/lifecycle (the default charm) or corpus/lifecycle-<charm name>,
 # seeded from corpus/stories/; crashes go to fuzz/artifacts/lifecycle/. Each finding is
@@ -29,7 +33,7 @@ while [ $# -gt 0 ]; do
         --jobs) jobs="$2"; shift 2 ;;
         --) shift; break ;;
         --no-setup) setup=0; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "fuzz: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -43,6 +47,12 @@ corpus="$(seed_dir "$name")"
 mkdir -p "$corpus" fuzz/artifacts/lifecycle
 
 cargo build --release -q --bin charmfuzz
+case "$charm" in
+    "$PWD"/*) ;;
+    *) if [ "$setup" = 1 ] && [ ! -e "$charm/venv/bin/python" ]; then
+           target/release/charmfuzz setup --charm "$charm" >/dev/null
+       fi ;;
+esac
 [ -d "corpus/stories/$name" ] && scripts/make-seeds.sh >/dev/null
 # A dictionary of the charm's encoded steps, for libFuzzer's own mutations.
 dict="fuzz/$name.dict"

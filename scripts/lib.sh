@@ -15,3 +15,9 @@ to_seconds() {
 seed_dir() {
     if [ "$1" = demo-k8s ]; then echo corpus/lifecycle; else echo "corpus/lifecycle-$1"; fi
 }
+
+# Whether the charm in $1 declares its Python dependencies (what `charmfuzz setup` reads).
+declares_python() {
+    [ -f "$1/uv.lock" ] || [ -f "$1/poetry.lock" ] || [ -f "$1/requirements.txt" ] \
+        || grep -qs '^dependencies *=' "$1/pyproject.toml"
+}

@@ -59,7 +59,7 @@ use crate::engine::{Action, ActionKind, Decoder, Trace, seed_bytes};
 use crate::reproduce;
 use crate::story;
 use crate::target::coverage::{CODE_SLOTS, CoverageMap};
-use crate::target::{Finding, Mode, RunReport, Target, TargetConfig, TargetError};
+use crate::target::{Finding, FindingClass, Mode, RunReport, Target, TargetConfig, TargetError};
 use std::path::{Path, PathBuf};
 
 /// Why the fuzzer could not start.
@@ -292,6 +292,9 @@ pub struct LifecycleFuzzer {
     lived: LivedTraces,
     frontier: Frontier,
     last: Option<RunReport>,
+    /// `environment` findings met so far, by signature: how many inputs met each, and the
+    /// first one's finding. They do not end the run; each is told once, with its fix.
+    environment: std::collections::BTreeMap<String, (u64, Finding)>,
 }
 
 impl LifecycleFuzzer {
@@ -318,6 +321,7 @@ impl LifecycleFuzzer {
             lived: LivedTraces::default(),
             frontier,
             last: None,
+            environment: Default::default(),
         })
     }
 
@@ -376,9 +380,26 @@ impl LifecycleFuzzer {
                 );
             }
         }
+        for f in &report.environment {
+            let seen = self
+                .environment
+                .entry(f.signature.clone())
+                .or_insert_with(|| (0, f.clone()));
+            seen.0 += 1;
+            if seen.0 == 1 {
+                eprint!("{}", explain_environment(f));
+            }
+        }
         let verdict = self.verdict(&report);
         self.last = Some(report);
         Ok(verdict)
+    }
+
+    /// The `environment` findings met so far: signature, inputs that met it, the finding.
+    pub fn environment_findings(&self) -> impl Iterator<Item = (&str, u64, &Finding)> {
+        self.environment
+            .iter()
+            .map(|(sig, (n, f))| (sig.as_str(), *n, f))
     }
 
     /// What the last input [`LifecycleFuzzer::run_one`] played did.
@@ -537,7 +558,12 @@ pub fn explain(report: &RunReport) -> String {
     };
     let mut out = String::new();
     out.push_str("\n==== charmfuzz finding ====\n");
-    out.push_str(&format!("title: {}\nsignature: {}\n", f.title, f.signature));
+    out.push_str(&format!(
+        "title: {}\nsignature: {}\nclass: {}\n",
+        f.title,
+        f.signature,
+        f.class.as_str()
+    ));
     out.push_str(&story::story_annotated(
         &report.trace,
         |i, _| match report.outcomes.get(i) {
@@ -553,6 +579,24 @@ pub fn explain(report: &RunReport) -> String {
         },
     ));
     out.push_str("==== end of finding ====\n");
+    out
+}
+
+/// What the fuzz target says the first time an input meets an `environment` finding: the
+/// charm failed where a stand-in of charmfuzz's could not answer it. Fuzzing goes on (it
+/// is not the charm's bug), and the setting that would fill the gap is named.
+pub fn explain_environment(f: &Finding) -> String {
+    let mut out = format!(
+        "charmfuzz: environment finding, not the charm's (fuzzing goes on): {}\n  signature: {}\n",
+        f.title, f.signature
+    );
+    for l in &f.lacks {
+        out.push_str(&format!(
+            "  lacked: {}\n    fix: {}\n",
+            l.describe(),
+            l.fix()
+        ));
+    }
     out
 }
 
@@ -1564,6 +1608,10 @@ pub struct SignatureSeen {
     pub first_run: u64,
     pub runs: u64,
     pub title: String,
+    /// The charm's, or the environment's: an `environment` finding never ends a search.
+    pub class: FindingClass,
+    /// For an `environment` finding, what the charm lacked and how to give it.
+    pub lacks: Vec<crate::target::Lack>,
 }
 
 /// Random stories through the same decoder, without any feedback: the baseline arm of the
@@ -1588,7 +1636,7 @@ pub fn random_search(
         let report = target.run_bytes(&bytes, Some(max_steps))?;
         result.runs += 1;
         result.events += report.outcomes.len() as u64;
-        if let Some(f) = &report.finding {
+        for f in report.environment.iter().chain(&report.finding) {
             let seen = result
                 .signatures
                 .entry(f.signature.clone())
@@ -1596,8 +1644,12 @@ pub fn random_search(
                     first_run: result.runs,
                     runs: 0,
                     title: f.title.clone(),
+                    class: f.class,
+                    lacks: f.lacks.clone(),
                 });
             seen.runs += 1;
+        }
+        if let Some(f) = &report.finding {
             if stop(f) {
                 // Cut to the story it told, which the bytes alone then tell everywhere.
                 result.input = Some(target.charm().fit(&bytes, Some(&report.trace), max_steps));

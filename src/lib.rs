@@ -10,6 +10,7 @@ pub mod fuzzing;
 pub mod lifecycle_map;
 pub mod line_coverage;
 pub mod minimize;
+pub mod pyenv;
 pub mod repro;
 pub mod reproduce;
 pub mod spec;

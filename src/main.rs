@@ -8,7 +8,7 @@ use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
 use charmfuzz::target::coverage::{CODE_SLOTS, CoverageMap};
 use charmfuzz::target::sandbox::Containment;
-use charmfuzz::target::{EventOutcome, Mode, RunReport, Target, TargetConfig};
+use charmfuzz::target::{EventOutcome, FindingClass, Mode, RunReport, Target, TargetConfig};
 use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +24,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Build the charm's own Python environment from what it declares (uv.lock,
+    /// poetry.lock, requirements.txt or [project] dependencies), as `charmcraft pack`
+    /// would, and keep it in charmfuzz's cache, where the other commands find it.
+    ///
+    /// The last line printed is the environment's interpreter.
+    Setup(SetupCmd),
     /// Print one random but valid story for a charm (the same for the same seed).
     Simulate(Simulate),
     /// Check a trace (JSON) against Juju's ordering rules.
@@ -302,6 +308,20 @@ struct RandomCmd {
 }
 
 #[derive(Args)]
+struct SetupCmd {
+    /// The charm directory.
+    #[arg(long, default_value = ".")]
+    charm: PathBuf,
+    /// The Python to build the environment with (what the charm's base has: 3.10 on 22.04,
+    /// 3.12 on 24.04).
+    #[arg(long, default_value = "python3")]
+    python: PathBuf,
+    /// Build it again even when it is there.
+    #[arg(long)]
+    recreate: bool,
+}
+
+#[derive(Args)]
 struct CharmArg {
     /// The charm directory (with charmcraft.yaml or metadata.yaml).
     #[arg(long, default_value = ".")]
@@ -393,6 +413,17 @@ struct DecodeCmd {
     charm: CharmArg,
     #[arg(long)]
     json: bool,
+}
+
+/// What a stand-in lacked and the setting that would give it, a line each.
+fn print_fixes(lacks: &[charmfuzz::target::Lack], indent: &str) {
+    for l in lacks {
+        println!(
+            "{indent}lacked: {}\n{indent}  fix: {}",
+            l.describe(),
+            l.fix()
+        );
+    }
 }
 
 /// `--steps`: from 1 action to the decoder's ceiling.
@@ -530,6 +561,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Run(r) => return run_charm(r),
         Command::Random(r) => return random_charm(r),
+        Command::Setup(s) => return setup_charm(s),
         Command::Replay(r) => return replay(r),
         Command::Coverage(c) => return coverage_cmd(c),
         Command::Minimize(m) => return minimize_cmd(m),
@@ -558,6 +590,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn setup_charm(s: SetupCmd) -> Result<ExitCode> {
+    let python = charmfuzz::target::find_python(&s.charm, Some(&s.python))
+        .map(|(p, _)| p)
+        .with_context(|| format!("no interpreter {}", s.python.display()))?;
+    let built = charmfuzz::pyenv::setup(&s.charm, &python, s.recreate, |step| {
+        eprintln!("setup: {step}")
+    })
+    .with_context(|| format!("cannot set up the environment of {}", s.charm.display()))?;
+    println!("{}", built.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -591,12 +635,31 @@ fn random_charm(r: RandomCmd) -> Result<ExitCode> {
             );
             for (sig, seen) in &search.signatures {
                 println!(
-                    "  {sig}\n    first at run {}, in {} run(s): {}",
-                    seen.first_run, seen.runs, seen.title
+                    "  [{}] {sig}\n    first at run {}, in {} run(s): {}",
+                    seen.class.as_str(),
+                    seen.first_run,
+                    seen.runs,
+                    seen.title
                 );
+                print_fixes(&seen.lacks, "    ");
             }
         }
         None => println!("no finding in {} runs ({seconds:.1} s)", search.runs),
+    }
+    let environment: Vec<_> = search
+        .signatures
+        .iter()
+        .filter(|(_, s)| s.class == FindingClass::Environment)
+        .collect();
+    if !r.all && !environment.is_empty() {
+        println!(
+            "environment findings (the charm failed where a stand-in of charmfuzz's could not \
+             answer; the stories went on past them):"
+        );
+        for (sig, seen) in &environment {
+            println!("  {sig}: in {} run(s): {}", seen.runs, seen.title);
+            print_fixes(&seen.lacks, "    ");
+        }
     }
     println!(
         "{:.1} events/s, {:.2} runs/s{}",
@@ -604,10 +667,11 @@ fn random_charm(r: RandomCmd) -> Result<ExitCode> {
         search.runs as f64 / seconds,
         if r.coverage { " (with coverage)" } else { "" }
     );
-    // With --all the search goes on past findings: it found something when it met any.
-    let found_any = found.is_some() || (r.all && !search.signatures.is_empty());
+    // With --all the search goes on past findings: it found something when it met any of
+    // the charm's.
+    let found_any = found.is_some() || (r.all && search.signatures.len() > environment.len());
     println!(
-        "result: runs={} events={} seconds={seconds:.2} found={}{}",
+        "result: runs={} events={} seconds={seconds:.2} found={}{}{}",
         search.runs,
         search.events,
         if found_any { "yes" } else { "no" },
@@ -615,7 +679,12 @@ fn random_charm(r: RandomCmd) -> Result<ExitCode> {
             format!(" signatures={}", search.signatures.len())
         } else {
             String::new()
-        }
+        },
+        if environment.is_empty() {
+            String::new()
+        } else {
+            format!(" environment={}", environment.len())
+        },
     );
     Ok(if found.is_some() || r.all {
         ExitCode::SUCCESS
@@ -694,8 +763,26 @@ fn print_report(target: &Target, report: &RunReport) {
         );
     }
     match &report.finding {
-        Some(f) => println!("\nFINDING: {}\nsignature: {}", f.title, f.signature),
+        Some(f) => println!(
+            "\nFINDING: {}\nsignature: {}\nclass: {}",
+            f.title,
+            f.signature,
+            f.class.as_str()
+        ),
         None => println!("\nno finding in {} events", report.outcomes.len()),
+    }
+    if !report.environment.is_empty() {
+        println!(
+            "\nenvironment findings (not the charm's: it failed where a stand-in of \
+             charmfuzz's could not answer, and the story went on):"
+        );
+        for f in &report.environment {
+            println!(
+                "  {} (event {})\n    signature: {}",
+                f.title, f.event, f.signature
+            );
+            print_fixes(&f.lacks, "    ");
+        }
     }
 }
 
@@ -989,7 +1076,16 @@ fn triage(t: TriageCmd) -> Result<ExitCode> {
         };
         if run.finding.is_none() {
             lost += 1;
-            println!("{label}: no finding when replayed (flaky, or another charm?)");
+            match run.environment.first() {
+                Some(f) => {
+                    println!(
+                        "{label}: an environment finding now, not the charm's: {}",
+                        f.title
+                    );
+                    print_fixes(&f.lacks, "    ");
+                }
+                None => println!("{label}: no finding when replayed (flaky, or another charm?)"),
+            }
             continue;
         }
         let from = Provenance {

@@ -21,7 +21,7 @@
 
 use crate::engine::Trace;
 use crate::target::hooktools::StatusTarget;
-use crate::target::{EventOutcome, FindingKind, PyException, RunReport};
+use crate::target::{EventOutcome, FindingClass, FindingKind, Lack, PyException, RunReport};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -60,6 +60,12 @@ pub struct FindingReport {
     pub signature: String,
     pub title: String,
     pub kind: FindingKind,
+    /// `charm`, or `environment` (the charm failed where a stand-in could not answer; see
+    /// `lacks` for what, and the setting that gives it). An environment finding's
+    /// signature, and so its folder's name, starts with `environment`.
+    pub class: FindingClass,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lacks: Vec<Lack>,
     /// The charm's name and the directory it was fuzzed from.
     pub charm: String,
     pub charm_dir: String,
@@ -144,6 +150,8 @@ impl FindingReport {
             signature: f.signature.clone(),
             title: f.title.clone(),
             kind: f.kind,
+            class: f.class,
+            lacks: f.lacks.clone(),
             charm: run.trace.charm.clone(),
             charm_dir: from.charm_dir.clone(),
             ops: from.ops.clone(),

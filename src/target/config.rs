@@ -118,6 +118,61 @@ pub const DEFAULT_SHIMS: &[&str] = &[
     "hostnamectl",
 ];
 
+/// Whether a call of a shimmed program asked a question whose answer is in its output
+/// (`apt-cache policy x`, `dpkg -l`, `snap info x`, `systemctl show x`) and got the
+/// default shim's empty one: a [`super::Lack`]. Commands that act (`apt-get install`,
+/// `snap install`, `systemctl restart`) and questions answered by the exit code
+/// (`systemctl is-active`) are answered faithfully enough by success; so is any program
+/// whose answer the user set.
+pub fn shim_query_unanswered(program: &str, args: &[String], answer: &ShimAnswer) -> bool {
+    if !DEFAULT_SHIMS.contains(&program) || *answer != ShimAnswer::default() {
+        return false;
+    }
+    let first = args
+        .iter()
+        .map(String::as_str)
+        .find(|a| !a.starts_with('-') || matches!(program, "dpkg"));
+    match (program, first) {
+        ("apt-cache", _) => true,
+        ("apt" | "apt-get", Some(verb)) => matches!(verb, "list" | "show" | "policy" | "search"),
+        ("dpkg", Some(flag)) => matches!(
+            flag,
+            "-l" | "--list"
+                | "-s"
+                | "--status"
+                | "-L"
+                | "--listfiles"
+                | "-S"
+                | "--search"
+                | "--print-architecture"
+                | "-p"
+                | "--print-avail"
+        ),
+        ("snap", Some(verb)) => matches!(
+            verb,
+            "list"
+                | "info"
+                | "get"
+                | "services"
+                | "connections"
+                | "version"
+                | "changes"
+                | "find"
+                | "aliases"
+                | "known"
+                | "logs"
+                | "model"
+        ),
+        ("systemctl", Some(verb)) => matches!(
+            verb,
+            "show" | "status" | "cat" | "list-units" | "list-unit-files" | "list-timers"
+        ),
+        ("service", _) => args.iter().any(|a| a == "status"),
+        ("hostnamectl", verb) => matches!(verb, None | Some("status")),
+        _ => false,
+    }
+}
+
 impl Default for TargetConfig {
     fn default() -> Self {
         TargetConfig {

@@ -419,6 +419,7 @@ mod tests {
                 reboot: None,
             },
             shim_calls: vec![],
+            lacks: vec![],
             stored: Default::default(),
             deferred: vec![],
             stdout_tail: String::new(),

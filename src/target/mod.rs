@@ -24,6 +24,8 @@ pub mod sandbox;
 pub mod worker;
 
 pub use config::{Mode, TargetConfig};
-pub use outcome::{EventOutcome, Exit, Finding, FindingKind, PyException};
-pub use runner::{RunReport, Target, TargetError, UnitSnapshot};
+pub use outcome::{
+    EventOutcome, Exit, Finding, FindingClass, FindingKind, Lack, LackKind, PyException,
+};
+pub use runner::{PythonSource, RunReport, Target, TargetError, UnitSnapshot, find_python};
 pub mod coverage;

@@ -109,6 +109,108 @@ pub struct EventOutcome {
     /// (from Python's faulthandler): the innermost frame of the charm's own code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_at: Option<Frame>,
+    /// What the hook asked this machine for that a real unit would have and charmfuzz's
+    /// stand-ins could not give (see [`Lack`]). A hook that fails after one is an
+    /// `environment` finding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lacks: Vec<Lack>,
+}
+
+/// Something a hook asked of the machine that a real unit would have and this one does
+/// not: the harness's stand-ins for Juju's world (the fake Pebble, the shims, the
+/// sandbox) answered "nothing here". Known from which stand-in answered and how, never
+/// from the charm's error message.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct Lack {
+    pub kind: LackKind,
+    /// The command, program, socket, address or path.
+    pub what: String,
+}
+
+/// Which stand-in came up short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LackKind {
+    /// A Pebble exec that no `[[target.exec]]` answer matched: the workload image would
+    /// have had the program.
+    Exec,
+    /// A query of a shimmed system program (`apt-cache policy`, `snap info`,
+    /// `systemctl show`) answered by the default empty answer.
+    Shim,
+    /// A program the charm ran that is not installed in the sandbox.
+    Program,
+    /// A Unix socket nobody serves here (`/run/snapd.socket`).
+    Socket,
+    /// The network: there is none in the sandbox (nor the workload's API on localhost).
+    Network,
+    /// A host path that does not exist in a place the charm cannot write, or a write to
+    /// a read-only place: nothing in the story could have made it.
+    HostPath,
+}
+
+impl Lack {
+    /// One line: what was missing.
+    pub fn describe(&self) -> String {
+        match self.kind {
+            LackKind::Exec => format!("Pebble exec of `{}` with no scripted answer", self.what),
+            LackKind::Shim => format!("`{}` answered with nothing (the default shim)", self.what),
+            LackKind::Program => format!("program `{}` is not installed here", self.what),
+            LackKind::Socket => format!("nothing serves the socket {}", self.what),
+            LackKind::Network => format!("no network here: {}", self.what),
+            LackKind::HostPath => format!("host path {} is not here", self.what),
+        }
+    }
+
+    /// The setting that would fill the gap, where one exists.
+    pub fn fix(&self) -> String {
+        let words: Vec<&str> = self.what.split_whitespace().collect();
+        let toml_list = |w: &[&str]| {
+            let items: Vec<String> = w.iter().map(|a| format!("{a:?}")).collect();
+            format!("[{}]", items.join(", "))
+        };
+        match self.kind {
+            LackKind::Exec => format!(
+                "charmfuzz.toml: [[target.exec]] command = {} stdout = \"…\"",
+                toml_list(&words)
+            ),
+            LackKind::Shim | LackKind::Program => format!(
+                "charmfuzz.toml: [target.shims.{}] stdout = \"…\" (what `{}` prints on a unit)",
+                words.first().copied().unwrap_or_default(),
+                self.what
+            ),
+            LackKind::Socket => "a stand-in for the service behind it (snapd: not modelled yet)".into(),
+            LackKind::Network => {
+                "none: the sandbox has no network (the workload's own API on localhost is not modelled yet)".into()
+            }
+            LackKind::HostPath => {
+                "charmfuzz.toml: [target] writable = [\"<its directory>\"] if the charm makes it; \
+                 else a stand-in must provide it"
+                    .into()
+            }
+        }
+    }
+}
+
+/// Whose a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingClass {
+    /// The charm failed on something Juju, the cloud or the workload can really do.
+    #[default]
+    Charm,
+    /// The charm failed after a stand-in of charmfuzz's could not answer it (a [`Lack`]):
+    /// counted and reported with the setting that would fix it, but it does not end a
+    /// fuzzing run.
+    Environment,
+}
+
+impl FindingClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingClass::Charm => "charm",
+            FindingClass::Environment => "environment",
+        }
+    }
 }
 
 /// A call of a shimmed system program.
@@ -145,6 +247,11 @@ pub enum FindingKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub kind: FindingKind,
+    /// The charm's, or the environment's (see [`FindingClass`]).
+    pub class: FindingClass,
+    /// For an `environment` finding: what the hook lacked, each with its fix.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lacks: Vec<Lack>,
     /// Index of the step (action) and of the event within the whole trace.
     pub step: usize,
     pub event: usize,
@@ -201,7 +308,23 @@ impl Finding {
             }
             (Exit::Code(c), None) => (FindingKind::ExitCode, format!("exit {c}"), String::new()),
         };
-        let signature = format!("{what}|{place}|{}", outcome.kind.as_str());
+        // A stand-in that could not answer explains an exception, an exit or a hang (the
+        // charm waiting for what will never come); a crash, a worker killed, memory and
+        // processes are the charm's whatever it asked.
+        let class = match kind {
+            FindingKind::Exception | FindingKind::ExitCode | FindingKind::Hang
+                if !outcome.lacks.is_empty() =>
+            {
+                FindingClass::Environment
+            }
+            _ => FindingClass::Charm,
+        };
+        let signature = match class {
+            FindingClass::Charm => format!("{what}|{place}|{}", outcome.kind.as_str()),
+            FindingClass::Environment => {
+                format!("environment|{what}|{place}|{}", outcome.kind.as_str())
+            }
+        };
         // Where in the charm an exception escaped: " at src/charm.py:12 in _on_install".
         let at = |e: &PyException| e.charm_frame().map(in_frame).unwrap_or_default();
         let title = match (&outcome.exception, kind) {
@@ -247,8 +370,25 @@ impl Finding {
             ),
             _ => format!("{} failed with {}", outcome.hook, what),
         };
+        let title = match class {
+            FindingClass::Charm => title,
+            FindingClass::Environment => format!(
+                "{title} [environment: {}{}]",
+                outcome.lacks[0].describe(),
+                match outcome.lacks.len() {
+                    1 => String::new(),
+                    n => format!(", and {} more", n - 1),
+                }
+            ),
+        };
         Some(Finding {
             kind,
+            class,
+            lacks: if class == FindingClass::Environment {
+                outcome.lacks.clone()
+            } else {
+                Vec::new()
+            },
             step,
             event,
             hook: outcome.hook.clone(),

@@ -13,10 +13,14 @@
 
 use super::agent::{ToolRequest, ToolResponse};
 use super::cgroup::ProcessLimit;
+use super::config::shim_query_unanswered;
 use super::config::{Mode, TargetConfig};
 use super::coverage::CoverageMap;
 use super::hooktools::{HookContext, TOOLS, UnitAgent};
-use super::outcome::{EventOutcome, Exit, Finding, ShimCall, fault_frame, find_exception};
+use super::outcome::{
+    EventOutcome, Exit, Finding, FindingClass, Lack, LackKind, ShimCall, fault_frame,
+    find_exception,
+};
 use super::pebble::{FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
 use super::sandbox::{Sandbox, SandboxError};
 use super::worker::{
@@ -62,6 +66,25 @@ pub enum TargetError {
         "the charm's entry point {0} does not exist (set `entry` under [target] in charmfuzz.toml if the charm starts elsewhere)"
     )]
     NoEntry(PathBuf),
+    #[error(
+        "the charm pins ops {pinned} (in {file}), and {python} has ops {found}; build the charm's own environment with `charmfuzz setup --charm {charm}` (or name an interpreter with --python)"
+    )]
+    OpsMismatch {
+        pinned: String,
+        file: &'static str,
+        python: String,
+        found: String,
+        charm: String,
+    },
+    #[error(
+        "the charm imports {libs}, which its repository does not ship (charmcraft fetch-lib adds charm libraries at pack time): in {charm}, run `charmcraft fetch-lib {first}`, or copy the library to lib/{path}.py"
+    )]
+    MissingCharmLib {
+        libs: String,
+        first: String,
+        path: String,
+        charm: String,
+    },
     #[error("the worker died twice running the same input; last time: {0}")]
     WorkerKeepsDying(String),
     #[error("the trace is for charm {trace:?}, and this charm is {charm:?}")]
@@ -82,6 +105,11 @@ pub struct RunReport {
     pub outcomes: Vec<EventOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finding: Option<Finding>,
+    /// Hooks that failed for want of something this machine lacks (`environment`
+    /// findings, unless [`Target::environment_findings`]): the story went on past them,
+    /// as Juju retries a failed hook.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub environment: Vec<Finding>,
     /// Where each step's choices start in the input, and how many bytes the run read:
     /// as the charm's real effects steered the decoder (a simulation with every hook
     /// succeeding and changing nothing can read the same bytes differently).
@@ -89,6 +117,14 @@ pub struct RunReport {
     pub step_starts: Vec<usize>,
     #[serde(skip)]
     pub bytes_read: usize,
+}
+
+/// What [`Target::drive`] played: each event's outcome, the finding that ended the story
+/// (if one did), and the `environment` findings it went on past.
+struct Played {
+    outcomes: Vec<EventOutcome>,
+    finding: Option<Finding>,
+    environment: Vec<Finding>,
 }
 
 /// The unit after an event, to resume from later instead of replaying the prefix.
@@ -127,6 +163,11 @@ pub struct Target {
     /// story goes on. A hunt for one bug (`CHARMFUZZ_ONLY`, `--only`) must not have its
     /// stories cut short by another, shallower one on the way.
     pub only: Option<String>,
+    /// Whether an `environment` finding (a hook that failed after a stand-in could not
+    /// answer it) ends the story as the run's finding. Off: it is kept in
+    /// [`RunReport::environment`] and the story goes on, so that only the charm's own
+    /// findings end a fuzzing run.
+    pub environment_findings: bool,
     /// Read StoredState and deferred events after every hook.
     pub want_state: bool,
     /// Stop an input just before the event with this index (in the whole trace) and
@@ -174,7 +215,7 @@ impl Target {
             }
         }
         let mut sandbox = Sandbox::create(charm_dir, config.containment, &writable)?;
-        let python = find_python(charm_dir, config.python.as_deref())?;
+        let (python, python_source) = find_python(charm_dir, config.python.as_deref())?;
         // The interpreter's environment (a venv's root is two levels up), the charm's
         // source (its venv/ is linked, not copied) and the jujuc binary stay visible.
         if let Some(env_root) = python.parent().and_then(Path::parent) {
@@ -262,6 +303,7 @@ impl Target {
             notice_ids: BTreeMap::new(),
             stop_at_finding: true,
             only: None,
+            environment_findings: false,
             scene_before: None,
             scene_every_event: false,
             scenes: Vec::new(),
@@ -275,6 +317,7 @@ impl Target {
             idle_processes: 0,
         };
         t.start_worker()?;
+        t.check_environment(charm_dir, python_source)?;
         t.sandbox
             .take_baseline()
             .map_err(io("recording the sandbox's writable places"))?;
@@ -557,13 +600,18 @@ impl Target {
         self.reset()?;
         let charm = self.charm.clone();
         let mut d = charm.decoder(bytes, max_steps);
-        let (outcomes, finding) = self.drive(&mut d)?;
+        let Played {
+            outcomes,
+            finding,
+            environment,
+        } = self.drive(&mut d)?;
         Ok(RunReport {
             step_starts: d.step_starts().to_vec(),
             bytes_read: d.position().min(bytes.len()),
             trace: d.into_trace(),
             outcomes,
             finding,
+            environment,
         })
     }
 
@@ -576,7 +624,11 @@ impl Target {
         let charm = self.charm.clone();
         let mut d =
             StoryEncoder::for_story(story, charm.spec.clone(), &charm.weights, &charm.vocab);
-        let (outcomes, finding) = self.drive(&mut d)?;
+        let Played {
+            outcomes,
+            finding,
+            environment,
+        } = self.drive(&mut d)?;
         if finding.is_none() && d.replayed() < story.steps.len() {
             return Err(TargetError::Engine(EncodeError::Invalid {
                 step: d.replayed(),
@@ -590,18 +642,17 @@ impl Target {
             trace: d.into_trace(),
             outcomes,
             finding,
+            environment,
         };
         Ok((bytes, report))
     }
 
     /// Deliver the driver's events to the charm one by one, completing each with what the
     /// charm did, until the story ends (or a finding ends it).
-    fn drive<T: Tape>(
-        &mut self,
-        d: &mut Driver<'_, T>,
-    ) -> Result<(Vec<EventOutcome>, Option<Finding>), TargetError> {
+    fn drive<T: Tape>(&mut self, d: &mut Driver<'_, T>) -> Result<Played, TargetError> {
         let mut outcomes: Vec<EventOutcome> = Vec::new();
         let mut finding = None;
+        let mut environment = Vec::new();
         let mut failures_in_a_row = 0;
         while let Some(event) = d.next_event()? {
             self.sync_workloads(d.trace(), d.world())?;
@@ -630,6 +681,11 @@ impl Target {
             if finding.is_none() {
                 finding = Finding::from_outcome(&out, step, outcomes.len())
                     .filter(|f| self.only.as_deref().is_none_or(|p| f.matches(p)));
+                if let Some(f) = finding
+                    .take_if(|f| f.class == FindingClass::Environment && !self.environment_findings)
+                {
+                    environment.push(f);
+                }
             }
             // Juju retries a failed hook until it passes or someone runs `juju resolved`;
             // past the end of the story nobody will, so give up on a hook that keeps
@@ -648,7 +704,11 @@ impl Target {
                 break;
             }
         }
-        Ok((outcomes, finding))
+        Ok(Played {
+            outcomes,
+            finding,
+            environment,
+        })
     }
 
     /// Apply to the fake Pebble what happened to the workloads since the last event:
@@ -780,9 +840,11 @@ impl Target {
                 ]
             }),
             want_state: self.want_state && self.config.mode == Mode::Fork,
+            stand_ins: (self.config.mode == Mode::Fork).then(|| self.sandbox.out("stand_ins")),
         };
         let tools: BTreeSet<&str> = TOOLS.iter().copied().collect();
         let shims = &self.config.shims;
+        let mut lacks = Vec::new();
         let mut serve = |r: ToolRequest| -> ToolResponse {
             if tools.contains(r.tool.as_str()) {
                 let reply = ctx.call(
@@ -796,6 +858,15 @@ impl Target {
                     stderr: reply.stderr_str(),
                 }
             } else if let Some(a) = shims.get(&r.tool) {
+                if shim_query_unanswered(&r.tool, &r.args, a) {
+                    lacks.push(Lack {
+                        kind: LackKind::Shim,
+                        what: std::iter::once(r.tool.as_str())
+                            .chain(r.args.iter().map(String::as_str))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    });
+                }
                 shim_calls.push(ShimCall {
                     program: r.tool.clone(),
                     args: r.args.clone(),
@@ -814,7 +885,7 @@ impl Target {
                 }
             }
         };
-        if let Some(path) = &req.lines {
+        for path in req.lines.iter().chain(&req.stand_ins) {
             let _ = std::fs::remove_file(path);
         }
         let hits_before = self.processes.as_ref().map_or(0, ProcessLimit::hits);
@@ -890,6 +961,28 @@ impl Target {
         let stopped_at = (!killed_worker && matches!(exit, Exit::Signal(_) | Exit::Timeout))
             .then(|| fault_frame(&stderr_tail, &charm_dir))
             .flatten();
+        if let Some(text) = req
+            .stand_ins
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+        {
+            lacks.extend(
+                text.lines()
+                    .filter_map(|l| serde_json::from_str::<Lack>(l).ok()),
+            );
+        }
+        if let Some(p) = &self.pebble {
+            for c in p.container_names() {
+                for command in p.take_unanswered(&c)? {
+                    lacks.push(Lack {
+                        kind: LackKind::Exec,
+                        what: command.join(" "),
+                    });
+                }
+            }
+        }
+        lacks.sort();
+        lacks.dedup();
         Ok(EventOutcome {
             hook: event.hook.clone(),
             kind: event.kind,
@@ -906,7 +999,38 @@ impl Target {
             killed_worker,
             process_limit,
             stopped_at,
+            lacks,
         })
+    }
+
+    /// The charm's environment is the one it would have packed, or the user chose: a
+    /// fallback interpreter must have the `ops` the charm pins, and every charm library
+    /// the charm imports must be there (the worker imported them).
+    fn check_environment(&self, charm_dir: &Path, source: PythonSource) -> Result<(), TargetError> {
+        let Some(info) = self.worker_info() else {
+            return Ok(());
+        };
+        if let Some(lib) = info.missing_libs.first() {
+            return Err(TargetError::MissingCharmLib {
+                libs: info.missing_libs.join(", "),
+                first: lib.clone(),
+                path: lib.replace('.', "/"),
+                charm: charm_dir.display().to_string(),
+            });
+        }
+        if source == PythonSource::Fallback
+            && let Some((pinned, file)) = crate::pyenv::pinned_ops(charm_dir)
+            && pinned != info.ops
+        {
+            return Err(TargetError::OpsMismatch {
+                pinned,
+                file,
+                python: self.python.display().to_string(),
+                found: info.ops.clone(),
+                charm: charm_dir.display().to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// Capture the unit as it is now (between events), with the engine's `world`.
@@ -989,10 +1113,27 @@ fn entry_from_dispatch(charm_dir: &Path) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("src/charm.py"))
 }
 
+/// Where the charm's interpreter came from ([`find_python`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PythonSource {
+    /// `--python`, `[target] python` or `$CHARMFUZZ_PYTHON`: the user's choice.
+    Asked,
+    /// The charm's own `venv/`, or the environment `charmfuzz setup` built from what the
+    /// charm declares.
+    Charm,
+    /// An environment that is not the charm's (`$CHARMFUZZ_VENV`, this project's `.venv`,
+    /// `python3` on PATH): used only when it has the `ops` the charm pins.
+    Fallback,
+}
+
 /// The interpreter to run the charm with: the one asked for; else `$CHARMFUZZ_PYTHON`;
-/// else the charm's own `venv/bin/python`; else this project's environment (made by
+/// else the charm's own `venv/bin/python`; else the environment `charmfuzz setup` built
+/// for it ([`crate::pyenv`]); else `$CHARMFUZZ_VENV` or this project's environment (made by
 /// `scripts/setup-python.sh`); else `python3` on PATH.
-pub fn find_python(charm_dir: &Path, asked: Option<&Path>) -> Result<PathBuf, TargetError> {
+pub fn find_python(
+    charm_dir: &Path,
+    asked: Option<&Path>,
+) -> Result<(PathBuf, PythonSource), TargetError> {
     let resolve = |p: &Path| -> Option<PathBuf> {
         let p = if p.is_relative() && p.components().count() > 1 {
             charm_dir.join(p)
@@ -1006,23 +1147,32 @@ pub fn find_python(charm_dir: &Path, asked: Option<&Path>) -> Result<PathBuf, Ta
     };
     if let Some(p) = asked {
         return resolve(p)
+            .map(|p| (p, PythonSource::Asked))
             .ok_or_else(|| TargetError::NoPython(format!("{} does not exist", p.display())));
     }
     if let Some(p) = std::env::var_os("CHARMFUZZ_PYTHON").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        return resolve(&p).ok_or_else(|| {
-            TargetError::NoPython(format!("CHARMFUZZ_PYTHON={} does not exist", p.display()))
-        });
+        return resolve(&p)
+            .map(|p| (p, PythonSource::Asked))
+            .ok_or_else(|| {
+                TargetError::NoPython(format!("CHARMFUZZ_PYTHON={} does not exist", p.display()))
+            });
     }
-    let mut candidates = vec![charm_dir.join("venv/bin/python")];
+    let own = Some(charm_dir.join("venv/bin/python"))
+        .filter(|p| p.is_file())
+        .or_else(|| crate::pyenv::built_python(charm_dir));
+    if let Some(p) = own {
+        return Ok((p, PythonSource::Charm));
+    }
+    let mut candidates = Vec::new();
     if let Some(v) = std::env::var_os("CHARMFUZZ_VENV").filter(|p| !p.is_empty()) {
         candidates.push(PathBuf::from(v).join("bin/python"));
     }
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"));
     if let Some(p) = candidates.into_iter().find(|p| p.is_file()) {
-        return Ok(p);
+        return Ok((p, PythonSource::Fallback));
     }
-    which(Path::new("python3")).ok_or_else(|| {
+    which(Path::new("python3")).map(|p| (p, PythonSource::Fallback)).ok_or_else(|| {
         TargetError::NoPython(
             "no --python, no CHARMFUZZ_PYTHON, no venv/ in the charm, no project .venv, and no python3 on PATH"
                 .into(),

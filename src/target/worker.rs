@@ -78,6 +78,10 @@ pub struct WorkerInfo {
     pub intercepted: Vec<String>,
     /// The charm's imports that failed at start-up (each child will fail the same way).
     pub prewarm_failed: Vec<String>,
+    /// Charm libraries (`charms.<lib>.vN.<module>`) the charm imports and could not: its
+    /// repository does not ship them (`charmcraft fetch-lib` adds them at pack time).
+    #[serde(default)]
+    pub missing_libs: Vec<String>,
     pub pid: u32,
 }
 
@@ -151,6 +155,10 @@ pub struct RunRequest {
     pub exec: Option<Vec<String>>,
     /// Read StoredState and deferred notices from the unit state afterwards.
     pub want_state: bool,
+    /// Fork mode: where the child notes what it asked of the machine and did not find
+    /// (`_StandIns` in worker.py; one JSON [`super::Lack`] per line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stand_ins: Option<PathBuf>,
 }
 
 /// How the child ended, as the worker saw it.

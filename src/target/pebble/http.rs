@@ -1359,6 +1359,7 @@ fn post_exec(c: &Arc<Container>, body: &[u8]) -> ApiResult {
     };
     let Some((answer_idx, answer)) = st.exec_answers.resolve(&command) else {
         let e = ApiError::bad_request(format!("cannot find executable {:?}", command[0]));
+        st.unanswered.push(command.clone());
         return refuse(&mut st, record, e);
     };
     record.answer = answer_idx;

@@ -629,6 +629,11 @@ impl FakePebble {
         Ok(self.lock(name)?.notify_log.clone())
     }
 
+    /// The commands refused for want of a scripted answer since the last call (taken).
+    pub fn take_unanswered(&self, name: &str) -> Result<Vec<Vec<String>>, PebbleError> {
+        Ok(std::mem::take(&mut self.lock(name)?.unanswered))
+    }
+
     /// Every exec the charm ran or tried to run, in order.
     pub fn exec_log(&self, name: &str) -> Result<Vec<ExecRecord>, PebbleError> {
         Ok(self.lock(name)?.exec_log.clone())

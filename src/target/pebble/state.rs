@@ -478,6 +478,10 @@ pub struct ContainerState {
     /// Container paths that survive a fresh restart (mounted storage).
     pub persistent_paths: Vec<String>,
     pub exec_log: Vec<ExecRecord>,
+    /// Commands refused because no scripted answer (and no allowed executable) matched,
+    /// since [`super::FakePebble::take_unanswered`] last took them: what a real workload
+    /// image would have answered and this fake could not.
+    pub unanswered: Vec<Vec<String>>,
     pub request_log: Vec<RequestRecord>,
     pub notify_log: Vec<NotifyRecord>,
     pub signal_log: Vec<SignalRecord>,
@@ -506,6 +510,7 @@ impl ContainerState {
             start_failures: BTreeMap::new(),
             persistent_paths: Vec::new(),
             exec_log: Vec::new(),
+            unanswered: Vec::new(),
             request_log: Vec::new(),
             notify_log: Vec::new(),
             signal_log: Vec::new(),

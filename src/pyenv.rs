@@ -1,0 +1,456 @@
+//! The charm's own Python: the environment `charmcraft pack` would give it.
+//!
+//! A packed charm carries a `venv/` built from what its repository declares: a lock file
+//! (`uv.lock`, `poetry.lock`), a `requirements.txt`, or the `[project]` dependencies of its
+//! `pyproject.toml`. A charm is fuzzed as it runs on a unit only with those packages at
+//! those versions, the `ops` it pins above all: the framework decides which events exist,
+//! what a hook tool call looks like and how `StoredState` is kept.
+//!
+//! `charmfuzz setup --charm DIR` builds that environment once and keeps it in a cache
+//! keyed by the declaration's content (`$XDG_CACHE_HOME/charmfuzz/venvs/<name>-<key>`), so
+//! a charm whose lock file changes gets a new one, and twin charms with one lock share it.
+//! The target then finds it ([`crate::target::find_python`]). Lock files are read by the
+//! tools that wrote them (`uv export`, `poetry export`), installed from PyPI into a tools
+//! environment of their own, never parsed by hand; pip installs the exported pins.
+//!
+//! Two gaps of a source tree are named rather than papered over: an `ops` pinned by the
+//! charm that the interpreter in use does not have ([`pinned_ops`]: the target refuses to
+//! run it with another), and a charm library the charm imports that its repository does
+//! not ship (`charmcraft fetch-lib` adds those at pack time; the worker reports them).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// How a charm declares its Python dependencies, in the order they are preferred: a lock
+/// file pins every package, a requirements file usually does, `[project]` rarely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Declared {
+    UvLock,
+    PoetryLock,
+    Requirements,
+    Pyproject,
+}
+
+impl Declared {
+    pub fn file(self) -> &'static str {
+        match self {
+            Declared::UvLock => "uv.lock",
+            Declared::PoetryLock => "poetry.lock",
+            Declared::Requirements => "requirements.txt",
+            Declared::Pyproject => "pyproject.toml",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "{0} declares no Python dependencies (no uv.lock, poetry.lock, requirements.txt, or [project] dependencies in pyproject.toml)"
+    )]
+    NothingDeclared(PathBuf),
+    #[error("cannot run {what}: {source}")]
+    Spawn {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("{what} failed:\n{output}")]
+    Failed { what: String, output: String },
+    #[error("the charm's dependencies cannot be installed together:\n{0}")]
+    Conflict(String),
+    #[error(
+        "the charm's dependencies ({0}) do not include ops: add it (pinned) to what the charm declares"
+    )]
+    NoOps(&'static str),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// What the charm in `dir` declares, if anything.
+pub fn declared(dir: &Path) -> Option<Declared> {
+    use Declared::*;
+    [UvLock, PoetryLock, Requirements]
+        .into_iter()
+        .find(|d| dir.join(d.file()).is_file())
+        .or_else(|| {
+            project_dependencies(dir)
+                .filter(|d| !d.is_empty())
+                .map(|_| Pyproject)
+        })
+}
+
+/// The `[project] dependencies` of the charm's `pyproject.toml`.
+fn project_dependencies(dir: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(dir.join("pyproject.toml")).ok()?;
+    let doc: toml::Table = toml::from_str(&text).ok()?;
+    let deps = doc.get("project")?.get("dependencies")?.as_array()?;
+    Some(
+        deps.iter()
+            .filter_map(|d| d.as_str().map(str::to_string))
+            .collect(),
+    )
+}
+
+/// The `ops` version the charm pins exactly, and the file that pins it.
+pub fn pinned_ops(dir: &Path) -> Option<(String, &'static str)> {
+    let lock = |d: Declared| -> Option<(String, &'static str)> {
+        let text = std::fs::read_to_string(dir.join(d.file())).ok()?;
+        let doc: toml::Table = toml::from_str(&text).ok()?;
+        doc.get("package")?.as_array()?.iter().find_map(|p| {
+            (p.get("name")?.as_str()? == "ops")
+                .then(|| Some((p.get("version")?.as_str()?.to_string(), d.file())))?
+        })
+    };
+    let exact = |spec: &str| -> Option<String> {
+        let spec = spec.split(['#', ';']).next()?.trim();
+        let rest = spec.strip_prefix("ops")?;
+        let rest = match rest.trim_start().strip_prefix('[') {
+            Some(r) => r.split_once(']')?.1,
+            None => rest,
+        };
+        let version = rest.trim_start().strip_prefix("==")?.trim();
+        (!version.is_empty() && !version.contains(['*', ','])).then(|| version.to_string())
+    };
+    match declared(dir)? {
+        d @ (Declared::UvLock | Declared::PoetryLock) => lock(d),
+        Declared::Requirements => std::fs::read_to_string(dir.join("requirements.txt"))
+            .ok()?
+            .lines()
+            .find_map(exact)
+            .map(|v| (v, "requirements.txt")),
+        Declared::Pyproject => project_dependencies(dir)?
+            .iter()
+            .find_map(|d| exact(d))
+            .map(|v| (v, "pyproject.toml")),
+    }
+}
+
+/// Where charmfuzz keeps what it builds: `$XDG_CACHE_HOME/charmfuzz`, else
+/// `~/.cache/charmfuzz`.
+pub fn cache_root() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("charmfuzz")
+}
+
+/// The environment `charmfuzz setup` builds for the charm in `dir`: named after what the
+/// charm declares and a digest of it (with `pyproject.toml`, which a lock goes with).
+pub fn venv_dir(dir: &Path) -> Option<PathBuf> {
+    let d = declared(dir)?;
+    let mut h = sha1_smol::Sha1::new();
+    for f in [d.file(), "pyproject.toml"] {
+        h.update(f.as_bytes());
+        h.update(&std::fs::read(dir.join(f)).unwrap_or_default());
+    }
+    let key = h.digest().to_string();
+    let name = dir
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "charm".into());
+    Some(
+        cache_root()
+            .join("venvs")
+            .join(format!("{name}-{}", &key[..12])),
+    )
+}
+
+/// The interpreter of the charm's built environment, if `charmfuzz setup` built it.
+pub fn built_python(dir: &Path) -> Option<PathBuf> {
+    let v = venv_dir(dir)?;
+    v.join(STAMP)
+        .is_file()
+        .then(|| v.join("bin/python"))
+        .filter(|p| p.is_file())
+}
+
+/// Written last: an environment without it was not finished.
+const STAMP: &str = ".charmfuzz-setup";
+
+/// Build (or find built) the charm's environment with `python`; returns its interpreter.
+/// `log` hears each step.
+pub fn setup(
+    dir: &Path,
+    python: &Path,
+    recreate: bool,
+    mut log: impl FnMut(&str),
+) -> Result<PathBuf, SetupError> {
+    let declared = declared(dir).ok_or_else(|| SetupError::NothingDeclared(dir.into()))?;
+    let venv = venv_dir(dir).expect("declared");
+    if !recreate && let Some(p) = built_python(dir) {
+        log(&format!(
+            "{} is built already ({})",
+            venv.display(),
+            declared.file()
+        ));
+        return Ok(p);
+    }
+    // Built in place; the stamp, written last, says it is finished.
+    if venv.exists() {
+        std::fs::remove_dir_all(&venv).map_err(io("cannot remove", &venv))?;
+    }
+    std::fs::create_dir_all(venv.parent().expect("in the cache"))
+        .map_err(io("cannot create", &venv))?;
+    log(&format!(
+        "creating {} with {}",
+        venv.display(),
+        python.display()
+    ));
+    run(
+        Command::new(python).arg("-m").arg("venv").arg(&venv),
+        "python -m venv",
+    )?;
+    let pip = venv.join("bin/pip");
+    run(
+        Command::new(&pip).args([
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--upgrade",
+            "pip",
+        ]),
+        "pip install --upgrade pip",
+    )?;
+    let requirements = venv.join("charm-requirements.txt");
+    match declared {
+        Declared::UvLock => {
+            let uv = tool(python, "uv", &["uv"], &mut log)?;
+            log("exporting the pins of uv.lock (uv export --no-dev)");
+            run(
+                Command::new(uv)
+                    .args([
+                        "export",
+                        "--frozen",
+                        "--no-dev",
+                        "--no-hashes",
+                        "--no-emit-project",
+                    ])
+                    .args(["--format", "requirements-txt", "--output-file"])
+                    .arg(&requirements)
+                    .arg("--project")
+                    .arg(dir),
+                "uv export",
+            )?;
+        }
+        Declared::PoetryLock => {
+            let poetry = tool(
+                python,
+                "poetry",
+                &["poetry", "poetry-plugin-export"],
+                &mut log,
+            )?;
+            log("exporting the pins of poetry.lock (poetry export --only main)");
+            run(
+                Command::new(poetry)
+                    .args([
+                        "export",
+                        "--only",
+                        "main",
+                        "--without-hashes",
+                        "-f",
+                        "requirements.txt",
+                        "-o",
+                    ])
+                    .arg(&requirements)
+                    .current_dir(dir),
+                "poetry export",
+            )?;
+        }
+        Declared::Requirements => {
+            std::fs::copy(dir.join("requirements.txt"), &requirements)
+                .map_err(io("cannot copy", &dir.join("requirements.txt")))?;
+        }
+        Declared::Pyproject => {
+            let deps = project_dependencies(dir).unwrap_or_default();
+            std::fs::write(&requirements, deps.join("\n") + "\n")
+                .map_err(io("cannot write", &requirements))?;
+        }
+    }
+    log(&format!(
+        "installing the charm's dependencies ({})",
+        declared.file()
+    ));
+    // From the charm's directory: a requirements file may include others by relative path.
+    let out = Command::new(&pip)
+        .args(["install", "--disable-pip-version-check", "-r"])
+        .arg(&requirements)
+        .current_dir(dir)
+        .output()
+        .map_err(|source| SetupError::Spawn {
+            what: "pip install".into(),
+            source,
+        })?;
+    if !out.status.success() {
+        let text = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        // pip says what conflicts with what; keep its words, not its progress lines.
+        let conflict: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.contains("conflict") && !l.starts_with("ERROR"))
+            .filter(|l| !l.trim().is_empty())
+            .take(20)
+            .collect();
+        return Err(if text.contains("conflict") {
+            SetupError::Conflict(conflict.join("\n"))
+        } else {
+            SetupError::Failed {
+                what: format!("pip install -r (the charm's {})", declared.file()),
+                output: conflict.join("\n"),
+            }
+        });
+    }
+    let venv_python = venv.join("bin/python");
+    let ops = Command::new(&venv_python)
+        .args(["-c", "import ops; print(ops.__version__)"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .ok_or(SetupError::NoOps(declared.file()))?;
+    // The reproducers are ops.testing tests: the testing extra of the same ops, and pytest.
+    log(&format!(
+        "adding ops[testing]=={ops} and pytest, for the reproducers"
+    ));
+    if let Err(e) = run(
+        Command::new(&pip)
+            .args(["install", "-q", "--disable-pip-version-check"])
+            .arg(format!("ops[testing]=={ops}"))
+            .arg("pytest"),
+        "pip install ops[testing]",
+    ) {
+        log(&format!(
+            "warning: the reproducers will not run in this environment: {e}"
+        ));
+    }
+    std::fs::write(
+        venv.join(STAMP),
+        format!("{}\nops {ops}\n", declared.file()),
+    )
+    .map_err(io("cannot write", &venv))?;
+    log(&format!("built: ops {ops}"));
+    Ok(venv.join("bin/python"))
+}
+
+/// A tool (uv, poetry) from PyPI in charmfuzz's own tools environment, installed once.
+fn tool(
+    python: &Path,
+    name: &str,
+    packages: &[&str],
+    log: &mut impl FnMut(&str),
+) -> Result<PathBuf, SetupError> {
+    let env = cache_root().join("tools").join(name);
+    let bin = env.join("bin").join(name);
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    log(&format!(
+        "installing {} from PyPI into {}",
+        packages.join(" "),
+        env.display()
+    ));
+    run(
+        Command::new(python).arg("-m").arg("venv").arg(&env),
+        "python -m venv",
+    )?;
+    run(
+        Command::new(env.join("bin/pip"))
+            .args(["install", "-q", "--disable-pip-version-check"])
+            .args(packages),
+        &format!("pip install {}", packages.join(" ")),
+    )?;
+    Ok(bin)
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), SetupError> {
+    let out = cmd.output().map_err(|source| SetupError::Spawn {
+        what: what.into(),
+        source,
+    })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let mut output = String::from_utf8_lossy(&out.stderr).into_owned();
+    output.push_str(&String::from_utf8_lossy(&out.stdout));
+    let lines: Vec<&str> = output.lines().rev().take(20).collect();
+    Err(SetupError::Failed {
+        what: what.into(),
+        output: lines.into_iter().rev().collect::<Vec<_>>().join("\n"),
+    })
+}
+
+fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> SetupError + 'a {
+    move |source| SetupError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn charm(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(d.path().join(name), text).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn the_pinned_ops_is_read_from_what_the_charm_declares() {
+        let req = charm(&[(
+            "requirements.txt",
+            "# pins\nops[testing] == 3.5.0 ; python_version >= '3.10'\nfoo\n",
+        )]);
+        assert_eq!(
+            pinned_ops(req.path()),
+            Some(("3.5.0".into(), "requirements.txt"))
+        );
+        let loose = charm(&[("requirements.txt", "ops>=2\nopsy==1.0\n")]);
+        assert_eq!(pinned_ops(loose.path()), None);
+        let project = charm(&[(
+            "pyproject.toml",
+            "[project]\nname='x'\ndependencies=['ops==3.1.0']\n",
+        )]);
+        assert_eq!(declared(project.path()), Some(Declared::Pyproject));
+        assert_eq!(
+            pinned_ops(project.path()),
+            Some(("3.1.0".into(), "pyproject.toml"))
+        );
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charms");
+        for (dir, file) in [("uv-locked", "uv.lock"), ("poetry-locked", "poetry.lock")] {
+            assert_eq!(
+                pinned_ops(&fixtures.join(dir)),
+                Some(("3.5.0".into(), file))
+            );
+        }
+        assert_eq!(declared(charm(&[]).path()), None);
+    }
+
+    #[test]
+    fn the_environment_is_keyed_by_what_the_charm_declares() {
+        let a = charm(&[("requirements.txt", "ops==3.9.0\n")]);
+        let b = charm(&[("requirements.txt", "ops==3.9.0\n")]);
+        let c = charm(&[("requirements.txt", "ops==3.8.0\n")]);
+        let key = |d: &tempfile::TempDir| {
+            let v = venv_dir(d.path()).unwrap();
+            v.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .rsplit('-')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(key(&a), key(&b));
+        assert_ne!(key(&a), key(&c));
+    }
+}
