@@ -696,17 +696,26 @@ fn valid_teardown_relations_before_storage_when_switched_on() {
 
 #[test]
 fn valid_removal_before_install() {
-    // §2.1: a unit removed before install runs gets no install/start/stop/remove.
-    let mut t = T::new(machine_spec());
-    t.deploy(
-        false,
-        &[],
-        vec![rel(0, "replicas", "dbserver", &[])],
-        &["logs/0"],
-    );
-    t.attached("logs/0");
-    t.act(Action::RemoveUnit).detaching("logs/0");
+    // §2.1 with §2.15.2: a unit removed before install runs gets no install/start/stop/
+    // remove, and nothing else either: its deploy-time storage was attached, but
+    // nothing but storage-attached ever runs before install.
+    let removed = || {
+        let mut t = T::new(machine_spec());
+        t.deploy(
+            false,
+            &[],
+            vec![rel(0, "replicas", "dbserver", &[])],
+            &["logs/0"],
+        );
+        t.attached("logs/0");
+        t
+    };
+    let mut t = removed();
+    t.act(Action::RemoveUnit);
     ok(&t);
+    let mut t = removed();
+    t.act(Action::RemoveUnit).detaching("logs/0");
+    bad(&t, Rule::BeforeInstall, 1);
 }
 
 #[test]

@@ -1256,6 +1256,13 @@ impl<'a> Validator<'a> {
                 }
             } else if kind != K::Install && (self.k8s || !kind.is_storage()) {
                 return found(Rule::BeforeInstall, format!("{} before install", ev.hook));
+            } else if kind.is_storage() && self.dying.is_some() && self.failed.is_none() {
+                // §2.15.2 with §2.1: a unit removed before it installed gets no further
+                // hook, not even a storage-detaching for what was attached at deploy.
+                return found(
+                    Rule::BeforeInstall,
+                    format!("{} on a Dying unit that never installed", ev.hook),
+                );
             }
         }
         // §2.15.14 (and §2.0 step 13: a Dying unit never installs). Two exceptions from

@@ -1490,8 +1490,13 @@ impl World {
             }
             return out;
         }
-        // Before install only (machine) storage-attached may run (§2.15.2).
+        // Before install only (machine) storage-attached may run (§2.15.2). A unit removed
+        // before it installed runs nothing more (§2.1): not even storage-detaching for the
+        // storage attached at deploy.
         if !installed {
+            if dying {
+                return Vec::new();
+            }
             let mut out: Vec<Hook> = Vec::new();
             if !self.is_kubernetes() {
                 out.extend(self.storage_candidates());
