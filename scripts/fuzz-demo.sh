@@ -3,7 +3,7 @@
 # nothing in their clean twins, within a bounded number of runs.
 #
 # Usage: scripts/fuzz-demo.sh [--runs N (300)] [--charms "demo-k8s demo-machine"]
-#                             [--modes "tmin cmin fork coverage"] [--no-modes]
+#                             [--modes "tmin cmin fork coverage classes"] [--no-modes]
 #
 # For each buggy demo charm: fuzz from its seeds until the first finding or N runs; the
 # run must end with a charmfuzz finding (and a crash artifact). For each clean twin: the
@@ -12,14 +12,15 @@
 # it can, keeping its signature; `cmin`, cargo fuzz cmin merges a corpus; `fork`, -fork=2
 # runs two fuzzing processes side by side on a clean charm with no harness error and no
 # finding; `coverage`, libFuzzer's coverage figure grows from the charm's Python coverage
-# alone. Builds the fuzz target on stable (`-s none`); needs cargo-fuzz and the Python venv
+# alone; `classes`, on the stand-ins fixture an environment finding (an unscripted exec)
+# does not end a run and the charm's own crash does. Builds the fuzz target on stable (`-s none`); needs cargo-fuzz and the Python venv
 # (scripts/setup.sh installs both).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
 
 runs=300
-modes="tmin cmin fork coverage"
+modes="tmin cmin fork coverage classes"
 charms="demo-k8s demo-machine"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -27,15 +28,15 @@ while [ $# -gt 0 ]; do
         --charms) charms="$2"; shift 2 ;;
         --modes) modes="$2"; shift 2 ;;
         --no-modes) modes=""; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "fuzz-demo: unknown option $1" >&2; exit 2 ;;
     esac
 done
 
 for m in $modes; do
     case "$m" in
-        tmin|cmin|fork|coverage) ;;
-        *) echo "fuzz-demo: unknown mode $m (tmin cmin fork coverage)" >&2; exit 2 ;;
+        tmin|cmin|fork|coverage|classes) ;;
+        *) echo "fuzz-demo: unknown mode $m (tmin cmin fork coverage classes)" >&2; exit 2 ;;
     esac
 done
 
@@ -193,5 +194,34 @@ if wants coverage; then
     echo "coverage from the charm's Python alone: cov $blind without feedback, $python with (60 runs)"
     [ "$python" -ge $((blind + 50)) ] ||
         { echo "FAIL: the charm's coverage did not reach libFuzzer ($blind -> $python)" >&2; exit 1; }
+fi
+# Finding classes in a real `cargo fuzz run`: the stand-ins fixture's workload binary has no
+# scripted answer, so pebble-ready fails on charmfuzz's world, not the charm's. With its
+# actions weighted out, the run must report that environment finding (with its fix) and
+# go on to its last run; with them, it must end on the charm's own crash, class charm.
+if wants classes; then
+    fixture="$PWD/tests/fixtures/charms/stand-ins"
+    mkdir -p "$work/classes/env" "$work/classes/charm"
+    cp -r "$fixture" "$work/classes/no-actions"
+    printf '[weights]\nrun-action = 0\n' >"$work/classes/no-actions/charmfuzz.toml"
+    status=0
+    CHARMFUZZ_CHARM="$work/classes/no-actions" CHARMFUZZ_MAX_STEPS=12 \
+        cargo fuzz run -s none -O lifecycle "$work/classes/env" -- -runs=100 -seed=1 \
+        -len_control=0 -max_len=2048 -timeout=600 -artifact_prefix="$work/classes/env-" \
+        >"$work/classes/env.log" 2>&1 || status=$?
+    grep -q '^charmfuzz: environment finding, not the charm.s (fuzzing goes on): ' "$work/classes/env.log" &&
+        grep -q 'lacked: .*app-cli' "$work/classes/env.log" && [ "$status" = 0 ] &&
+        grep -q 'Done 100 runs' "$work/classes/env.log" &&
+        ! grep -q '==== charmfuzz finding ====' "$work/classes/env.log" ||
+        { tail -40 "$work/classes/env.log"; echo "FAIL: an environment finding ended the run, or was not reported" >&2; exit 1; }
+    status=0
+    CHARMFUZZ_CHARM="$fixture" CHARMFUZZ_MAX_STEPS=12 \
+        cargo fuzz run -s none -O lifecycle "$work/classes/charm" -- -runs=2000 -seed=1 \
+        -len_control=0 -max_len=2048 -timeout=600 -artifact_prefix="$work/classes/charm-" \
+        >"$work/classes/charm.log" 2>&1 || status=$?
+    grep -q '==== charmfuzz finding ====' "$work/classes/charm.log" &&
+        grep -q '^class: charm' "$work/classes/charm.log" && [ "$status" != 0 ] ||
+        { tail -40 "$work/classes/charm.log"; echo "FAIL: the charm's own crash did not end the run as a charm finding" >&2; exit 1; }
+    echo "classes: environment finding reported, run went on to 100 runs; charm finding ended the run: $(grep -m1 '^title: ' "$work/classes/charm.log" | cut -c8-)"
 fi
 echo "fuzz-demo: ok"

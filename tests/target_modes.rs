@@ -184,7 +184,7 @@ fn fork_and_exec_mode_agree_on_the_demo_charms() {
 /// runs the one charmcraft would write, with the charm's interpreter, and agrees with fork
 /// mode event by event. The user's tree is left without one.
 #[test]
-fn exec_mode_runs_a_source_tree_without_dispatch_as_packed() {
+fn a_source_tree_without_dispatch_runs_as_packed_in_either_mode() {
     let tmp = tempfile::tempdir().unwrap();
     let tree = tmp.path().join("demo-k8s");
     let status = std::process::Command::new("cp")
@@ -199,5 +199,22 @@ fn exec_mode_runs_a_source_tree_without_dispatch_as_packed() {
     let mut exec = target_in(&tree, Mode::Exec);
     let (events, _) = compare_targets("demo-k8s without dispatch", &mut fork, &mut exec, 5);
     assert!(events >= 15, "too few events ({events})");
+    assert!(!tree.join("dispatch").exists());
+
+    // Fork mode too runs the tree as packed: ops finds the dispatch it would have (without
+    // one, ops 2.x takes the charm for a pre-dispatch one and writes hooks/ symlinks), and
+    // it stays there from input to input, since it is part of the packed charm.
+    let mut fork_tree = target_in(&tree, Mode::Fork);
+    let (events, _) = compare_targets(
+        "demo-k8s without dispatch, fork",
+        &mut fork,
+        &mut fork_tree,
+        3,
+    );
+    assert!(events >= 9, "too few events ({events})");
+    let packed = fork_tree.sandbox().charm_dir().join("dispatch");
+    let text = std::fs::read_to_string(&packed).unwrap();
+    assert!(text.contains("./src/charm.py"), "{text}");
+    assert!(!fork_tree.sandbox().charm_dir().join("hooks").exists());
     assert!(!tree.join("dispatch").exists());
 }

@@ -234,10 +234,13 @@ impl Target {
         if (config.mode == Mode::Fork || !has_dispatch) && !entry.is_file() {
             return Err(TargetError::NoEntry(charm_dir.join(&entry_rel)));
         }
-        if config.mode == Mode::Exec && !has_dispatch {
+        if !has_dispatch {
             // A charm's source tree has no `dispatch`: charmcraft writes it at pack time.
-            // Exec mode then runs the one charmcraft would write, with the charm's
-            // interpreter, in the sandbox's copy (the user's tree is left alone).
+            // The one charmcraft would write goes into the sandbox's copy (the user's tree
+            // is left alone), with the charm's interpreter. Exec mode runs it; in fork mode
+            // its presence is what tells ops that Juju dispatches (ops 2.x otherwise takes
+            // the charm for a legacy one and writes a hooks/ symlink per event, which
+            // collide between the charm's observers on some charms).
             let path = sandbox.charm_dir().join("dispatch");
             std::fs::write(&path, packed_dispatch(&python, &entry_rel))
                 .and_then(|()| {
