@@ -1600,6 +1600,12 @@ pub struct SearchResult {
     pub finding: Option<RunReport>,
     /// The bytes of the story that ended the search.
     pub input: Option<Vec<u8>>,
+    /// Stories none of whose first three hooks failed: the share of stories that got into
+    /// the charm's lifecycle rather than dying at deploy (for a real charm, usually on
+    /// something the harness's world lacks).
+    pub past_first_three: u64,
+    /// The hooks the stories reached, of those the charm's metadata makes possible.
+    pub lifecycle: crate::lifecycle_map::LifecycleMap,
 }
 
 /// A signature [`random_search`] met.
@@ -1630,12 +1636,18 @@ pub fn random_search(
         signatures: Default::default(),
         finding: None,
         input: None,
+        past_first_three: 0,
+        lifecycle: crate::lifecycle_map::LifecycleMap::new(&target.charm().spec),
     };
     for i in 0..runs {
         let bytes = random_story(first_seed.wrapping_add(i), max_steps);
         let report = target.run_bytes(&bytes, Some(max_steps))?;
         result.runs += 1;
         result.events += report.outcomes.len() as u64;
+        result.lifecycle.add(&report.trace);
+        if report.outcomes.iter().take(3).all(|o| o.exit.ok()) {
+            result.past_first_three += 1;
+        }
         for f in report.environment.iter().chain(&report.finding) {
             let seen = result
                 .signatures

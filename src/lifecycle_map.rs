@@ -13,7 +13,7 @@
 //! as a picture. Pure: the caller runs the corpus and feeds the traces in.
 
 use crate::engine::{HookKind, Trace};
-use crate::spec::{CharmSpec, Substrate};
+use crate::spec::{CharmSpec, Role, Substrate};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -221,8 +221,11 @@ pub fn possible_hooks(spec: &CharmSpec) -> BTreeSet<String> {
             }
             HookKind::CollectMetrics if !spec.has_metrics => continue,
             k if k.is_relation() => {
+                // A peer relation is never broken (§2.15.5): it ends with the application.
                 for e in &spec.endpoints {
-                    v.insert(k.hook_name(Some(&e.name)));
+                    if !(k == HookKind::RelationBroken && e.role == Role::Peer) {
+                        v.insert(k.hook_name(Some(&e.name)));
+                    }
                 }
                 continue;
             }

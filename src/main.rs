@@ -108,6 +108,10 @@ struct CoverageCmd {
     /// Skip line coverage (hooks and transitions only; faster: no tracer in the charm).
     #[arg(long, conflicts_with = "lcov")]
     no_lines: bool,
+    /// Write the totals as JSON here: hooks reached of those possible, and lines run of
+    /// the charm's `src/` and `lib/` (`scripts/survey.sh` reads it).
+    #[arg(long)]
+    json: Option<PathBuf>,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -303,6 +307,11 @@ struct RandomCmd {
     /// Write the bytes of the story that found something here (like a crash artifact).
     #[arg(long)]
     artifact: Option<PathBuf>,
+    /// Write the figures as JSON here: runs and events per second, stories past their
+    /// first three hooks, hooks reached of those possible, signatures by class
+    /// (`scripts/survey.sh` reads it).
+    #[arg(long)]
+    json: Option<PathBuf>,
     #[command(flatten)]
     target: TargetArgs,
 }
@@ -686,6 +695,41 @@ fn random_charm(r: RandomCmd) -> Result<ExitCode> {
             format!(" environment={}", environment.len())
         },
     );
+    if let Some(path) = &r.json {
+        let count = |class: FindingClass| {
+            search
+                .signatures
+                .values()
+                .filter(|s| s.class == class)
+                .count()
+        };
+        let lifecycle = &search.lifecycle;
+        let json = serde_json::json!({
+            "charm": charm.spec.name,
+            "runs": search.runs,
+            "events": search.events,
+            "seconds": seconds,
+            "runs_per_second": search.runs as f64 / seconds,
+            "events_per_second": search.events as f64 / seconds,
+            "past_first_three": search.past_first_three,
+            "hooks_reached": lifecycle.possible.len() - lifecycle.unreached().len(),
+            "hooks_possible": lifecycle.possible.len(),
+            "unreached": lifecycle.unreached(),
+            "findings": {
+                "charm": count(FindingClass::Charm),
+                "environment": count(FindingClass::Environment),
+            },
+            "signatures": search.signatures.iter().map(|(sig, seen)| serde_json::json!({
+                "signature": sig,
+                "class": seen.class.as_str(),
+                "runs": seen.runs,
+                "title": seen.title,
+                "lacks": seen.lacks.iter().map(|l| l.describe()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     Ok(if found.is_some() || r.all {
         ExitCode::SUCCESS
     } else {
@@ -913,6 +957,32 @@ fn coverage_cmd(c: CoverageCmd) -> Result<ExitCode> {
         }
         std::fs::write(md, report).with_context(|| format!("cannot write {}", md.display()))?;
         println!("\nreport with the lifecycle diagram: {}", md.display());
+    }
+    if let Some(path) = &c.json {
+        // Lines per top directory: the charm's own code, and the libraries it ships.
+        let lines = |dir: &str| {
+            line_coverage.as_ref().map(|lc| {
+                let (total, covered) = lc
+                    .files
+                    .iter()
+                    .filter(|(f, _)| f.starts_with(dir))
+                    .fold((0, 0), |(t, c), (_, f)| {
+                        (t + f.executable.len(), c + f.covered())
+                    });
+                serde_json::json!({ "covered": covered, "total": total })
+            })
+        };
+        let json = serde_json::json!({
+            "charm": charm.spec.name,
+            "inputs": map.inputs,
+            "events": map.events,
+            "hooks_reached": map.possible.len() - map.unreached().len(),
+            "hooks_possible": map.possible.len(),
+            "unreached": map.unreached(),
+            "lines": { "src": lines("src/"), "lib": lines("lib/") },
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }
