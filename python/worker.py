@@ -608,9 +608,13 @@ class _StandIns:
             writing = (mode and any(c in mode for c in 'wax+')) or (
                 flags and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
             if writing:
-                d = os.path.dirname(os.fsdecode(path)) or '.'
-                if os.path.isabs(d) and os.path.isdir(d) and not os.access(d, os.W_OK):
-                    self.note('host-path', f'{os.fsdecode(path)} (read-only here)')
+                # A file that cannot be made, or written, where a unit's root could: an
+                # existing writable file (/dev/null) in a read-only directory is fine.
+                path = os.fsdecode(path)
+                d = os.path.dirname(path) or '.'
+                if (os.path.isabs(d) and os.path.isdir(d) and not os.access(d, os.W_OK)
+                        and not (os.path.exists(path) and os.access(path, os.W_OK))):
+                    self.note('read-only', path)
             elif self._lacking(path):
                 self.note('host-path', os.fsdecode(path))
         elif event in ('os.listdir', 'os.scandir'):

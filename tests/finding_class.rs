@@ -129,9 +129,59 @@ fn each_stand_in_that_cannot_answer_gives_an_environment_finding_with_its_fix() 
             "/etc/stand-ins/app.conf",
             "writable",
         );
+        // Writing into it: the fix names the directory to make writable.
+        check(
+            action("write-host"),
+            Some(LackKind::ReadOnly),
+            "/etc/stand-ins.conf",
+            "writable = [\"/etc\"]",
+        );
+        // A Kubernetes pod has its service account and the API's address, as every pod
+        // does; the API itself is beyond the sandbox's network.
+        check(
+            action("kube-api"),
+            Some(LackKind::Network),
+            "10.152.183.1:443",
+            "no network",
+        );
     } else {
         check(action("read-host"), None, "read-host", "");
     }
+
+    // A directory the workload image ships, in a container that is up: pebble-ready
+    // came, its exec answered this time.
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("stand-ins");
+    assert!(
+        std::process::Command::new("cp")
+            .arg("-r")
+            .arg(fixture())
+            .arg(&copy)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::write(
+        copy.join("charmfuzz.toml"),
+        "[[target.exec]]\ncommand = [\"app-cli\", \"--version\"]\nstdout = \"1.0\\n\"\n",
+    )
+    .unwrap();
+    let mut t = target(&copy);
+    t.environment_findings = true;
+    let trace = story(&[
+        json!({"phase": "operation", "action": "workload-started", "container": "app"}),
+        json!({"phase": "operation", "action": "run-action", "name": "image-dir", "id": 1, "params": {}}),
+    ]);
+    let (_, report) = t.run_story(&trace).unwrap();
+    let f = report.finding.expect("image-dir fails");
+    assert_eq!(f.class, FindingClass::Environment, "{}", f.title);
+    let lack = f.lacks.iter().find(|l| l.kind == LackKind::ImageDir);
+    let lack = lack.unwrap_or_else(|| panic!("{:?}", f.lacks));
+    assert_eq!(lack.what, "app:/var/lib/app");
+    assert!(
+        lack.describe()
+            .contains("container app has no directory /var/lib/app")
+    );
 }
 
 /// What `cargo fuzz run lifecycle` decides per input: an environment finding is told once

@@ -19,6 +19,7 @@ pub mod config;
 pub mod hooktools;
 pub mod outcome;
 pub mod pebble;
+pub mod pod;
 pub mod runner;
 pub mod sandbox;
 pub mod worker;

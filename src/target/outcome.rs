@@ -143,9 +143,15 @@ pub enum LackKind {
     Socket,
     /// The network: there is none in the sandbox (nor the workload's API on localhost).
     Network,
-    /// A host path that does not exist in a place the charm cannot write, or a write to
-    /// a read-only place: nothing in the story could have made it.
+    /// A host path that does not exist in a place the charm cannot write: nothing in
+    /// the story could have made it.
     HostPath,
+    /// A directory a Pebble write expected in the workload container (`container:/path`):
+    /// the workload image would ship it; the fake container starts empty.
+    ImageDir,
+    /// A file the charm writes in a host directory that is read-only here (on a unit the
+    /// charm, as root, could write it).
+    ReadOnly,
 }
 
 impl Lack {
@@ -158,6 +164,13 @@ impl Lack {
             LackKind::Socket => format!("nothing serves the socket {}", self.what),
             LackKind::Network => format!("no network here: {}", self.what),
             LackKind::HostPath => format!("host path {} is not here", self.what),
+            LackKind::ReadOnly => format!("host path {} is read-only here", self.what),
+            LackKind::ImageDir => {
+                let (container, dir) = self.what.split_once(':').unwrap_or(("", &self.what));
+                format!(
+                    "container {container} has no directory {dir} (the workload image would ship it)"
+                )
+            }
         }
     }
 
@@ -187,6 +200,17 @@ impl Lack {
                  else a stand-in must provide it"
                     .into()
             }
+            LackKind::ImageDir => "none yet: the workload image's files are not modelled (the \
+                 container starts empty); if the charm should make the directory itself, this \
+                 is its bug"
+                .into(),
+            LackKind::ReadOnly => format!(
+                "charmfuzz.toml: [target] writable = [{:?}]",
+                std::path::Path::new(&self.what)
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
         }
     }
 }

@@ -230,6 +230,16 @@ impl Target {
             None => entry_from_dispatch(charm_dir),
         };
         let entry = sandbox.charm_dir().join(&entry_rel);
+        let kubernetes = spec.substrate == Substrate::Kubernetes;
+        if kubernetes && sandbox.contained() {
+            let sa = sandbox.writable_view(Path::new("/run")).join(
+                Path::new(super::pod::SERVICE_ACCOUNT)
+                    .strip_prefix("/run")
+                    .expect("under /run"),
+            );
+            super::pod::write_service_account(&sa, crate::engine::world::MODEL_NAME)
+                .map_err(io("writing the pod's service account"))?;
+        }
         let has_dispatch = charm_dir.join("dispatch").is_file();
         if (config.mode == Mode::Fork || !has_dispatch) && !entry.is_file() {
             return Err(TargetError::NoEntry(charm_dir.join(&entry_rel)));
@@ -470,6 +480,7 @@ impl Target {
             .env("LANG", "C.UTF-8")
             .env("PYTHONHASHSEED", "0")
             .env("PYTHONDONTWRITEBYTECODE", "1")
+            .envs(self.pod_env())
             .current_dir(&charm_dir);
         limit_memory(&mut cmd, self.config.memory_bytes());
         if let Some(p) = &self.processes {
@@ -815,11 +826,24 @@ impl Target {
         set("PATH", self.path_var());
         set("HOME", self.sandbox.home().display().to_string());
         set("LANG", "C.UTF-8".into());
+        for (k, v) in self.pod_env() {
+            set(k, v.into());
+        }
         // Not Juju's: files the charm hands to hook tools (`secret-add KEY#file=...`) are
         // made with `tempfile`, and the agent must be able to read them. Inside the walls
         // /tmp is private; the sandbox's tmp is mounted at the same path on both sides.
         set("TMPDIR", self.sandbox.tmp().display().to_string());
         env
+    }
+
+    /// What Kubernetes puts in every container's environment ([`super::pod`]), for a
+    /// Kubernetes charm inside the walls.
+    fn pod_env(&self) -> Vec<(&'static str, &'static str)> {
+        if self.charm.spec.substrate == Substrate::Kubernetes && self.sandbox.contained() {
+            super::pod::env().to_vec()
+        } else {
+            Vec::new()
+        }
     }
 
     /// Run one event (which the world has just delivered) in the charm.
@@ -980,6 +1004,12 @@ impl Target {
                     lacks.push(Lack {
                         kind: LackKind::Exec,
                         what: command.join(" "),
+                    });
+                }
+                for dir in p.take_missing_dirs(&c)? {
+                    lacks.push(Lack {
+                        kind: LackKind::ImageDir,
+                        what: format!("{c}:{dir}"),
                     });
                 }
             }

@@ -345,6 +345,10 @@ pub struct ContainerFs {
     /// Virtual owners: container path → (uid, gid). Missing means root:root.
     owners: BTreeMap<String, (u32, u32)>,
     tmp_counter: u64,
+    /// Directories a `push` or `make_dir` expected to be there (no `make_dirs`, no
+    /// `make_parents`) and that are not: the workload image would ship them, and this
+    /// filesystem starts empty. Taken by the harness after each hook.
+    missing_dirs: Vec<String>,
 }
 
 fn parse_permissions(p: &str, default: u32) -> Result<u32, FileError> {
@@ -377,7 +381,23 @@ impl ContainerFs {
             root,
             owners: BTreeMap::new(),
             tmp_counter: 0,
+            missing_dirs: Vec::new(),
         })
+    }
+
+    /// The directories writes expected and did not find, since the last call (taken).
+    pub fn take_missing_dirs(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.missing_dirs)
+    }
+
+    /// Note `dir` as expected by a write when it is missing (not when it is a file).
+    fn note_missing_dir(&mut self, dir: &str) {
+        if let Ok(host) = self.host(dir)
+            && matches!(fs::symlink_metadata(&host), Err(e) if e.kind() == io::ErrorKind::NotFound)
+            && !self.missing_dirs.iter().any(|d| d == dir)
+        {
+            self.missing_dirs.push(dir.to_string());
+        }
     }
 
     /// The host directory standing in for the container's `/`.
@@ -478,7 +498,10 @@ impl ContainerFs {
                     "open {tmp_name}: not a directory"
                 )));
             }
-            Err(e) => return Err(os_err("open", &tmp_name, &e)),
+            Err(e) => {
+                self.note_missing_dir(&dir_of(&cpath));
+                return Err(os_err("open", &tmp_name, &e));
+            }
         }
         if let Ok(m) = fs::symlink_metadata(&host)
             && m.is_dir()
@@ -546,7 +569,12 @@ impl ContainerFs {
             return self.mkdir_all(&cpath, perm, owner);
         }
         let host = self.host(&cpath)?;
-        fs::create_dir(&host).map_err(|e| os_err("mkdir", path, &e))?;
+        if let Err(e) = fs::create_dir(&host) {
+            if e.kind() == io::ErrorKind::NotFound {
+                self.note_missing_dir(&dir_of(&cpath));
+            }
+            return Err(os_err("mkdir", path, &e));
+        }
         fs::set_permissions(&host, fs::Permissions::from_mode(perm))
             .map_err(|e| os_err("chmod", path, &e))?;
         self.set_owner(&cpath, owner);
@@ -1001,6 +1029,33 @@ mod tests {
             u.normalize(None, None, "nobody2", ""),
             Err("user: unknown user nobody2".into())
         );
+    }
+
+    #[test]
+    fn writes_note_the_directories_they_expected_and_did_not_find() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = ContainerFs::new(dir.path().join("root")).unwrap();
+        let mut users = Users::default();
+        let own = Ownership::default();
+        f.write(&mut users, "/etc/app/conf", false, &own, b"x")
+            .unwrap_err();
+        f.make_dir(&mut users, "/var/lib/app/data", false, &own)
+            .unwrap_err();
+        f.make_dir(&mut users, "/var/lib/app/logs", false, &own)
+            .unwrap_err();
+        assert_eq!(f.take_missing_dirs(), ["/etc/app", "/var/lib/app"]);
+        assert!(f.take_missing_dirs().is_empty(), "taken");
+        // Made first, or asked to be made, nothing is missing; nor is a failure of
+        // another kind (a file where the directory should be).
+        f.write(&mut users, "/etc/app/conf", true, &own, b"x")
+            .unwrap();
+        f.make_dir(&mut users, "/var/lib/app/data", true, &own)
+            .unwrap();
+        f.write(&mut users, "/etc/app/conf/inner", false, &own, b"x")
+            .unwrap_err();
+        f.make_dir(&mut users, "/var/lib/app/data", false, &own)
+            .unwrap_err();
+        assert!(f.take_missing_dirs().is_empty());
     }
 
     #[test]

@@ -634,6 +634,12 @@ impl FakePebble {
         Ok(std::mem::take(&mut self.lock(name)?.unanswered))
     }
 
+    /// Directories the charm's writes expected in the container and did not find since
+    /// the last call (taken): the workload image would have shipped them.
+    pub fn take_missing_dirs(&self, name: &str) -> Result<Vec<String>, PebbleError> {
+        Ok(self.lock(name)?.fs.take_missing_dirs())
+    }
+
     /// Every exec the charm ran or tried to run, in order.
     pub fn exec_log(&self, name: &str) -> Result<Vec<ExecRecord>, PebbleError> {
         Ok(self.lock(name)?.exec_log.clone())
