@@ -148,6 +148,7 @@ pub fn venv_dir(dir: &Path) -> Option<PathBuf> {
         h.update(f.as_bytes());
         h.update(&std::fs::read(dir.join(f)).unwrap_or_default());
     }
+    h.update(lib_pydeps_text(dir).as_bytes());
     let key = h.digest().to_string();
     let name = dir
         .canonicalize()
@@ -160,6 +161,58 @@ pub fn venv_dir(dir: &Path) -> Option<PathBuf> {
             .join(format!("{name}-{}", &key[..12])),
     )
 }
+
+/// The `PYDEPS = [...]` assignments of the charm libraries under `lib/charms/`, as text,
+/// in path order: part of what the charm declares (charmcraft installs them at pack time).
+fn lib_pydeps_text(dir: &Path) -> String {
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "py") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&dir.join("lib/charms"), &mut files);
+    files.sort();
+    let mut text = String::new();
+    for f in files {
+        let body = std::fs::read_to_string(&f).unwrap_or_default();
+        let mut lines = body.lines().skip_while(|l| !l.starts_with("PYDEPS"));
+        for l in lines.by_ref() {
+            text.push_str(l);
+            text.push('\n');
+            if l.contains(']') {
+                break;
+            }
+        }
+    }
+    text
+}
+
+/// Reads the charm libraries' `PYDEPS` with Python's own parser, and prints them as JSON.
+const READ_PYDEPS: &str = r#"
+import ast, json, pathlib, sys
+deps = []
+for f in sorted(pathlib.Path(sys.argv[1], "lib", "charms").rglob("*.py")):
+    try:
+        tree = ast.parse(f.read_text(encoding="utf-8", errors="replace"))
+    except SyntaxError:
+        continue
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PYDEPS" for t in node.targets)):
+            try:
+                deps += [d for d in ast.literal_eval(node.value) if d not in deps]
+            except ValueError:
+                pass
+print(json.dumps(deps))
+"#;
 
 /// The interpreter of the charm's built environment, if `charmfuzz setup` built it.
 pub fn built_python(dir: &Path) -> Option<PathBuf> {
@@ -306,6 +359,28 @@ pub fn setup(
         });
     }
     let venv_python = venv.join("bin/python");
+    // The charm libraries' own dependencies (`PYDEPS`), which charmcraft installs with the
+    // charm's at pack time: a library that needs pydantic names it there, not the charm.
+    let pydeps: Vec<String> = Command::new(&venv_python)
+        .args(["-c", READ_PYDEPS])
+        .arg(dir)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+        .unwrap_or_default();
+    if !pydeps.is_empty() {
+        log(&format!(
+            "installing the charm libraries' PYDEPS: {}",
+            pydeps.join(", ")
+        ));
+        run(
+            Command::new(&pip)
+                .args(["install", "-q", "--disable-pip-version-check"])
+                .args(&pydeps),
+            "pip install (the charm libraries' PYDEPS)",
+        )?;
+    }
     let ops = Command::new(&venv_python)
         .args(["-c", "import ops; print(ops.__version__)"])
         .output()

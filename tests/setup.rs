@@ -50,6 +50,10 @@ fn setup_builds_the_environment_each_lock_file_pins_and_the_target_uses_it() {
         let t = text(&setup);
         assert!(setup.status.success(), "{t}");
         assert!(t.contains("built: ops 3.5.0"), "{t}");
+        if lock == "uv.lock" {
+            // Its charm library's own dependency, as charmcraft would install it.
+            assert!(t.contains("the charm libraries' PYDEPS: six"), "{t}");
+        }
         let python = String::from_utf8_lossy(&setup.stdout)
             .lines()
             .last()
