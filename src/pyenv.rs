@@ -214,6 +214,18 @@ for f in sorted(pathlib.Path(sys.argv[1], "lib", "charms").rglob("*.py")):
 print(json.dumps(deps))
 "#;
 
+/// The charm libraries' `PYDEPS`, read by `python` (none when it cannot read them).
+fn lib_pydeps(python: &Path, dir: &Path) -> Vec<String> {
+    Command::new(python)
+        .args(["-c", READ_PYDEPS])
+        .arg(dir)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+        .unwrap_or_default()
+}
+
 /// The interpreter of the charm's built environment, if `charmfuzz setup` built it.
 pub fn built_python(dir: &Path) -> Option<PathBuf> {
     let v = venv_dir(dir)?;
@@ -315,13 +327,29 @@ pub fn setup(
                 "poetry export",
             )?;
         }
-        Declared::Requirements => {
-            std::fs::copy(dir.join("requirements.txt"), &requirements)
-                .map_err(io("cannot copy", &dir.join("requirements.txt")))?;
-        }
-        Declared::Pyproject => {
-            let deps = project_dependencies(dir).unwrap_or_default();
-            std::fs::write(&requirements, deps.join("\n") + "\n")
+        Declared::Requirements | Declared::Pyproject => {
+            // charmcraft's charm plugin installs the requirements together with the charm
+            // libraries' own dependencies (`PYDEPS`), in one resolution: a library that
+            // needs pydantic names it there, not the charm. (Its uv and poetry plugins
+            // install the lock file alone, as above.)
+            let mut lines = match declared {
+                Declared::Requirements => vec![format!(
+                    "-r {}",
+                    std::path::absolute(dir.join("requirements.txt"))
+                        .unwrap_or_else(|_| dir.join("requirements.txt"))
+                        .display()
+                )],
+                _ => project_dependencies(dir).unwrap_or_default(),
+            };
+            let pydeps = lib_pydeps(&venv.join("bin/python"), dir);
+            if !pydeps.is_empty() {
+                log(&format!(
+                    "adding the charm libraries' PYDEPS: {}",
+                    pydeps.join(", ")
+                ));
+            }
+            lines.extend(pydeps);
+            std::fs::write(&requirements, lines.join("\n") + "\n")
                 .map_err(io("cannot write", &requirements))?;
         }
     }
@@ -359,28 +387,6 @@ pub fn setup(
         });
     }
     let venv_python = venv.join("bin/python");
-    // The charm libraries' own dependencies (`PYDEPS`), which charmcraft installs with the
-    // charm's at pack time: a library that needs pydantic names it there, not the charm.
-    let pydeps: Vec<String> = Command::new(&venv_python)
-        .args(["-c", READ_PYDEPS])
-        .arg(dir)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| serde_json::from_slice(&o.stdout).ok())
-        .unwrap_or_default();
-    if !pydeps.is_empty() {
-        log(&format!(
-            "installing the charm libraries' PYDEPS: {}",
-            pydeps.join(", ")
-        ));
-        run(
-            Command::new(&pip)
-                .args(["install", "-q", "--disable-pip-version-check"])
-                .args(&pydeps),
-            "pip install (the charm libraries' PYDEPS)",
-        )?;
-    }
     let ops = Command::new(&venv_python)
         .args(["-c", "import ops; print(ops.__version__)"])
         .output()

@@ -1,7 +1,8 @@
 //! `charmfuzz setup`: the charm's own Python, built from what its repository declares.
 //!
-//! The two fixture charms pin `ops` 3.5.0 (older than this project's environment) and
-//! import `tenacity`, one through `uv.lock`, one through `poetry.lock`. Without setup the
+//! The fixture charms pin `ops` 3.5.0 (older than this project's environment): two import
+//! `tenacity`, one through `uv.lock`, one through `poetry.lock`; the third declares
+//! `requirements.txt` and uses a charm library whose own dependency is in its `PYDEPS`. Without setup the
 //! target refuses to fuzz them with another `ops`; after it, the charm runs on the `ops`
 //! it pinned. The packages come from PyPI, as they do for a user.
 
@@ -31,6 +32,10 @@ fn setup_builds_the_environment_each_lock_file_pins_and_the_target_uses_it() {
     for (charm, lock) in [
         ("tests/fixtures/charms/uv-locked", "uv.lock"),
         ("tests/fixtures/charms/poetry-locked", "poetry.lock"),
+        (
+            "tests/fixtures/charms/requirements-pydeps",
+            "requirements.txt",
+        ),
     ] {
         // Before: the project's interpreter has another ops, and the target says so,
         // with the command that fixes it, rather than fuzz the charm on the wrong ops.
@@ -50,8 +55,8 @@ fn setup_builds_the_environment_each_lock_file_pins_and_the_target_uses_it() {
         let t = text(&setup);
         assert!(setup.status.success(), "{t}");
         assert!(t.contains("built: ops 3.5.0"), "{t}");
-        if lock == "uv.lock" {
-            // Its charm library's own dependency, as charmcraft would install it.
+        if lock == "requirements.txt" {
+            // Its charm library's own dependency, as charmcraft's charm plugin installs it.
             assert!(t.contains("the charm libraries' PYDEPS: six"), "{t}");
         }
         let python = String::from_utf8_lossy(&setup.stdout)
