@@ -178,6 +178,12 @@ fn each_stand_in_that_cannot_answer_gives_an_environment_finding_with_its_fix() 
     let lack = f.lacks.iter().find(|l| l.kind == LackKind::ImageDir);
     let lack = lack.unwrap_or_else(|| panic!("{:?}", f.lacks));
     assert_eq!(lack.what, "app:/var/lib/app");
+    // Juju's unit agent keeps the charm at its own path, with .juju-charm: no lack.
+    if contained {
+        let (_, report) = t.run_story(&action("agent-charm")).unwrap();
+        assert!(report.finding.is_none(), "{:?}", report.finding);
+        assert!(report.outcomes.iter().all(|o| o.exit.ok()));
+    }
     assert!(
         lack.describe()
             .contains("container app has no directory /var/lib/app")

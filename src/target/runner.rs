@@ -240,6 +240,26 @@ impl Target {
             super::pod::write_service_account(&sa, crate::engine::world::MODEL_NAME)
                 .map_err(io("writing the pod's service account"))?;
         }
+        // Juju's unit agent keeps the charm in its own directory, with `.juju-charm`
+        // naming the charm's URL (a local charm's: `local:<name>-<revision>`); libraries
+        // read the revision there by that path. Inside the walls the path leads to the
+        // sandbox's copy, which the environment's JUJU_CHARM_DIR names too.
+        let agent_charm = format!("agents/unit-{}-0/charm", spec.name.replace('/', "-"));
+        std::fs::write(
+            sandbox.charm_dir().join(".juju-charm"),
+            format!("local:{}-0\n", spec.name),
+        )
+        .map_err(io("writing the charm's .juju-charm"))?;
+        if sandbox.contained() {
+            let link = sandbox
+                .writable_view(Path::new("/var/lib/juju"))
+                .join(&agent_charm);
+            if let Some(parent) = link.parent() {
+                std::fs::create_dir_all(parent).map_err(io("making the unit agent's directory"))?;
+            }
+            std::os::unix::fs::symlink(sandbox.charm_dir(), &link)
+                .map_err(io("linking the unit agent's charm directory"))?;
+        }
         let has_dispatch = charm_dir.join("dispatch").is_file();
         if (config.mode == Mode::Fork || !has_dispatch) && !entry.is_file() {
             return Err(TargetError::NoEntry(charm_dir.join(&entry_rel)));
