@@ -621,6 +621,24 @@ class _StandIns:
             if args and args[0] is not None and self._lacking(args[0]):
                 self.note('host-path', os.fsdecode(args[0]))
 
+    def missing_module(self, exc):
+        """Note a module the hook failed to import (anywhere in the exception's chain)
+        that the charm's environment does not have: what it declares did not bring it."""
+        import importlib.util
+
+        seen = set()
+        while exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            if isinstance(exc, ModuleNotFoundError) and exc.name:
+                try:
+                    absent = importlib.util.find_spec(exc.name.split('.')[0]) is None
+                except (ImportError, ValueError):
+                    absent = True
+                if absent or exc.name.startswith('charms.'):
+                    self.note('module', exc.name)
+                return
+            exc = exc.__cause__ or exc.__context__
+
     def install(self):
         sys.addaudithook(self.audit)
         real_stat = self._real_stat
@@ -677,8 +695,10 @@ def _child(req, agent, pipes):
             os.execv(req['exec'][0], req['exec'])
         entry = _HELLO['entry']
         sys.argv = [entry]
+        stand_ins = None
         if req.get('stand_ins'):
-            _StandIns(req['stand_ins'], _HELLO['charm_dir']).install()
+            stand_ins = _StandIns(req['stand_ins'], _HELLO['charm_dir'])
+            stand_ins.install()
 
         # One tracer per thread: line coverage (already tracing, inherited from the worker)
         # takes the place of the bitmap's settrace fallback; charmfuzz never asks for both.
@@ -701,6 +721,8 @@ def _child(req, agent, pipes):
                 print(e.code, file=sys.stderr)
                 code = 1
         except BaseException as e:
+            if stand_ins is not None:
+                stand_ins.missing_module(e)
             sys.excepthook(type(e), e, _trim_traceback(e.__traceback__))
             code = 1
         if prof is not None:

@@ -149,6 +149,7 @@ pub fn venv_dir(dir: &Path) -> Option<PathBuf> {
         h.update(&std::fs::read(dir.join(f)).unwrap_or_default());
     }
     h.update(lib_pydeps_text(dir).as_bytes());
+    h.update(format!("{:?}", PackOptions::read(dir)).as_bytes());
     let key = h.digest().to_string();
     let name = dir
         .canonicalize()
@@ -214,6 +215,78 @@ for f in sorted(pathlib.Path(sys.argv[1], "lib", "charms").rglob("*.py")):
 print(json.dumps(deps))
 "#;
 
+/// How the charm's `charmcraft.yaml` asks its Python part to be built: the options of
+/// charmcraft's `poetry`, `uv` and `charm` plugins that change what is installed.
+#[derive(Debug, Default, PartialEq)]
+pub struct PackOptions {
+    /// `poetry-export-extra-args`: in place of the default group selection.
+    pub poetry_export_args: Option<Vec<String>>,
+    /// `poetry-with`: groups exported with main.
+    pub poetry_with: Vec<String>,
+    /// `uv-groups` and `uv-extras`.
+    pub uv_groups: Vec<String>,
+    pub uv_extras: Vec<String>,
+    /// `charm-python-packages` and `charm-binary-python-packages`.
+    pub python_packages: Vec<String>,
+}
+
+impl PackOptions {
+    /// Read from the charm's `charmcraft.yaml` (the defaults when it has no such part, or
+    /// cannot be read: the spec reader reports a broken file).
+    pub fn read(dir: &Path) -> PackOptions {
+        use saphyr::{LoadableYamlNode, Yaml};
+        let mut o = PackOptions::default();
+        let Ok(text) = std::fs::read_to_string(dir.join("charmcraft.yaml")) else {
+            return o;
+        };
+        let Ok(docs) = Yaml::load_from_str(&text) else {
+            return o;
+        };
+        let Some(parts) = docs.first().and_then(|d| d.as_mapping_get("parts")) else {
+            return o;
+        };
+        let strings = |v: Option<&Yaml>| -> Vec<String> {
+            v.and_then(|v| v.as_sequence())
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for (_, part) in parts.as_mapping().into_iter().flatten() {
+            if let Some(a) = part.as_mapping_get("poetry-export-extra-args") {
+                o.poetry_export_args = Some(strings(Some(a)));
+            }
+            o.poetry_with
+                .extend(strings(part.as_mapping_get("poetry-with")));
+            o.uv_groups
+                .extend(strings(part.as_mapping_get("uv-groups")));
+            o.uv_extras
+                .extend(strings(part.as_mapping_get("uv-extras")));
+            for k in ["charm-python-packages", "charm-binary-python-packages"] {
+                o.python_packages.extend(strings(part.as_mapping_get(k)));
+            }
+        }
+        o
+    }
+}
+
+/// Whether the charm's `pyproject.toml` has the Poetry dependency group `name`.
+fn poetry_group_exists(dir: &Path, name: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("pyproject.toml")) else {
+        return false;
+    };
+    let Ok(doc) = toml::from_str::<toml::Table>(&text) else {
+        return false;
+    };
+    doc.get("tool")
+        .and_then(|t| t.get("poetry"))
+        .and_then(|p| p.get("group"))
+        .and_then(|g| g.get(name))
+        .is_some()
+}
+
 /// The charm libraries' `PYDEPS`, read by `python` (none when it cannot read them).
 fn lib_pydeps(python: &Path, dir: &Path) -> Vec<String> {
     Command::new(python)
@@ -247,6 +320,7 @@ pub fn setup(
     mut log: impl FnMut(&str),
 ) -> Result<PathBuf, SetupError> {
     let declared = declared(dir).ok_or_else(|| SetupError::NothingDeclared(dir.into()))?;
+    let pack = PackOptions::read(dir);
     let venv = venv_dir(dir).expect("declared");
     if !recreate && let Some(p) = built_python(dir) {
         log(&format!(
@@ -286,16 +360,22 @@ pub fn setup(
     match declared {
         Declared::UvLock => {
             let uv = tool(python, "uv", &["uv"], &mut log)?;
-            log("exporting the pins of uv.lock (uv export --no-dev)");
+            // As charmcraft's uv plugin: no dev group, plus the part's groups and extras.
+            let mut args: Vec<String> = vec!["--no-dev".into()];
+            for g in &pack.uv_groups {
+                args.extend(["--group".into(), g.clone()]);
+            }
+            for e in &pack.uv_extras {
+                args.extend(["--extra".into(), e.clone()]);
+            }
+            log(&format!(
+                "exporting the pins of uv.lock (uv export {})",
+                args.join(" ")
+            ));
             run(
                 Command::new(uv)
-                    .args([
-                        "export",
-                        "--frozen",
-                        "--no-dev",
-                        "--no-hashes",
-                        "--no-emit-project",
-                    ])
+                    .args(["export", "--frozen", "--no-hashes", "--no-emit-project"])
+                    .args(&args)
                     .args(["--format", "requirements-txt", "--output-file"])
                     .arg(&requirements)
                     .arg("--project")
@@ -310,18 +390,37 @@ pub fn setup(
                 &["poetry", "poetry-plugin-export"],
                 &mut log,
             )?;
-            log("exporting the pins of poetry.lock (poetry export --only main)");
+            // As charmcraft's poetry plugin: the part's export arguments, or the main
+            // group with the part's `poetry-with` groups. A `charm-libs` group is the
+            // data-platform charms' convention for their libraries' dependencies, which
+            // their builds export with main.
+            let args: Vec<String> = match &pack.poetry_export_args {
+                Some(a) => a.clone(),
+                None => {
+                    let mut only = vec!["main".to_string()];
+                    if poetry_group_exists(dir, "charm-libs") {
+                        only.push("charm-libs".into());
+                    }
+                    let mut a = vec!["--only".into(), only.join(",")];
+                    for g in &pack.poetry_with {
+                        a.extend(["--with".into(), g.clone()]);
+                    }
+                    a
+                }
+            };
+            log(&format!(
+                "exporting the pins of poetry.lock (poetry export {})",
+                args.join(" ")
+            ));
             run(
                 Command::new(poetry)
-                    .args([
-                        "export",
-                        "--only",
-                        "main",
-                        "--without-hashes",
-                        "-f",
-                        "requirements.txt",
-                        "-o",
-                    ])
+                    .args(["export", "-f", "requirements.txt"])
+                    .args(&args)
+                    .args(
+                        (!args.iter().any(|a| a == "--without-hashes"))
+                            .then_some("--without-hashes"),
+                    )
+                    .arg("-o")
                     .arg(&requirements)
                     .current_dir(dir),
                 "poetry export",
@@ -352,6 +451,19 @@ pub fn setup(
             std::fs::write(&requirements, lines.join("\n") + "\n")
                 .map_err(io("cannot write", &requirements))?;
         }
+    }
+    if !pack.python_packages.is_empty() {
+        // charm-python-packages and charm-binary-python-packages of the charm's part.
+        log(&format!(
+            "adding the part's Python packages: {}",
+            pack.python_packages.join(", ")
+        ));
+        let mut text = std::fs::read_to_string(&requirements).unwrap_or_default();
+        for p in &pack.python_packages {
+            text.push_str(p);
+            text.push('\n');
+        }
+        std::fs::write(&requirements, text).map_err(io("cannot write", &requirements))?;
     }
     log(&format!(
         "installing the charm's dependencies ({})",
@@ -475,6 +587,38 @@ fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> 
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_charm_part_of_charmcraft_yaml_says_what_is_installed() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(PackOptions::read(d.path()), PackOptions::default());
+        std::fs::write(
+            d.path().join("charmcraft.yaml"),
+            "type: charm\nparts:\n  files:\n    plugin: dump\n    source: .\n  charm-poetry:\n    \
+             plugin: poetry\n    poetry-export-extra-args: [--only, 'main,charm-libs']\n    \
+             poetry-with: [tracing]\n    charm-binary-python-packages: [psycopg2-binary]\n  \
+             charm:\n    plugin: uv\n    uv-groups: [charm]\n    uv-extras: [otel]\n",
+        )
+        .unwrap();
+        let o = PackOptions::read(d.path());
+        assert_eq!(
+            o.poetry_export_args,
+            Some(vec!["--only".into(), "main,charm-libs".into()])
+        );
+        assert_eq!(o.poetry_with, ["tracing"]);
+        assert_eq!(o.uv_groups, ["charm"]);
+        assert_eq!(o.uv_extras, ["otel"]);
+        assert_eq!(o.python_packages, ["psycopg2-binary"]);
+        // A group of the charm's pyproject, by name.
+        std::fs::write(
+            d.path().join("pyproject.toml"),
+            "[tool.poetry.group.charm-libs.dependencies]\ncosl = \"*\"\n",
+        )
+        .unwrap();
+        assert!(poetry_group_exists(d.path(), "charm-libs"));
+        assert!(!poetry_group_exists(d.path(), "lint"));
+    }
+
     use super::*;
 
     fn charm(files: &[(&str, &str)]) -> tempfile::TempDir {

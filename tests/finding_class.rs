@@ -112,6 +112,12 @@ fn each_stand_in_that_cannot_answer_gives_an_environment_finding_with_its_fix() 
         "snapd",
     );
     check(
+        action("missing-module"),
+        Some(LackKind::Module),
+        "charmfuzz_undeclared_package",
+        "charmfuzz setup --charm <dir> --recreate",
+    );
+    check(
         action("http"),
         Some(LackKind::Network),
         "127.0.0.1:8080",

@@ -146,6 +146,9 @@ pub enum LackKind {
     /// A host path that does not exist in a place the charm cannot write: nothing in
     /// the story could have made it.
     HostPath,
+    /// A Python module the hook could not import and the charm's environment does not
+    /// have: what the charm declares did not bring it (or a library's `PYDEPS` did not).
+    Module,
     /// A directory a Pebble write expected in the workload container (`container:/path`):
     /// the workload image would ship it; the fake container starts empty.
     ImageDir,
@@ -165,6 +168,10 @@ impl Lack {
             LackKind::Network => format!("no network here: {}", self.what),
             LackKind::HostPath => format!("host path {} is not here", self.what),
             LackKind::ReadOnly => format!("host path {} is read-only here", self.what),
+            LackKind::Module => format!(
+                "Python module `{}` is not in the charm's environment",
+                self.what
+            ),
             LackKind::ImageDir => {
                 let (container, dir) = self.what.split_once(':').unwrap_or(("", &self.what));
                 format!(
@@ -200,6 +207,12 @@ impl Lack {
                  else a stand-in must provide it"
                     .into()
             }
+            LackKind::Module => format!(
+                "declare the package that provides `{}` where the charm declares its \
+                 dependencies (or in the PYDEPS of the library that imports it), then \
+                 `charmfuzz setup --charm <dir> --recreate`",
+                self.what
+            ),
             LackKind::ImageDir => "none yet: the workload image's files are not modelled (the \
                  container starts empty); if the charm should make the directory itself, this \
                  is its bug"

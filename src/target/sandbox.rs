@@ -154,7 +154,14 @@ impl Sandbox {
                 source,
             })?;
         }
-        copy_tree(charm_dir, &root.join("charm"), true)?;
+        let charm_root = charm_dir
+            .canonicalize()
+            .map_err(|source| SandboxError::Copy {
+                from: charm_dir.to_path_buf(),
+                to: root.join("charm"),
+                source,
+            })?;
+        copy_tree(&charm_root, &root.join("charm"))?;
         let bwrap = match containment {
             Containment::None => None,
             Containment::Auto => find_bwrap().ok(),
@@ -565,40 +572,68 @@ fn find_bwrap() -> Result<PathBuf, String> {
 
 /// Copy a charm tree, leaving out build and cache directories. A `venv/` (packed
 /// dependencies) is linked, not copied.
-fn copy_tree(from: &Path, to: &Path, top: bool) -> Result<(), SandboxError> {
-    let err = |source| SandboxError::Copy {
-        from: from.to_path_buf(),
-        to: to.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(to).map_err(err)?;
-    for e in std::fs::read_dir(from).map_err(err)? {
-        let e = e.map_err(err)?;
-        let name = e.file_name();
-        let name_s = name.to_string_lossy();
-        if SKIP.contains(&name_s.as_ref()) || name_s.ends_with(".charm") {
-            continue;
+/// Copy the charm's directory `from` (canonical) into `to`; its `venv/` is linked, not
+/// copied.
+///
+/// A symlink that stays inside the charm is copied as a symlink. One that leads out of it
+/// (`src/common -> ../../common` in a repository holding several charms) is copied as what
+/// it leads to, as `charmcraft pack` puts the content into the charm: relative, it would
+/// point nowhere from the sandbox's copy.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), SandboxError> {
+    fn walk(from: &Path, to: &Path, root: &Path, top: bool) -> Result<(), SandboxError> {
+        let err = |source| SandboxError::Copy {
+            from: from.to_path_buf(),
+            to: to.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(to).map_err(err)?;
+        for e in std::fs::read_dir(from).map_err(err)? {
+            let e = e.map_err(err)?;
+            let name = e.file_name();
+            let name_s = name.to_string_lossy();
+            if SKIP.contains(&name_s.as_ref()) || name_s.ends_with(".charm") {
+                continue;
+            }
+            let src = e.path();
+            let dst = to.join(&name);
+            let ft = e.file_type().map_err(err)?;
+            if top && name_s == "venv" && (ft.is_dir() || ft.is_symlink()) {
+                let abs = src.canonicalize().map_err(err)?;
+                symlink(abs, &dst).map_err(err)?;
+            } else if ft.is_dir() {
+                walk(&src, &dst, root, false)?;
+            } else if ft.is_symlink() {
+                let t = std::fs::read_link(&src).map_err(err)?;
+                match src.canonicalize() {
+                    // Out of the charm: its content, as packing gives it.
+                    Ok(real)
+                        if !real.starts_with(root)
+                            && !root.starts_with(&real)
+                            && t.is_relative() =>
+                    {
+                        if real.is_dir() {
+                            walk(&real, &dst, root, false)?;
+                        } else {
+                            std::fs::copy(&real, &dst).map_err(|source| SandboxError::Copy {
+                                from: real.clone(),
+                                to: dst.clone(),
+                                source,
+                            })?;
+                        }
+                    }
+                    _ => symlink(t, &dst).map_err(err)?,
+                }
+            } else {
+                std::fs::copy(&src, &dst).map_err(|source| SandboxError::Copy {
+                    from: src.clone(),
+                    to: dst.clone(),
+                    source,
+                })?;
+            }
         }
-        let src = e.path();
-        let dst = to.join(&name);
-        let ft = e.file_type().map_err(err)?;
-        if top && name_s == "venv" && ft.is_dir() {
-            let abs = src.canonicalize().map_err(err)?;
-            symlink(abs, &dst).map_err(err)?;
-        } else if ft.is_dir() {
-            copy_tree(&src, &dst, false)?;
-        } else if ft.is_symlink() {
-            let t = std::fs::read_link(&src).map_err(err)?;
-            symlink(t, &dst).map_err(err)?;
-        } else {
-            std::fs::copy(&src, &dst).map_err(|source| SandboxError::Copy {
-                from: src.clone(),
-                to: dst.clone(),
-                source,
-            })?;
-        }
+        Ok(())
     }
-    Ok(())
+    walk(from, to, from, true)
 }
 
 #[cfg(test)]
@@ -617,6 +652,49 @@ mod tests {
     /// Every place a contained charm can write comes back as the baseline had it, in the
     /// next process made with the same walls too; the mount point of a file exposed under a
     /// writable layer (the `charmfuzz` binary of a checkout under /tmp) stays.
+    #[test]
+    fn the_charm_copy_holds_what_symlinks_out_of_the_charm_lead_to() {
+        let repo = tempfile::tempdir().unwrap();
+        let common = repo.path().join("common/shared");
+        std::fs::create_dir_all(&common).unwrap();
+        std::fs::write(common.join("mod.py"), "X = 1\n").unwrap();
+        std::fs::write(repo.path().join("common/VERSION"), "7\n").unwrap();
+        let charm = repo.path().join("machine");
+        std::fs::create_dir_all(charm.join("src/own")).unwrap();
+        symlink("../../common/shared", charm.join("src/shared")).unwrap();
+        symlink("../common/VERSION", charm.join("VERSION")).unwrap();
+        symlink("own", charm.join("src/alias")).unwrap();
+        symlink("../..", charm.join("src/up")).unwrap();
+        let sandbox = Sandbox::create(&charm, Containment::None, &[]).unwrap();
+        let copy = sandbox.charm_dir();
+        let shared = copy.join("src/shared");
+        assert!(!shared.symlink_metadata().unwrap().is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(shared.join("mod.py")).unwrap(),
+            "X = 1\n"
+        );
+        assert!(
+            !copy
+                .join("VERSION")
+                .symlink_metadata()
+                .unwrap()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(copy.join("VERSION")).unwrap(),
+            "7\n"
+        );
+        // Inside the charm, or around it, a link stays a link.
+        assert_eq!(
+            std::fs::read_link(copy.join("src/alias")).unwrap(),
+            Path::new("own")
+        );
+        assert_eq!(
+            std::fs::read_link(copy.join("src/up")).unwrap(),
+            Path::new("../..")
+        );
+    }
+
     #[test]
     fn a_restore_undoes_every_write_the_walls_allow_and_keeps_the_mount_points() {
         let charm = tempfile::tempdir().unwrap();
