@@ -3,7 +3,7 @@
 # short `cargo fuzz run`, then one table row of what the fuzzer got out of the charm.
 #
 # Usage: scripts/survey.sh [--runs N (30)] [--steps N (12)] [--fuzz-time T (60s)]
-#                          [--out DIR] [--markdown FILE] CHARM_DIR...
+#                          [--timeout S (10)] [--out DIR] [--markdown FILE] CHARM_DIR...
 #
 # Per charm:
 #   1. its own Python (`charmfuzz setup`), unless it ships venv/ or CHARMFUZZ_PYTHON is set;
@@ -13,6 +13,8 @@
 #      that ended it if one did (only the charm's own findings end a run);
 #   4. `charmfuzz coverage` over the fuzzer's corpus and the random stories' figures: hooks
 #      reached of those the charm's metadata makes possible, and lines of src/ run.
+# --timeout is the seconds a hook may run: a charm that waits on its workload with real
+# sleeps (tenacity, time.sleep) meets it as a hang until time is virtual (issue 28).
 # Logs and JSON go to --out (default: a fresh directory under /tmp, printed); the table is
 # printed as Markdown (and written to --markdown FILE), for docs/real-charms.md.
 #
@@ -25,6 +27,7 @@ source scripts/lib.sh
 runs=30
 steps=12
 fuzz_time=60s
+timeout=10
 out=""
 markdown=""
 charms=()
@@ -33,15 +36,19 @@ while [ $# -gt 0 ]; do
         --runs) runs="$2"; shift 2 ;;
         --steps) steps="$2"; shift 2 ;;
         --fuzz-time) fuzz_time="$2"; shift 2 ;;
+        --timeout) timeout="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --markdown) markdown="$2"; shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "survey: unknown option $1" >&2; exit 2 ;;
         *) charms+=("$1"); shift ;;
     esac
 done
-[ "${#charms[@]}" -gt 0 ] || { echo "survey: name at least one charm directory" >&2; exit 2; }
-for c in "${charms[@]}"; do
+# With --out and no charm, only the table of what --out holds (surveys run side by side
+# into one directory, then one table).
+[ "${#charms[@]}" -gt 0 ] || [ -n "$out" ] ||
+    { echo "survey: name at least one charm directory" >&2; exit 2; }
+for c in "${charms[@]+"${charms[@]}"}"; do
     [ -d "$c" ] || { echo "survey: no charm directory $c" >&2; exit 2; }
 done
 secs="$(to_seconds "$fuzz_time")"
@@ -49,12 +56,14 @@ secs="$(to_seconds "$fuzz_time")"
 mkdir -p "$out"
 echo "survey: logs and figures in $out" >&2
 
-cargo build --release -q --bin charmfuzz
-cargo fuzz build -s none -O lifecycle >"$out/fuzz-build.log" 2>&1 ||
-    { tail -20 "$out/fuzz-build.log"; echo "survey: cannot build the fuzz target" >&2; exit 1; }
+if [ "${#charms[@]}" -gt 0 ]; then
+    cargo build --release -q --bin charmfuzz
+    cargo fuzz build -s none -O lifecycle >"$out/fuzz-build.log" 2>&1 ||
+        { tail -20 "$out/fuzz-build.log"; echo "survey: cannot build the fuzz target" >&2; exit 1; }
+fi
 bin="$PWD/target/release/charmfuzz"
 
-for c in "${charms[@]}"; do
+for c in "${charms[@]+"${charms[@]}"}"; do
     dir="$(cd "$c" && pwd)"
     name="$(basename "$dir")"
     # A repository with the charm in a subdirectory (kafka-operator/machine) is named by both.
@@ -70,24 +79,25 @@ for c in "${charms[@]}"; do
         fi
     fi
     status=0
-    "$bin" random --charm "$dir" --all --runs "$runs" --steps "$steps" --json "$w/random.json" \
+    "$bin" random --charm "$dir" --all --runs "$runs" --steps "$steps" --timeout "$timeout" \
+        --json "$w/random.json" \
         >"$w/random.log" 2>&1 || status=$?
     if [ "$status" != 0 ]; then
         echo "random: $(grep -m1 '^error' "$w/random.log" || tail -1 "$w/random.log")" >"$w/failed"
         continue
     fi
     status=0
-    CHARMFUZZ_CHARM="$dir" cargo fuzz run -s none -O lifecycle "$w/corpus" -- \
+    CHARMFUZZ_CHARM="$dir" CHARMFUZZ_TIMEOUT="$timeout" cargo fuzz run -s none -O lifecycle "$w/corpus" -- \
         -max_total_time="$secs" -len_control=0 -max_len=2048 -timeout=600 -rss_limit_mb=4096 \
         -print_final_stats=1 -artifact_prefix="$w/artifacts/" >"$w/fuzz.log" 2>&1 || status=$?
     echo "$status" >"$w/fuzz.status"
     if [ -n "$(ls "$w/corpus")" ]; then
-        "$bin" coverage --charm "$dir" "$w/corpus" --json "$w/coverage.json" \
+        "$bin" coverage --charm "$dir" "$w/corpus" --timeout "$timeout" --json "$w/coverage.json" \
             >"$w/coverage.log" 2>&1 || echo "coverage: $(tail -1 "$w/coverage.log")" >"$w/coverage.failed"
     fi
 done
 
-python3 - "$out" "$markdown" "${charms[@]}" <<'EOF'
+python3 - "$out" "$markdown" <<'EOF'
 import json, os, re, sys
 
 out, markdown = sys.argv[1], sys.argv[2]
