@@ -553,6 +553,16 @@ class _StandIns:
                 probe = parent
         return probe != path and not os.access(probe, os.W_OK)
 
+    def _read_only_entry(self, path, in_parent):
+        """Note ``path`` when the charm changes it (or, ``in_parent``, its directory's
+        entry for it) in a host directory that is read-only here."""
+        path = os.path.abspath(os.fsdecode(path))
+        if (path + '/').startswith(self._ours):
+            return
+        target = os.path.dirname(path) if in_parent else path
+        if os.path.exists(target) and not os.access(target, os.W_OK):
+            self.note('read-only', path)
+
     def _program_missing(self, program, env):
         program = os.fsdecode(program)
         if '/' in program:
@@ -617,6 +627,16 @@ class _StandIns:
                     self.note('read-only', path)
             elif self._lacking(path):
                 self.note('host-path', os.fsdecode(path))
+        elif event in ('os.remove', 'os.rmdir', 'os.mkdir', 'os.truncate', 'os.chmod',
+                       'os.chown', 'os.utime'):
+            # Changing an entry of a read-only host directory (removing a file that may
+            # not be there: it is EROFS, not ENOENT, that the charm gets).
+            path = args[0] if args else None
+            if isinstance(path, (str, bytes, os.PathLike)):
+                self._read_only_entry(path, event in ('os.remove', 'os.rmdir', 'os.mkdir'))
+        elif event in ('os.rename', 'os.symlink', 'os.link'):
+            if len(args) > 1 and isinstance(args[1], (str, bytes, os.PathLike)):
+                self._read_only_entry(args[1], True)
         elif event in ('os.listdir', 'os.scandir'):
             if args and args[0] is not None and self._lacking(args[0]):
                 self.note('host-path', os.fsdecode(args[0]))

@@ -139,6 +139,12 @@ fn each_stand_in_that_cannot_answer_gives_an_environment_finding_with_its_fix() 
         check(
             action("write-host"),
             Some(LackKind::ReadOnly),
+            "/etc/stand-ins-ca.crt",
+            "writable = [\"/etc\"]",
+        );
+        check(
+            action("create-host"),
+            Some(LackKind::ReadOnly),
             "/etc/stand-ins.conf",
             "writable = [\"/etc\"]",
         );

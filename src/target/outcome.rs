@@ -497,8 +497,11 @@ pub fn find_exception<'a>(
 ) -> Option<PyException> {
     const OPS_PREFIX: &str = "Uncaught exception while in charm code:\n";
     for msg in logs {
-        if let Some(tb) = msg.strip_prefix(OPS_PREFIX) {
-            return parse_traceback(tb, charm_dir);
+        // ops 3 names its logger first (`root:Uncaught exception …`), ops 2 does not.
+        if let Some(i) = msg.find(OPS_PREFIX)
+            && !msg[..i].contains('\n')
+        {
+            return parse_traceback(&msg[i + OPS_PREFIX.len()..], charm_dir);
         }
     }
     let start = stderr.rfind("Traceback (most recent call last):")?;
@@ -613,6 +616,19 @@ mod tests {
     port = self._stored.config["port"]
            ~~~~~~~~~~~~~~~~~~~^^^^^^^^
 KeyError: 'port'"#;
+
+    #[test]
+    fn the_exception_is_found_in_the_juju_log_record_of_either_ops() {
+        for prefix in ["", "root:"] {
+            let record = format!("{prefix}Uncaught exception while in charm code:\n{TB}");
+            let e = find_exception([record.as_str()], "", "/x/charm")
+                .unwrap_or_else(|| panic!("{prefix:?}"));
+            assert_eq!(e.type_name, "KeyError");
+        }
+        // A record that only mentions the words further down is not the traceback.
+        let other = format!("a line\nUncaught exception while in charm code:\n{TB}");
+        assert!(find_exception([other.as_str()], "", "/x/charm").is_none());
+    }
 
     #[test]
     fn traceback_gives_type_message_and_innermost_charm_frame() {
