@@ -350,3 +350,61 @@ fn a_charm_that_does_not_parse_is_a_finding_and_a_missing_one_a_clear_error() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
+
+#[test]
+fn a_finding_of_random_steps_12_replays_minimises_and_reproduces_with_no_flags() {
+    // `random --steps 12` keeps the bytes of the story it told (an input is one story
+    // everywhere): replay, minimize and repro --check take the artifact as it is.
+    let dir = tempfile::tempdir().unwrap();
+    let art = dir.path().join("crash");
+    let art_s = art.display().to_string();
+    let o = charmfuzz(&[
+        "random",
+        "--charm",
+        DEMO,
+        "--runs",
+        "50",
+        "--seed",
+        "1",
+        "--steps",
+        "12",
+        "--artifact",
+        &art_s,
+    ]);
+    let s = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{s}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sig = s
+        .lines()
+        .find_map(|l| l.strip_prefix("signature: "))
+        .unwrap_or_else(|| panic!("no finding in:\n{s}"))
+        .to_string();
+    let replay = charmfuzz(&["replay", "--charm", DEMO, &art_s]);
+    assert!(
+        stdout(&replay)
+            .lines()
+            .any(|l| l == format!("signature: {sig}")),
+        "replay lost {sig}:\n{}",
+        stdout(&replay)
+    );
+    let min = dir.path().join("crash.min");
+    let min_s = min.display().to_string();
+    let m = charmfuzz(&["minimize", "--charm", DEMO, "-o", &min_s, &art_s]);
+    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+    assert!(
+        stdout(&m).lines().any(|l| l == format!("signature: {sig}")),
+        "{}",
+        stdout(&m)
+    );
+    let test = dir.path().join("test_repro.py").display().to_string();
+    let r = charmfuzz(&["repro", "--charm", DEMO, "--check", "-o", &test, &min_s]);
+    assert!(
+        r.status.success(),
+        "{}{}",
+        stdout(&r),
+        String::from_utf8_lossy(&r.stderr)
+    );
+}
