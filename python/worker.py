@@ -620,11 +620,7 @@ class _StandIns:
             if writing:
                 # A file that cannot be made, or written, where a unit's root could: an
                 # existing writable file (/dev/null) in a read-only directory is fine.
-                path = os.fsdecode(path)
-                d = os.path.dirname(path) or '.'
-                if (os.path.isabs(d) and os.path.isdir(d) and not os.access(d, os.W_OK)
-                        and not (os.path.exists(path) and os.access(path, os.W_OK))):
-                    self.note('read-only', path)
+                self._read_only_entry(path, not os.path.exists(path))
             elif self._lacking(path):
                 self.note('host-path', os.fsdecode(path))
         elif event in ('os.remove', 'os.rmdir', 'os.mkdir', 'os.truncate', 'os.chmod',

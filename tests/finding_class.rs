@@ -20,6 +20,24 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charms/stand-ins")
 }
 
+/// A copy of the fixture in `tmp` whose workload answers `app-cli --version`.
+fn scripted_copy(tmp: &Path) -> PathBuf {
+    let copy = tmp.join("stand-ins");
+    let cp = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(fixture())
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    std::fs::write(
+        copy.join("charmfuzz.toml"),
+        "[[target.exec]]\ncommand = [\"app-cli\", \"--version\"]\nstdout = \"1.0\\n\"\n",
+    )
+    .unwrap();
+    copy
+}
+
 fn jujuc() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_charmfuzz"))
 }
@@ -163,21 +181,7 @@ fn each_stand_in_that_cannot_answer_gives_an_environment_finding_with_its_fix() 
     // A directory the workload image ships, in a container that is up: pebble-ready
     // came, its exec answered this time.
     let tmp = tempfile::tempdir().unwrap();
-    let copy = tmp.path().join("stand-ins");
-    assert!(
-        std::process::Command::new("cp")
-            .arg("-r")
-            .arg(fixture())
-            .arg(&copy)
-            .status()
-            .unwrap()
-            .success()
-    );
-    std::fs::write(
-        copy.join("charmfuzz.toml"),
-        "[[target.exec]]\ncommand = [\"app-cli\", \"--version\"]\nstdout = \"1.0\\n\"\n",
-    )
-    .unwrap();
+    let copy = scripted_copy(tmp.path());
     let mut t = target(&copy);
     t.environment_findings = true;
     let trace = story(&[
@@ -255,21 +259,7 @@ fn an_environment_finding_does_not_end_a_fuzzing_run_and_a_charm_finding_does() 
 
     // Scripted, the exec is answered and nothing is lacking.
     let tmp = tempfile::tempdir().unwrap();
-    let copy = tmp.path().join("stand-ins");
-    assert!(
-        std::process::Command::new("cp")
-            .arg("-r")
-            .arg(&dir)
-            .arg(&copy)
-            .status()
-            .unwrap()
-            .success()
-    );
-    std::fs::write(
-        copy.join("charmfuzz.toml"),
-        "[[target.exec]]\ncommand = [\"app-cli\", \"--version\"]\nstdout = \"1.0\\n\"\n",
-    )
-    .unwrap();
+    let copy = scripted_copy(tmp.path());
     let mut fuzzer = LifecycleFuzzer::new(settings(&copy), Charm::load(&copy).unwrap()).unwrap();
     assert!(matches!(fuzzer.run_one(&ready).unwrap(), Verdict::Pass));
     assert_eq!(fuzzer.environment_findings().count(), 0);

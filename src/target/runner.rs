@@ -232,11 +232,7 @@ impl Target {
         let entry = sandbox.charm_dir().join(&entry_rel);
         let kubernetes = spec.substrate == Substrate::Kubernetes;
         if kubernetes && sandbox.contained() {
-            let sa = sandbox.writable_view(Path::new("/run")).join(
-                Path::new(super::pod::SERVICE_ACCOUNT)
-                    .strip_prefix("/run")
-                    .expect("under /run"),
-            );
+            let sa = sandbox.writable_view(Path::new(super::pod::SERVICE_ACCOUNT));
             super::pod::write_service_account(&sa, crate::engine::world::MODEL_NAME)
                 .map_err(io("writing the pod's service account"))?;
         }
@@ -244,16 +240,16 @@ impl Target {
         // naming the charm's URL (a local charm's: `local:<name>-<revision>`); libraries
         // read the revision there by that path. Inside the walls the path leads to the
         // sandbox's copy, which the environment's JUJU_CHARM_DIR names too.
-        let agent_charm = format!("agents/unit-{}-0/charm", spec.name.replace('/', "-"));
         std::fs::write(
             sandbox.charm_dir().join(".juju-charm"),
             format!("local:{}-0\n", spec.name),
         )
         .map_err(io("writing the charm's .juju-charm"))?;
         if sandbox.contained() {
-            let link = sandbox
-                .writable_view(Path::new("/var/lib/juju"))
-                .join(&agent_charm);
+            let link = sandbox.writable_view(Path::new(&format!(
+                "/var/lib/juju/agents/unit-{}-0/charm",
+                spec.name.replace('/', "-")
+            )));
             if let Some(parent) = link.parent() {
                 std::fs::create_dir_all(parent).map_err(io("making the unit agent's directory"))?;
             }

@@ -242,11 +242,18 @@ impl Sandbox {
     /// The sandbox directory that appears at `path` inside the walls.
     /// Where the harness finds what the charm sees at `path`, a writable location: its
     /// layer inside the walls, the path itself without them.
+    /// A path under a writable location (`/run/secrets/…` under `/run`) is found in that
+    /// location's layer.
     pub fn writable_view(&self, path: &Path) -> PathBuf {
-        if self.contained() {
-            self.layer(path)
-        } else {
-            path.to_path_buf()
+        if !self.contained() {
+            return path.to_path_buf();
+        }
+        let root = (self.writable.iter())
+            .filter(|w| path.starts_with(w))
+            .max_by_key(|w| w.components().count());
+        match root {
+            Some(w) => self.layer(w).join(path.strip_prefix(w).expect("under it")),
+            None => self.layer(path),
         }
     }
 
