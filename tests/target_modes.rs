@@ -218,3 +218,33 @@ fn a_source_tree_without_dispatch_runs_as_packed_in_either_mode() {
     assert!(!fork_tree.sandbox().charm_dir().join("hooks").exists());
     assert!(!tree.join("dispatch").exists());
 }
+
+#[test]
+fn a_charm_built_with_charmcrafts_extensions_runs_with_what_they_add() {
+    // The fixture's code observes the flask-framework extension's peer relation and
+    // container in `__init__` and reads its options: unexpanded, every hook would raise.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charms/flask-extension");
+    let mut t = target_in(&dir, Mode::Fork);
+    let mut hooks = std::collections::BTreeSet::new();
+    for seed in 0..12 {
+        let r = t
+            .run_bytes(&seed_bytes(seed, 64 + 8 * 24), Some(8))
+            .unwrap();
+        for o in &r.outcomes {
+            assert!(o.exit.ok(), "seed {seed}: {} failed: {:?}", o.hook, o.exit);
+            hooks.insert(o.hook.clone());
+        }
+    }
+    for hook in [
+        "secret-storage-relation-created",
+        "flask-app-pebble-ready",
+        "config-changed",
+    ] {
+        assert!(hooks.contains(hook), "{hook} never ran; ran {hooks:?}");
+    }
+    // ops read the expanded document from the copy; the user's tree is untouched.
+    let copy = std::fs::read_to_string(t.sandbox().charm_dir().join("charmcraft.yaml")).unwrap();
+    assert!(copy.contains("\"secret-storage\""), "{copy}");
+    let own = std::fs::read_to_string(dir.join("charmcraft.yaml")).unwrap();
+    assert!(own.contains("extensions:"));
+}

@@ -36,6 +36,7 @@
 //! like `requires.db.interface`) and the problem, so a charm author can fix it without
 //! reading our code. No input makes the reader panic.
 
+mod extensions;
 mod yaml;
 
 use super::{
@@ -227,7 +228,7 @@ impl CharmSpec {
         }
         let has_metrics_file = dir.join("metrics.yaml").is_file();
         let charmcraft_path = dir.join("charmcraft.yaml");
-        let charmcraft = match read_optional(&charmcraft_path)? {
+        let mut charmcraft = match read_optional(&charmcraft_path)? {
             Some(text) => {
                 let file = display(&charmcraft_path);
                 let root = parse_doc(&file, &text)?;
@@ -235,8 +236,9 @@ impl CharmSpec {
             }
             None => None,
         };
-        if let Some((file, Some(root))) = &charmcraft {
+        if let Some((file, Some(root))) = &mut charmcraft {
             if matches!(root.value, Value::Map(_)) && root.get("name").is_some() {
+                extensions::expand(file, root)?;
                 let mut spec = from_unified(file, root)?;
                 spec.has_metrics |= has_metrics_file;
                 spec.dir = dir.to_path_buf();
@@ -327,9 +329,12 @@ impl CharmSpec {
 
     /// Read a unified `charmcraft.yaml` given as text. Errors name `name_for_errors`.
     pub fn from_unified_str(name_for_errors: &str, yaml: &str) -> Result<CharmSpec, SpecError> {
-        let root = parse_doc(name_for_errors, yaml)?;
-        match &root {
-            Some(root) => from_unified(name_for_errors, root),
+        let mut root = parse_doc(name_for_errors, yaml)?;
+        match &mut root {
+            Some(root) => {
+                extensions::expand(name_for_errors, root)?;
+                from_unified(name_for_errors, root)
+            }
             None => Err(SpecError::MissingKey {
                 file: name_for_errors.to_string(),
                 line: 1,
@@ -338,6 +343,28 @@ impl CharmSpec {
                 name: "name".to_string(),
             }),
         }
+    }
+
+    /// The charm's `charmcraft.yaml` with its `extensions:` expanded, as JSON (which the YAML
+    /// parser `ops` uses reads too), or `None` when it is not a unified `charmcraft.yaml`
+    /// declaring extensions. This is what `charmcraft expand-extensions` prints, and what
+    /// the charm's copy carries, so that the split files made of it agree with the spec.
+    pub fn expanded_charmcraft(dir: &Path) -> Result<Option<String>, SpecError> {
+        let path = dir.join("charmcraft.yaml");
+        let Some(text) = read_optional(&path)? else {
+            return Ok(None);
+        };
+        let file = display(&path);
+        let Some(mut root) = parse_doc(&file, &text)? else {
+            return Ok(None);
+        };
+        if root.get("name").is_none() || !extensions::expand(&file, &mut root)? {
+            return Ok(None);
+        }
+        let json = to_json(&file, &root, "")?;
+        Ok(Some(
+            serde_json::to_string_pretty(&json).expect("a JSON value serialises"),
+        ))
     }
 
     /// Read the split layout given as texts. Errors name `metadata.yaml`, `config.yaml` and

@@ -53,6 +53,8 @@ pub enum TargetError {
     Worker(#[from] WorkerError),
     #[error(transparent)]
     Pebble(#[from] PebbleError),
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
     #[error("the engine: {0}")]
     Engine(#[from] EncodeError),
     #[error("{what}: {source}")]
@@ -245,6 +247,13 @@ impl Target {
             format!("local:{}-0\n", spec.name),
         )
         .map_err(io("writing the charm's .juju-charm"))?;
+        // A charm built with charmcraft's extensions (12-factor apps) is packed with them
+        // expanded; its copy carries the expanded charmcraft.yaml, so the split files ops
+        // reads are made of what the engine read.
+        if let Some(expanded) = crate::spec::CharmSpec::expanded_charmcraft(charm_dir)? {
+            std::fs::write(sandbox.charm_dir().join("charmcraft.yaml"), expanded)
+                .map_err(io("writing the charm's expanded charmcraft.yaml"))?;
+        }
         if sandbox.contained() {
             let link = sandbox.writable_view(Path::new(&format!(
                 "/var/lib/juju/agents/unit-{}-0/charm",
