@@ -170,6 +170,25 @@ def _split_charmcraft(charm_dir):
             yaml.safe_dump(doc['actions'], f)
 
 
+def _hand_over_kube_listener(kube):
+    """Listen where the charm reaches the Kubernetes API, and give the socket to the harness.
+
+    Only a process in the sandbox's network namespace can bind its loopback address, and
+    this worker is the first one there. The harness serves the API on the socket; the
+    worker keeps no copy, so nothing the charm does can close or take it.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((kube['host'], kube['port']))
+        listener.listen(128)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as handoff:
+            handoff.connect(kube['handoff'])
+            socket.send_fds(handoff, [b'k'], [listener.fileno()])
+    finally:
+        listener.close()
+
+
 def _prewarm(entry):
     """Import what the charm's entry point imports at top level, so children inherit it."""
     with open(entry, 'rb') as f:
@@ -526,6 +545,9 @@ class _StandIns:
         self._pebble = ('/charm/containers/',) + tuple(
             d.rstrip('/') + '/' for d in [_HELLO.get('containers_dir')] if d
         )
+        # The Kubernetes API the harness serves in this namespace is there, as on a unit.
+        kube = _HELLO.get('kube')
+        self._served = {(kube['host'], kube['port'])} if kube else set()
 
     def note(self, kind, what):
         if (kind, what) in self._seen:
@@ -604,7 +626,8 @@ class _StandIns:
                     if not os.path.exists(address):
                         self.note('socket', os.fsdecode(address))
             elif sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-                self.note('network', f'{address[0]}:{address[1]}')
+                if tuple(address[:2]) not in self._served:
+                    self.note('network', f'{address[0]}:{address[1]}')
         elif event == 'socket.getaddrinfo':
             host = args[0]
             if isinstance(host, bytes):
@@ -989,6 +1012,8 @@ def main():
         return
     _HELLO = hello = json.loads(line)
     try:
+        if hello.get('kube'):
+            _hand_over_kube_listener(hello['kube'])
         charm_dir = hello['charm_dir']
         os.chdir(charm_dir)
         sys.path[:0] = hello['sys_path']

@@ -17,6 +17,7 @@ pub mod agent;
 pub mod cgroup;
 pub mod config;
 pub mod hooktools;
+pub mod kube;
 pub mod outcome;
 pub mod pebble;
 pub mod pod;

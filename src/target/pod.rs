@@ -10,13 +10,13 @@
 //! `lightkube`, which charm libraries use to patch their Service or read their StatefulSet,
 //! builds its client from exactly these (`KubeConfig.from_service_account`). Without them a
 //! charm fails in `__init__`, on every hook, on something every real unit has. With them the
-//! client is built, as on a unit, and a call to the API meets the sandbox's network, which
-//! has no API server: the worker records the connection the charm tried, and a hook failing
-//! on it is an `environment` finding that names the address.
+//! client is built, as on a unit, and its calls reach the fake API server ([`super::kube`]),
+//! on the loopback address of the sandbox's network (which has no other).
 //!
 //! The namespace is the model's name (Juju runs a model in a namespace of that name). The
-//! token is a placeholder and `ca.crt` a certificate whose key was thrown away when it was
-//! made, so nothing can be trusted under it. The files are written only inside the walls,
+//! token is a placeholder and `ca.crt` the fake cluster's CA, whose key was thrown away once
+//! it had signed the API server's certificate: nothing else can be trusted under it. The
+//! files are written only inside the walls,
 //! into the sandbox's `/run` layer (`/var/run` links to `/run`); without containment the
 //! host's `/run` is left alone and the charm meets what the host has.
 
@@ -25,9 +25,9 @@ use std::path::Path;
 /// Where Kubernetes mounts the pod's service account.
 pub const SERVICE_ACCOUNT: &str = "/run/secrets/kubernetes.io/serviceaccount";
 
-/// The API server's address as a pod sees it (MicroK8s's first service address).
-pub const API_HOST: &str = "10.152.183.1";
-pub const API_PORT: &str = "443";
+/// The API server's address as the charm sees it: where [`super::kube`] listens.
+pub const API_HOST: &str = super::kube::LISTEN_HOST;
+pub const API_PORT: &str = "16443";
 
 const CLUSTER_CA: &str = include_str!("cluster-ca.crt");
 const TOKEN: &str = "charmfuzz-service-account-token";

@@ -17,6 +17,8 @@ use super::config::shim_query_unanswered;
 use super::config::{Mode, TargetConfig};
 use super::coverage::CoverageMap;
 use super::hooktools::{HookContext, TOOLS, UnitAgent};
+use super::kube::KubeApi;
+use super::kube::store::{Cluster, PodContainer};
 use super::outcome::{
     EventOutcome, Exit, Finding, FindingClass, Lack, LackKind, ShimCall, fault_frame,
     find_exception,
@@ -24,8 +26,8 @@ use super::outcome::{
 use super::pebble::{FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
 use super::sandbox::{Sandbox, SandboxError};
 use super::worker::{
-    CoverageSpec, ExitReport, Hello, LinesSpec, RunRequest, Worker, WorkerError, WorkerInfo,
-    tail_of_file,
+    CoverageSpec, ExitReport, Hello, KubeHello, LinesSpec, RunRequest, Worker, WorkerError,
+    WorkerInfo, tail_of_file,
 };
 use crate::charm::Charm;
 use crate::line_coverage::LineCoverage;
@@ -137,6 +139,8 @@ pub struct UnitSnapshot {
     /// `.unit-state.db` (None before the first hook created it).
     pub unit_state: Option<Vec<u8>>,
     pub pebble: Option<PebbleSnapshot>,
+    /// The Kubernetes cluster's objects.
+    pub kube: Option<Cluster>,
     /// Pebble's ids of the custom notices recorded so far.
     pub notice_ids: BTreeMap<(String, String), String>,
 }
@@ -147,6 +151,9 @@ pub struct Target {
     config: TargetConfig,
     listener: UnixListener,
     pebble: Option<FakePebble>,
+    /// The cluster's API, for a Kubernetes charm inside the walls, and the socket the
+    /// worker hands its listening socket over on.
+    kube: Option<(KubeApi, UnixListener)>,
     worker: Option<Worker>,
     python: PathBuf,
     entry: PathBuf,
@@ -211,6 +218,12 @@ impl Target {
         let charm = charm.for_target();
         let spec = charm.spec.clone();
         let mut writable = config.writable.clone();
+        if spec.substrate == Substrate::Kubernetes {
+            // The charm container's root filesystem is writable on Kubernetes (the
+            // container's own layer), and charms that trust a CA write it where the
+            // system's trust store takes it from.
+            writable.push(PathBuf::from("/usr/local/share/ca-certificates"));
+        }
         for s in &spec.storage {
             if let Some(loc) = &s.location {
                 writable.push(PathBuf::from(loc));
@@ -324,6 +337,26 @@ impl Target {
         } else {
             None
         };
+        let kube = if kubernetes && sandbox.contained() {
+            let containers: Vec<PodContainer> = spec
+                .containers
+                .iter()
+                .map(|c| PodContainer {
+                    name: c.name.clone(),
+                    image: c
+                        .resource
+                        .clone()
+                        .unwrap_or_else(|| format!("{}-image", c.name)),
+                })
+                .collect();
+            let api = KubeApi::new(crate::engine::world::MODEL_NAME, &spec.name, &containers)
+                .map_err(io("starting the Kubernetes API"))?;
+            let handoff = UnixListener::bind(sandbox.root().join("kube-handoff.sock"))
+                .map_err(io("binding the Kubernetes API's hand-over socket"))?;
+            Some((api, handoff))
+        } else {
+            None
+        };
         let agent = UnitAgent::new(sandbox.root().join("resources"));
         let processes = ProcessLimit::create(config.max_processes).ok();
         let mut t = Target {
@@ -332,6 +365,7 @@ impl Target {
             sandbox,
             listener,
             pebble,
+            kube,
             worker: None,
             python,
             entry,
@@ -494,6 +528,11 @@ impl Target {
             profile: std::env::var_os("CHARMFUZZ_PROFILE").map(PathBuf::from),
             coverage: self.coverage_spec(),
             lines: self.lines_spec(),
+            kube: self.kube.as_ref().map(|_| KubeHello {
+                host: super::kube::LISTEN_HOST.to_string(),
+                port: super::kube::LISTEN_PORT,
+                handoff: self.sandbox.root().join("kube-handoff.sock"),
+            }),
         };
         let hostname = self.charm.spec.name.replace('_', "-") + "-0";
         let mut cmd = self
@@ -518,6 +557,16 @@ impl Target {
             Duration::from_secs(120),
         )?;
         self.worker = Some(w);
+        if let Some((api, handoff)) = &mut self.kube {
+            // The worker handed its listening socket over before it said it was ready.
+            let listener = super::kube::receive_listener(
+                handoff,
+                std::time::Instant::now() + Duration::from_secs(10),
+            )
+            .map_err(io("taking the Kubernetes API's socket from the worker"))?;
+            api.serve(listener)
+                .map_err(io("serving the Kubernetes API"))?;
+        }
         self.worker_starts += 1;
         self.idle_processes = self.processes.as_ref().map_or(0, ProcessLimit::current);
         Ok(())
@@ -567,6 +616,9 @@ impl Target {
             for c in p.container_names() {
                 p.renew(&c)?;
             }
+        }
+        if let Some((api, _)) = &self.kube {
+            api.reset();
         }
         Ok(())
     }
@@ -1099,6 +1151,7 @@ impl Target {
             agent: self.agent.clone(),
             unit_state: std::fs::read(&db).ok(),
             pebble: self.pebble.as_ref().map(|p| p.snapshot()).transpose()?,
+            kube: self.kube.as_ref().map(|(api, _)| api.snapshot()),
             notice_ids: self.notice_ids.clone(),
         })
     }
@@ -1116,6 +1169,9 @@ impl Target {
         self.notice_ids = snap.notice_ids.clone();
         if let (Some(p), Some(s)) = (&self.pebble, &snap.pebble) {
             p.restore(s)?;
+        }
+        if let (Some((api, _)), Some(c)) = (&self.kube, &snap.kube) {
+            api.restore(c);
         }
         Ok(snap.world.clone())
     }

@@ -85,6 +85,15 @@ pub struct WorkerInfo {
     pub pid: u32,
 }
 
+/// Where the worker makes the Kubernetes API's listening socket, and where it sends it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KubeHello {
+    pub host: String,
+    pub port: u16,
+    /// The Unix socket to send the listening socket on.
+    pub handoff: PathBuf,
+}
+
 /// The start-up message: where the charm is and how to reach the agent.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hello {
@@ -113,6 +122,10 @@ pub struct Hello {
     /// Record which lines of the charm each hook runs ([`crate::line_coverage`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lines: Option<LinesSpec>,
+    /// Listen for the Kubernetes API in the worker's network namespace and hand the socket
+    /// over ([`super::kube`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube: Option<KubeHello>,
 }
 
 /// Which files line coverage follows: those under `include` (the charm's `src/` and
