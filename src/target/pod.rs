@@ -49,3 +49,11 @@ pub fn write_service_account(dir: &Path, namespace: &str) -> std::io::Result<()>
     std::fs::write(dir.join("token"), TOKEN)?;
     std::fs::write(dir.join("ca.crt"), CLUSTER_CA)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_charm_is_told_the_port_the_api_listens_on() {
+        assert_eq!(super::API_PORT, super::super::kube::LISTEN_PORT.to_string());
+    }
+}

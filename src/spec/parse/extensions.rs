@@ -218,8 +218,9 @@ pub(super) fn expand(file: &str, root: &mut Node) -> Result<bool, SpecError> {
     names.sort();
     names.dedup();
     let first_version = first_version_base(root);
+    let oauth = oauth_endpoints(root);
     for framework in &names {
-        let snippet = snippet(framework, first_version, &oauth_endpoints(root));
+        let snippet = snippet(framework, first_version, &oauth);
         let node = match yaml::parse(&snippet) {
             Ok(Some(node)) => node,
             other => {

@@ -51,7 +51,6 @@ pub struct KubeApi {
     seed: Cluster,
     acceptor: tokio_rustls::TlsAcceptor,
     accepting: Option<tokio::task::JoinHandle<()>>,
-    requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl KubeApi {
@@ -86,7 +85,6 @@ impl KubeApi {
             seed,
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
             accepting: None,
-            requests: Arc::default(),
         })
     }
 
@@ -99,45 +97,34 @@ impl KubeApi {
         listener.set_nonblocking(true)?;
         let _guard = self.runtime.enter();
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let (acceptor, cluster, requests) = (
-            self.acceptor.clone(),
-            self.cluster.clone(),
-            self.requests.clone(),
-        );
-        self.accepting =
-            Some(
-                self.runtime.spawn(async move {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                            continue;
-                        };
-                        let (acceptor, cluster, requests) =
-                            (acceptor.clone(), cluster.clone(), requests.clone());
-                        tokio::spawn(async move {
-                            let Ok(tls) = acceptor.accept(stream).await else {
-                                return;
-                            };
-                            let svc = hyper::service::service_fn(move |req| {
-                                let (cluster, requests) = (cluster.clone(), requests.clone());
-                                async move {
-                                    Ok::<_, Infallible>(answer(&cluster, &requests, req).await)
-                                }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
-                                .await;
-                        });
-                    }
-                }),
-            );
+        let (acceptor, cluster) = (self.acceptor.clone(), self.cluster.clone());
+        self.accepting = Some(self.runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let (acceptor, cluster) = (acceptor.clone(), cluster.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let svc = hyper::service::service_fn(move |req| {
+                        let cluster = cluster.clone();
+                        async move { Ok::<_, Infallible>(answer(&cluster, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                        .await;
+                });
+            }
+        }));
         Ok(())
     }
 
     /// Back to what Juju created, for a new input.
     pub fn reset(&self) {
         *self.cluster.lock().expect("cluster lock") = self.seed.clone();
-        self.requests.lock().expect("request log").clear();
     }
 
     /// The cluster as it is now, for a unit snapshot.
@@ -147,11 +134,6 @@ impl KubeApi {
 
     pub fn restore(&self, cluster: &Cluster) {
         *self.cluster.lock().expect("cluster lock") = cluster.clone();
-    }
-
-    /// The requests served since the last reset (`METHOD path`), oldest first.
-    pub fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("request log").clone()
     }
 }
 
@@ -167,7 +149,6 @@ type Body = http_body_util::Full<bytes::Bytes>;
 
 async fn answer(
     cluster: &Mutex<Cluster>,
-    requests: &Mutex<Vec<String>>,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<Body> {
     use http_body_util::BodyExt;
@@ -184,10 +165,6 @@ async fn answer(
         Ok(b) => b.to_bytes(),
         Err(_) => bytes::Bytes::new(),
     };
-    requests
-        .lock()
-        .expect("request log")
-        .push(format!("{method} {path}"));
     let answer = match store::parse_path(&path) {
         Some(target) => cluster.lock().expect("cluster lock").handle(
             &method,

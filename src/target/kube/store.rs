@@ -36,7 +36,7 @@ pub struct Key {
 
 /// A request, as the router understood its path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct ApiPath {
     pub api: String,
     pub namespace: String,
     pub resource: String,
@@ -48,7 +48,7 @@ pub struct Target {
 
 /// Read a request path (`/api/v1/namespaces/m/pods/p`) into what it addresses. `None` for
 /// a path that is not a resource path (discovery, `/version`: the server answers those).
-pub fn parse_path(path: &str) -> Option<Target> {
+pub fn parse_path(path: &str) -> Option<ApiPath> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (api, rest) = match parts.as_slice() {
         ["api", version, rest @ ..] => (version.to_string(), rest),
@@ -60,14 +60,14 @@ pub fn parse_path(path: &str) -> Option<Target> {
         _ => (String::new(), rest),
     };
     match rest {
-        [resource] => Some(Target {
+        [resource] => Some(ApiPath {
             api,
             namespace,
             resource: resource.to_string(),
             name: None,
             subresource: None,
         }),
-        [resource, name, sub @ ..] if sub.len() <= 1 => Some(Target {
+        [resource, name, sub @ ..] if sub.len() <= 1 => Some(ApiPath {
             api,
             namespace,
             resource: resource.to_string(),
@@ -313,12 +313,12 @@ impl Cluster {
     pub fn handle(
         &mut self,
         method: &str,
-        target: &Target,
+        path: &ApiPath,
         query: &str,
         content_type: &str,
         body: &[u8],
     ) -> Answer {
-        let answer = self.dispatch(method, target, query, content_type, body);
+        let answer = self.dispatch(method, path, query, content_type, body);
         if method != "GET" && answer.code < 300 {
             self.roll_out();
         }
@@ -328,7 +328,7 @@ impl Cluster {
     fn dispatch(
         &mut self,
         method: &str,
-        t: &Target,
+        t: &ApiPath,
         query: &str,
         content_type: &str,
         body: &[u8],
@@ -630,37 +630,11 @@ fn strategic_merge(doc: &mut Value, patch: &Value) {
     }
 }
 
-/// A query parameter's value, percent-decoded.
+/// A query parameter's value, decoded.
 fn query_param(query: &str, key: &str) -> Option<String> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == key).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// Whether `obj`'s labels satisfy a label selector (`a=b,c!=d,e,!f`, `a in (x,y)`,
