@@ -28,6 +28,7 @@ import ast
 import faulthandler
 import importlib
 import json
+import mmap
 import os
 import pickle
 import select
@@ -42,6 +43,12 @@ import traceback
 _REAL_SUBPROCESS = None
 _CONTROL = None
 _HELLO = {}
+# The worker's own clock: real, whatever the charm's is (see charmfuzz_clock).
+_monotonic = time.monotonic
+_sleep = time.sleep
+# Where a hook's child leaves the last time its virtual clock read (8 bytes, shared with
+# every child; -1 while none has).
+_CLOCK_SEEN = None
 
 
 # --- the unit agent socket (shared with the jujuc shim) ---------------------------------
@@ -734,6 +741,11 @@ def _child(req, agent, pipes):
             os.execv(req['exec'][0], req['exec'])
         entry = _HELLO['entry']
         sys.argv = [entry]
+        clock = req.get('clock')
+        if clock is not None:
+            import charmfuzz_clock
+
+            charmfuzz_clock.start(clock['now_ns'], clock['start_ns'], _CLOCK_SEEN)
         stand_ins = None
         if req.get('stand_ins'):
             stand_ins = _StandIns(req['stand_ins'], _HELLO['charm_dir'])
@@ -866,7 +878,8 @@ def _run(req, agent):
     """
     sys.stdout.flush()
     sys.stderr.flush()
-    start = time.monotonic()
+    start = _monotonic()
+    struct.pack_into('<q', _CLOCK_SEEN, 0, -1)
     pipes = [os.pipe(), os.pipe()]
     pid = os.fork()
     if pid == 0:
@@ -886,7 +899,7 @@ def _run(req, agent):
             poller.register(out.fd, select.POLLIN)
         exited = False
         while not exited:
-            wait = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            wait = -1 if deadline is None else max(0, int((deadline - _monotonic()) * 1000))
             ready = poller.poll(wait)
             if not ready:
                 timed_out = True
@@ -914,11 +927,14 @@ def _run(req, agent):
             pass
     for out in outputs:
         out.finish()
-    elapsed = time.monotonic() - start
+    elapsed = _monotonic() - start
     reply = {'op': 'exited', 'seconds': elapsed, 'timed_out': timed_out,
              'max_rss_kib': usage.ru_maxrss,
              'stdout_bytes': outputs[0].total, 'stderr_bytes': outputs[1].total,
              'output_kept': OUTPUT_KEPT}
+    (seen,) = struct.unpack_from('<q', _CLOCK_SEEN, 0)
+    if seen >= 0:
+        reply['clock_ns'] = seen
     if os.WIFSIGNALED(status):
         reply['signal'] = os.WTERMSIG(status)
     else:
@@ -979,15 +995,15 @@ def _dump_stack(pid, outputs):
         os.kill(pid, STACK_SIGNAL)
     except ProcessLookupError:
         return
-    deadline = time.monotonic() + 0.2
+    deadline = _monotonic() + 0.2
     err = outputs[1]
     before = err.total
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([err.fd], [], [], max(0, deadline - time.monotonic()))
+    while _monotonic() < deadline:
+        r, _, _ = select.select([err.fd], [], [], max(0, deadline - _monotonic()))
         if not r or not err.drain():
             break
         if err.total > before and err.tail.endswith(b'\n') and b'most recent call first' in err.tail:
-            time.sleep(0.01)  # the rest of the dump, written in a few calls
+            _sleep(0.01)  # the rest of the dump, written in a few calls
             err.drain()
             break
 
@@ -1000,10 +1016,17 @@ def _killpg(pid):
 
 
 def main():
-    global _CONTROL, _REAL_SUBPROCESS, _HELLO
+    global _CONTROL, _REAL_SUBPROCESS, _HELLO, _CLOCK_SEEN
     import subprocess
 
+    import charmfuzz_clock
+
     _REAL_SUBPROCESS = subprocess
+    # Virtual time's functions go in before ops and the charm are imported, so that every
+    # name the charm binds (`from time import sleep`) is one of them; they stay inert in the
+    # worker and are switched on in a hook's child when the harness sends a clock.
+    charmfuzz_clock.install()
+    _CLOCK_SEEN = mmap.mmap(-1, 8)
     control_fd = os.dup(1)
     os.dup2(2, 1)
     _CONTROL = os.fdopen(control_fd, 'w')

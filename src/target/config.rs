@@ -11,6 +11,7 @@
 //! memory-mib = 1024          # each charm process's memory (more is an out-of-memory finding)
 //! max-processes = 512        # processes and threads at once (a fork past it fails)
 //! writable = ["/etc/demo"]   # extra paths the charm may write (throwaway layers)
+//! virtual-time = true        # sleeps return at once and move the charm's clock (fork mode)
 //!
 //! [target.shims.snap]        # what a shimmed system program answers
 //! stdout = "installed"
@@ -88,6 +89,9 @@ pub struct TargetConfig {
     pub exec_allow: Vec<String>,
     /// The charm's entry point, if its dispatch does not say (`src/charm.py`).
     pub entry: Option<PathBuf>,
+    /// Run the charm's process on the input's virtual clock ([`super::clock`]): its sleeps
+    /// return at once and move the clock. Fork mode only.
+    pub virtual_time: bool,
 }
 
 /// A charm process's memory by default: ops and a charm take 30 to 100 MiB; ten times that
@@ -190,6 +194,7 @@ impl Default for TargetConfig {
             exec: Vec::new(),
             exec_allow: vec!["true".into()],
             entry: None,
+            virtual_time: true,
         }
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod agent;
 pub mod cgroup;
+pub mod clock;
 pub mod config;
 pub mod hooktools;
 pub mod kube;

@@ -13,6 +13,7 @@
 
 use super::agent::{ToolRequest, ToolResponse};
 use super::cgroup::ProcessLimit;
+use super::clock;
 use super::config::shim_query_unanswered;
 use super::config::{Mode, TargetConfig};
 use super::coverage::CoverageMap;
@@ -26,8 +27,8 @@ use super::outcome::{
 use super::pebble::{FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
 use super::sandbox::{Sandbox, SandboxError};
 use super::worker::{
-    CoverageSpec, ExitReport, Hello, KubeHello, LinesSpec, RunRequest, Worker, WorkerError,
-    WorkerInfo, tail_of_file,
+    ClockRequest, CoverageSpec, ExitReport, Hello, KubeHello, LinesSpec, RunRequest, Worker,
+    WorkerError, WorkerInfo, tail_of_file,
 };
 use crate::charm::Charm;
 use crate::line_coverage::LineCoverage;
@@ -508,6 +509,9 @@ impl Target {
             .sandbox
             .write("worker.py", WORKER_PY.as_bytes(), false)
             .map_err(io("writing the worker"))?;
+        self.sandbox
+            .write("charmfuzz_clock.py", CLOCK_PY.as_bytes(), false)
+            .map_err(io("writing the worker"))?;
         let charm_dir = self.sandbox.charm_dir();
         let hello = Hello {
             sys_path: vec![
@@ -925,6 +929,7 @@ impl Target {
 
     /// Run one event (which the world has just delivered) in the charm.
     fn run_event(&mut self, world: &World, event: &Event) -> Result<EventOutcome, TargetError> {
+        self.agent.timer_fires(event);
         let mut ctx = HookContext::begin(world, &self.agent, event);
         let mut shim_calls = Vec::new();
         let req = RunRequest {
@@ -945,6 +950,12 @@ impl Target {
             }),
             want_state: self.want_state && self.config.mode == Mode::Fork,
             stand_ins: (self.config.mode == Mode::Fork).then(|| self.sandbox.out("stand_ins")),
+            clock: (self.config.mode == Mode::Fork && self.config.virtual_time).then_some(
+                ClockRequest {
+                    now_ns: self.agent.clock.now_ns,
+                    start_ns: clock::EPOCH_NS,
+                },
+            ),
         };
         let tools: BTreeSet<&str> = TOOLS.iter().copied().collect();
         let shims = &self.config.shims;
@@ -1044,6 +1055,7 @@ impl Target {
             Exit::Code(report.code.unwrap_or(-1))
         };
         let agent = ctx.finish(exit.ok(), &mut self.agent);
+        self.agent.clock.after_hook(report.clock_ns);
         let output_cut = output_cut(&report);
         let (stored, deferred) =
             if self.want_state && (self.config.mode == Mode::Exec || killed_worker) {
@@ -1201,6 +1213,9 @@ impl Target {
 
 /// The worker script, embedded in the binary.
 pub const WORKER_PY: &str = include_str!("../../python/worker.py");
+
+/// Virtual time in the charm's process (imported by the worker, written beside it).
+pub const CLOCK_PY: &str = include_str!("../../python/charmfuzz_clock.py");
 
 /// The `dispatch` charmcraft writes into a packed charm: Juju runs it for every hook,
 /// and it starts the charm's entry point with `lib/` (charm libraries) and `venv/` (the

@@ -172,6 +172,18 @@ pub struct RunRequest {
     /// (`_StandIns` in worker.py; one JSON [`super::Lack`] per line).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stand_ins: Option<PathBuf>,
+    /// Fork mode with virtual time: the clock the charm's process runs on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockRequest>,
+}
+
+/// The virtual clock a hook's process starts on ([`super::clock`]).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ClockRequest {
+    /// "Now", in nanoseconds since the Unix epoch.
+    pub now_ns: i64,
+    /// When the input started: `time.monotonic()` counts from it.
+    pub start_ns: i64,
 }
 
 /// How the child ended, as the worker saw it.
@@ -196,6 +208,9 @@ pub struct ExitReport {
     pub stored: Map<String, Value>,
     #[serde(default)]
     pub deferred: Vec<Value>,
+    /// The last time the hook's virtual clock read, if it ran on one.
+    #[serde(default)]
+    pub clock_ns: Option<i64>,
 }
 
 /// A running worker process.

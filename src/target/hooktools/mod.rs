@@ -80,6 +80,7 @@ use crate::engine::event::{Event, HookKind, HookResult};
 use crate::engine::options::JujuVersion;
 use crate::engine::world::{MODEL_UUID, SecretRole, World, split_storage_id};
 use crate::spec::CharmSpec;
+use crate::target::clock::VirtualClock;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -234,6 +235,8 @@ pub struct OwnedSecret {
     /// RFC 3339.
     pub expiry: Option<String>,
     pub rotate: Option<String>,
+    /// When the rotation policy next falls due (RFC 3339; set with the policy).
+    pub rotates: Option<String>,
     pub latest: u32,
     pub revisions: BTreeMap<u32, Databag>,
     pub grants: BTreeSet<SecretGrant>,
@@ -310,6 +313,8 @@ pub struct UnitAgent {
     /// The charm has set its unit status at least once (Juju's `StatusSet`): Juju then
     /// stops setting it around install and start.
     pub charm_set_status: bool,
+    /// The unit's "now" (virtual time, [`crate::target::clock`]).
+    pub clock: VirtualClock,
     secrets_created: u32,
 }
 
@@ -321,6 +326,12 @@ impl UnitAgent {
             ..UnitAgent::default()
         }
     }
+    /// Before `event` runs: the Juju timer that fires it (if one does) moves the clock to
+    /// when it fires.
+    pub fn timer_fires(&mut self, event: &Event) {
+        secrets::timer_fires(self, event);
+    }
+
     /// The path `resource-get NAME` prints for a declared resource.
     pub fn resource_path(&self, spec: &CharmSpec, name: &str) -> Option<PathBuf> {
         let r = spec.resources.iter().find(|r| r.name == name)?;
@@ -516,6 +527,8 @@ pub struct HookContext {
     broken: Option<u32>,
     storage: Vec<StorageView>,
     resource_dir: PathBuf,
+    /// "Now" when the hook started.
+    now: VirtualClock,
     // --- applied at once ---
     unit_status: Status,
     app_status: Status,
@@ -761,6 +774,7 @@ impl HookContext {
                         description: None,
                         expiry: None,
                         rotate: None,
+                        rotates: None,
                         latest: s.latest_revision,
                         revisions: BTreeMap::from([(s.latest_revision, s.content.clone())]),
                         grants: BTreeSet::new(),
@@ -855,6 +869,7 @@ impl HookContext {
             broken,
             storage,
             resource_dir: agent.resource_dir.clone(),
+            now: agent.clock,
             unit_status,
             app_status: agent.app_status.clone(),
             statuses,

@@ -22,17 +22,17 @@
 use super::flags::{FORMAT, OUTPUT, boolean, invalid_value, value};
 use super::format::{render, string_map};
 use super::{
-    Change, Format, HookContext, OwnedSecret, SecretGrant, ToolError, ToolResult, failed,
-    secret_xid, usage,
+    Change, Format, HookContext, OwnedSecret, SecretGrant, ToolError, ToolResult, UnitAgent,
+    failed, secret_xid, usage,
 };
 use crate::engine::action::{Databag, Effect, SecretOwner};
+use crate::engine::event::{Event, HookKind};
 use crate::engine::world::secret_id;
+use crate::target::clock::VirtualClock;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
 const NOT_LEADER: &str = "this unit is not the leader";
-/// The agent's "now" for expiry durations and rotation schedules (no clock here).
-const EPOCH_NOW: i64 = 1_735_689_600; // 2025-01-01T00:00:00Z
 
 fn valid_key(k: &str) -> bool {
     let b = k.as_bytes();
@@ -287,8 +287,8 @@ fn parse_duration(s: &str) -> Option<i128> {
     Some(if neg { -total } else { total } as i128)
 }
 
-/// `--expire`: a time (RFC 3339, or without zone) or a positive duration from "now".
-fn parse_expire(spec: &str) -> Result<String, ToolError> {
+/// `--expire`: a time (RFC 3339, or without zone) or a positive duration from `now`.
+fn parse_expire(spec: &str, now: &VirtualClock) -> Result<String, ToolError> {
     if let Some((s, n)) = parse_time(spec) {
         return Ok(format_time(s, n));
     }
@@ -298,13 +298,55 @@ fn parse_expire(spec: &str) -> Result<String, ToolError> {
             "negative expire duration {spec:?} not valid"
         ))),
         Some(d) => {
-            let total = EPOCH_NOW as i128 * 1_000_000_000 + d;
+            let total = now.now_ns as i128 + d;
             Ok(format_time(
                 (total / 1_000_000_000) as i64,
                 (total % 1_000_000_000) as u32,
             ))
         }
     }
+}
+
+/// Juju's timers that fire `event` move the unit's clock to when they fire:
+/// `update-status` an interval after the last, `secret-expired` at the revision's expiry,
+/// `secret-rotate` when the rotation falls due (and the next one is a period later).
+pub(super) fn timer_fires(agent: &mut UnitAgent, event: &Event) {
+    let secret = || {
+        let xid = secret_xid(event.env("JUJU_SECRET_ID")?)?;
+        Some(xid.to_string())
+    };
+    let at = |t: &str| parse_time(t).map(|(s, n)| s as i128 * 1_000_000_000 + n as i128);
+    match event.kind {
+        HookKind::UpdateStatus => agent.clock.update_status(),
+        HookKind::SecretExpired => {
+            if let Some(t) = secret()
+                .and_then(|x| agent.secrets.get(&x)?.expiry.clone())
+                .and_then(|t| at(&t))
+            {
+                agent
+                    .clock
+                    .reach(t.clamp(i64::MIN as i128, i64::MAX as i128) as i64);
+            }
+        }
+        HookKind::SecretRotate => {
+            let Some(s) = secret().and_then(|x| agent.secrets.get_mut(&x)) else {
+                return;
+            };
+            if let Some(t) = s.rotates.as_deref().and_then(at) {
+                agent
+                    .clock
+                    .reach(t.clamp(i64::MIN as i128, i64::MAX as i128) as i64);
+            }
+            s.rotates = next_rotation(s.rotate.as_deref(), &agent.clock);
+        }
+        _ => {}
+    }
+}
+
+/// When a secret given rotation `policy` now is next due (RFC 3339).
+fn next_rotation(policy: Option<&str>, now: &VirtualClock) -> Option<String> {
+    let (secs, nanos) = now.split();
+    rotate_period(policy?).map(|p| format_time(secs + p, nanos))
 }
 
 fn rotate_period(policy: &str) -> Option<i64> {
@@ -338,9 +380,15 @@ const UPSERT_FLAGS: &[super::flags::Flag] = &[
     value(&["owner"]),
 ];
 
-fn upsert(a: &super::flags::Args, content_args: &[String]) -> Result<Upsert, ToolError> {
+fn upsert(
+    a: &super::flags::Args,
+    content_args: &[String],
+    now: &VirtualClock,
+) -> Result<Upsert, ToolError> {
     let nonempty = |k: &str| a.value(k).filter(|v| !v.is_empty()).map(String::from);
-    let expiry = nonempty("expire").map(|e| parse_expire(&e)).transpose()?;
+    let expiry = nonempty("expire")
+        .map(|e| parse_expire(&e, now))
+        .transpose()?;
     let rotate = nonempty("rotate");
     if let Some(r) = &rotate {
         if r != "never" && rotate_period(r).is_none() {
@@ -429,7 +477,7 @@ impl HookContext {
         if a.pos.is_empty() && a.value("file").is_none_or(str::is_empty) {
             return Err(usage("missing secret value or filename"));
         }
-        let u = upsert(&a, &a.pos)?;
+        let u = upsert(&a, &a.pos, &self.now)?;
         if u.owner == SecretOwner::App && !self.leader {
             return Err(failed(NOT_LEADER));
         }
@@ -451,6 +499,7 @@ impl HookContext {
                 label: u.label,
                 description: u.description,
                 expiry: u.expiry,
+                rotates: next_rotation(u.rotate.as_deref(), &self.now),
                 rotate: u.rotate,
                 latest: 1,
                 revisions: BTreeMap::from([(1, u.content)]),
@@ -478,7 +527,7 @@ impl HookContext {
             return Err(usage("missing secret URI"));
         };
         let xid = parse_uri(uri)?;
-        let u = upsert(&a, &a.pos[1..])?;
+        let u = upsert(&a, &a.pos[1..], &self.now)?;
         self.owned_for_update(&xid)?;
         let owner = self.owned[&xid].owner;
         if let Some(l) = &u.label {
@@ -503,6 +552,7 @@ impl HookContext {
             s.expiry = u.expiry;
         }
         if u.rotate.is_some() {
+            s.rotates = next_rotation(u.rotate.as_deref(), &self.now);
             s.rotate = u.rotate;
         }
         if !u.content.is_empty() && u.content != s.latest_content() {
@@ -657,8 +707,8 @@ impl HookContext {
         if let Some(e) = &s.expiry {
             m.insert("expiry".into(), json!(e));
         }
-        if let Some(p) = s.rotate.as_deref().and_then(rotate_period) {
-            m.insert("rotates".into(), json!(format_time(EPOCH_NOW + p, 0)));
+        if let Some(t) = &s.rotates {
+            m.insert("rotates".into(), json!(t));
         }
         if !s.grants.is_empty() {
             let access: Vec<Value> = s
@@ -910,19 +960,20 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(parse_time("2025-01-01T00:00:00Z"), Some((EPOCH_NOW, 0)));
+        let now = VirtualClock::default();
+        assert_eq!(parse_time("2025-01-01T00:00:00Z"), Some((now.split().0, 0)));
         assert_eq!(
             format_time(parse_time("2025-03-01T10:00:00+02:00").unwrap().0, 0),
             "2025-03-01T08:00:00Z"
         );
         assert_eq!(
-            parse_expire("2024-02-29T23:59:59.5-01:00").unwrap(),
+            parse_expire("2024-02-29T23:59:59.5-01:00", &now).unwrap(),
             "2024-03-01T00:59:59.5Z"
         );
-        assert_eq!(parse_expire("24h").unwrap(), "2025-01-02T00:00:00Z");
-        assert_eq!(parse_expire("1h30m").unwrap(), "2025-01-01T01:30:00Z");
-        assert!(parse_expire("-1h").is_err());
-        assert!(parse_expire("tomorrow").is_err());
+        assert_eq!(parse_expire("24h", &now).unwrap(), "2025-01-02T00:00:00Z");
+        assert_eq!(parse_expire("1h30m", &now).unwrap(), "2025-01-01T01:30:00Z");
+        assert!(parse_expire("-1h", &now).is_err());
+        assert!(parse_expire("tomorrow", &now).is_err());
         assert_eq!(format_time(0, 0), "1970-01-01T00:00:00Z");
     }
 }
