@@ -41,6 +41,11 @@ fn story(steps: &[Value]) -> Trace {
     .unwrap()
 }
 
+/// Run `steps` after deploy, on the fixture with these `[target]` settings.
+fn run(settings: &str, steps: &[Value]) -> RunReport {
+    target(settings).run_trace(&story(steps)).unwrap()
+}
+
 fn action(id: u32, name: &str, params: Value) -> Value {
     json!({"phase": "operation", "action": "run-action", "name": name, "id": id, "params": params})
 }
@@ -80,10 +85,10 @@ const EPOCH: f64 = 1_735_689_600.0; // 2025-01-01T00:00:00Z
 #[test]
 fn a_long_sleep_returns_at_once_and_every_clock_sees_it() {
     // Five minutes of sleep in a hook that may run five seconds.
-    let mut t = target("timeout = 5.0");
-    let r = t
-        .run_trace(&story(&[action(1, "nap", json!({"seconds": 300}))]))
-        .unwrap();
+    let r = run(
+        "timeout = 5.0",
+        &[action(1, "nap", json!({"seconds": 300}))],
+    );
     let nap = &results(&r)[0];
     let outcome = r.outcomes.last().unwrap();
     assert!(outcome.seconds < 5.0, "{}", outcome.seconds);
@@ -133,6 +138,7 @@ fn the_clock_carries_from_hook_to_hook_and_moves_for_update_status() {
         "{first_after} {second_before}"
     );
 
+    // The next input on the same target starts again at the epoch.
     let r = t
         .run_trace(&story(&[
             json!({"phase": "operation", "action": "update-status-timer"}),
@@ -150,10 +156,7 @@ fn the_clock_carries_from_hook_to_hook_and_moves_for_update_status() {
 #[test]
 fn a_loop_that_spins_on_the_clock_reaches_its_deadline() {
     // No sleep: each read of the clock moves it a millisecond.
-    let mut t = target("timeout = 5.0");
-    let r = t
-        .run_trace(&story(&[action(1, "spin", json!({"seconds": 2}))]))
-        .unwrap();
+    let r = run("timeout = 5.0", &[action(1, "spin", json!({"seconds": 2}))]);
     let reads = float(&results(&r)[0], "reads");
     assert!((1990.0..=2000.0).contains(&reads), "{reads}");
 }
@@ -162,12 +165,10 @@ fn a_loop_that_spins_on_the_clock_reaches_its_deadline() {
 fn retries_against_an_absent_workload_finish_in_a_hook_shorter_than_their_waits() {
     // pebble-ready sleeps 3 s after each of 5 failed tries: 15 s of waiting, in a hook that
     // may run 5.
-    let mut t = target("timeout = 5.0");
-    let r = t
-        .run_trace(&story(&[
-            json!({"phase": "operation", "action": "workload-started", "container": "app"}),
-        ]))
-        .unwrap();
+    let r = run(
+        "timeout = 5.0",
+        &[json!({"phase": "operation", "action": "workload-started", "container": "app"})],
+    );
     assert!(r.finding.is_none(), "{:?}", r.finding);
     let ready = r.outcomes.last().unwrap();
     assert_eq!(ready.hook, "app-pebble-ready");
@@ -180,10 +181,7 @@ fn retries_against_an_absent_workload_finish_in_a_hook_shorter_than_their_waits(
 fn the_hook_tools_read_the_charms_clock() {
     // ops turns `expire=timedelta(hours=1)` into a time with datetime.now(); the agent
     // reports the expiry back: both sides agree on what "now" is.
-    let mut t = target("");
-    let r = t
-        .run_trace(&story(&[action(1, "expiring-secret", json!({}))]))
-        .unwrap();
+    let r = run("", &[action(1, "expiring-secret", json!({}))]);
     let res = &results(&r)[0];
     let now = epoch(res["now"].as_str().unwrap());
     let expires = epoch(res["expires"].as_str().unwrap());
@@ -196,10 +194,10 @@ fn the_hook_tools_read_the_charms_clock() {
 
 #[test]
 fn with_virtual_time_off_a_long_sleep_is_a_hang() {
-    let mut t = target("timeout = 2.0\nvirtual-time = false");
-    let r = t
-        .run_trace(&story(&[action(1, "nap", json!({"seconds": 300}))]))
-        .unwrap();
+    let r = run(
+        "timeout = 2.0\nvirtual-time = false",
+        &[action(1, "nap", json!({"seconds": 300}))],
+    );
     assert_eq!(r.outcomes.last().unwrap().exit, Exit::Timeout);
     assert!(r.finding.is_some());
 }

@@ -50,14 +50,6 @@ impl Default for VirtualClock {
 }
 
 impl VirtualClock {
-    /// Whole seconds and nanoseconds since the epoch (for RFC 3339 times).
-    pub fn split(&self) -> (i64, u32) {
-        (
-            self.now_ns.div_euclid(NS_PER_S),
-            self.now_ns.rem_euclid(NS_PER_S) as u32,
-        )
-    }
-
     /// Time passes (never backwards).
     pub fn advance(&mut self, ns: i64) {
         self.now_ns = self.now_ns.saturating_add(ns.max(0));
@@ -92,7 +84,6 @@ mod tests {
     #[test]
     fn the_clock_only_moves_forward() {
         let mut c = VirtualClock::default();
-        assert_eq!(c.split(), (1_735_689_600, 0));
         c.after_hook(Some(EPOCH_NS + 300 * NS_PER_S + 5));
         assert_eq!(c.now_ns, EPOCH_NS + 301 * NS_PER_S + 5);
         // A hook that saw nothing later (or did not run on the clock) still takes a turn.
@@ -102,7 +93,6 @@ mod tests {
         c.advance(-7);
         c.reach(0);
         assert_eq!(c.now_ns, EPOCH_NS + 303 * NS_PER_S + 5);
-        assert_eq!(c.split(), (1_735_689_903, 5));
     }
 
     #[test]

@@ -511,7 +511,7 @@ impl Target {
             .map_err(io("writing the worker"))?;
         self.sandbox
             .write("charmfuzz_clock.py", CLOCK_PY.as_bytes(), false)
-            .map_err(io("writing the worker"))?;
+            .map_err(io("writing the worker's clock"))?;
         let charm_dir = self.sandbox.charm_dir();
         let hello = Hello {
             sys_path: vec![

@@ -227,6 +227,21 @@ fn parse_time(s: &str) -> Option<(i64, u32)> {
 }
 
 /// Go's `time.Time` JSON form (RFC 3339 with trimmed nanoseconds) in UTC.
+/// An RFC 3339 time as nanoseconds since the epoch (saturating: clocks are `i64`).
+fn time_ns(t: &str) -> Option<i64> {
+    let (secs, nanos) = parse_time(t)?;
+    let ns = secs as i128 * 1_000_000_000 + nanos as i128;
+    Some(ns.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
+/// Nanoseconds since the epoch as an RFC 3339 time.
+fn format_ns(ns: i128) -> String {
+    format_time(
+        ns.div_euclid(1_000_000_000) as i64,
+        ns.rem_euclid(1_000_000_000) as u32,
+    )
+}
+
 fn format_time(secs: i64, nanos: u32) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -297,13 +312,7 @@ fn parse_expire(spec: &str, now: &VirtualClock) -> Result<String, ToolError> {
         Some(d) if d <= 0 => Err(usage(format!(
             "negative expire duration {spec:?} not valid"
         ))),
-        Some(d) => {
-            let total = now.now_ns as i128 + d;
-            Ok(format_time(
-                (total / 1_000_000_000) as i64,
-                (total % 1_000_000_000) as u32,
-            ))
-        }
+        Some(d) => Ok(format_ns(now.now_ns as i128 + d)),
     }
 }
 
@@ -311,31 +320,20 @@ fn parse_expire(spec: &str, now: &VirtualClock) -> Result<String, ToolError> {
 /// `update-status` an interval after the last, `secret-expired` at the revision's expiry,
 /// `secret-rotate` when the rotation falls due (and the next one is a period later).
 pub(super) fn timer_fires(agent: &mut UnitAgent, event: &Event) {
-    let secret = || {
-        let xid = secret_xid(event.env("JUJU_SECRET_ID")?)?;
-        Some(xid.to_string())
-    };
-    let at = |t: &str| parse_time(t).map(|(s, n)| s as i128 * 1_000_000_000 + n as i128);
-    match event.kind {
-        HookKind::UpdateStatus => agent.clock.update_status(),
-        HookKind::SecretExpired => {
-            if let Some(t) = secret()
-                .and_then(|x| agent.secrets.get(&x)?.expiry.clone())
-                .and_then(|t| at(&t))
-            {
-                agent
-                    .clock
-                    .reach(t.clamp(i64::MIN as i128, i64::MAX as i128) as i64);
+    let secret = event
+        .env("JUJU_SECRET_ID")
+        .and_then(secret_xid)
+        .and_then(|x| agent.secrets.get_mut(x));
+    match (event.kind, secret) {
+        (HookKind::UpdateStatus, _) => agent.clock.update_status(),
+        (HookKind::SecretExpired, Some(s)) => {
+            if let Some(t) = s.expiry.as_deref().and_then(time_ns) {
+                agent.clock.reach(t);
             }
         }
-        HookKind::SecretRotate => {
-            let Some(s) = secret().and_then(|x| agent.secrets.get_mut(&x)) else {
-                return;
-            };
-            if let Some(t) = s.rotates.as_deref().and_then(at) {
-                agent
-                    .clock
-                    .reach(t.clamp(i64::MIN as i128, i64::MAX as i128) as i64);
+        (HookKind::SecretRotate, Some(s)) => {
+            if let Some(t) = s.rotates.as_deref().and_then(time_ns) {
+                agent.clock.reach(t);
             }
             s.rotates = next_rotation(s.rotate.as_deref(), &agent.clock);
         }
@@ -345,8 +343,7 @@ pub(super) fn timer_fires(agent: &mut UnitAgent, event: &Event) {
 
 /// When a secret given rotation `policy` now is next due (RFC 3339).
 fn next_rotation(policy: Option<&str>, now: &VirtualClock) -> Option<String> {
-    let (secs, nanos) = now.split();
-    rotate_period(policy?).map(|p| format_time(secs + p, nanos))
+    rotate_period(policy?).map(|p| format_ns(now.now_ns as i128 + p as i128 * 1_000_000_000))
 }
 
 fn rotate_period(policy: &str) -> Option<i64> {
@@ -961,7 +958,11 @@ mod tests {
     #[test]
     fn times() {
         let now = VirtualClock::default();
-        assert_eq!(parse_time("2025-01-01T00:00:00Z"), Some((now.split().0, 0)));
+        assert_eq!(time_ns("2025-01-01T00:00:00Z"), Some(now.now_ns));
+        assert_eq!(
+            format_ns(now.now_ns as i128 + 5),
+            "2025-01-01T00:00:00.000000005Z"
+        );
         assert_eq!(
             format_time(parse_time("2025-03-01T10:00:00+02:00").unwrap().0, 0),
             "2025-03-01T08:00:00Z"
