@@ -658,8 +658,14 @@ class _StandIns:
             # Changing an entry of a read-only host directory (removing a file that may
             # not be there: it is EROFS, not ENOENT, that the charm gets).
             path = args[0] if args else None
-            if isinstance(path, (str, bytes, os.PathLike)):
-                self._read_only_entry(path, event in ('os.remove', 'os.rmdir', 'os.mkdir'))
+            if not isinstance(path, (str, bytes, os.PathLike)):
+                return
+            # Making a directory that is there fails with EEXIST before the kernel asks
+            # whether the place is writable (`mkdir(exist_ok=True)` of a writable path
+            # whose parent is the host's read-only /etc), as on a unit.
+            if event == 'os.mkdir' and os.path.lexists(path):
+                return
+            self._read_only_entry(path, event in ('os.remove', 'os.rmdir', 'os.mkdir'))
         elif event in ('os.rename', 'os.symlink', 'os.link'):
             if len(args) > 1 and isinstance(args[1], (str, bytes, os.PathLike)):
                 self._read_only_entry(args[1], True)
