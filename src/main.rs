@@ -7,6 +7,7 @@ use charmfuzz::fuzzing::{random_search, random_story, random_story_len, shell_wo
 use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
 use charmfuzz::target::coverage::{CODE_SLOTS, CoverageMap};
+use charmfuzz::target::pebble::ExecDefault;
 use charmfuzz::target::sandbox::Containment;
 use charmfuzz::target::{EventOutcome, FindingClass, Mode, RunReport, Target, TargetConfig};
 use clap::{Args, Parser, Subcommand};
@@ -1417,6 +1418,9 @@ fn print_spec(charm: &Charm) {
             if possible { "yes" } else { "no" }
         );
     }
+    if !s.containers.is_empty() {
+        print_workload_execs(charm);
+    }
     // The words databag keys and values are drawn from: a charm author checks here that
     // the keys their charm reads are among them (`[samples] strings` adds more).
     println!(
@@ -1426,6 +1430,66 @@ fn print_spec(charm: &Charm) {
     let quoted: Vec<String> = charm.vocab.words.iter().map(|w| format!("{w:?}")).collect();
     for line in charmfuzz::repro::wrap(quoted.iter().map(String::as_str), 88) {
         println!("  {line}");
+    }
+}
+
+/// The commands the charm's code runs in its workload containers, and what answers each
+/// here: a charm author scripts the unscripted ones in `charmfuzz.toml`.
+fn print_workload_execs(charm: &Charm) {
+    use charmfuzz::spec::execs;
+    let python: PathBuf = std::env::var_os("CHARMFUZZ_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "python3".into());
+    let answers = TargetConfig::from_table(&charm.config.target)
+        .map(|c| c.exec_answers())
+        .ok();
+    println!("workload commands (Pebble exec calls in src/ and lib/, and what answers them):");
+    let scan = match execs::scan(&charm.spec.dir, &python) {
+        Ok(scan) => scan,
+        Err(e) => {
+            println!("  not read: {e}");
+            return;
+        }
+    };
+    for site in &scan.sites {
+        let mut shown = site
+            .command
+            .iter()
+            .map(|w| format!("{w:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !site.complete {
+            shown.push_str(if site.command.is_empty() {
+                "…"
+            } else {
+                ", …"
+            });
+        }
+        let prog = site.command.first().map(String::as_str).unwrap_or("");
+        let base = prog.rsplit('/').next().unwrap_or(prog);
+        let answer = match &answers {
+            _ if site.command.is_empty() => "computed at run time".to_string(),
+            Some(a) if a.answers.iter().any(|x| x.matches(&site.command)) => "scripted".into(),
+            Some(a) if a.allow.iter().any(|x| x == prog || x == base) => "allowed".into(),
+            Some(a) => format!(
+                "unscripted (exec-default: {})",
+                match a.unscripted {
+                    ExecDefault::Succeed => "exit 0, no output",
+                    ExecDefault::NotFound => "not found",
+                }
+            ),
+            None => "?".into(),
+        };
+        println!(
+            "  {:<48} [{shown}]  {answer}",
+            format!("{}:{}", site.file, site.line)
+        );
+    }
+    if scan.sites.is_empty() {
+        println!("  (none)");
+    }
+    for (file, error) in &scan.unreadable {
+        println!("  {file}: not read ({error})");
     }
 }
 

@@ -115,6 +115,49 @@ fn spec_prints_the_action_space() {
     assert!(s.contains("machine-rebooted") && s.contains("no"), "{s}");
 }
 
+/// `spec` lists the commands a sidecar charm's code runs in its workload, and whether
+/// `charmfuzz.toml` says what they print.
+#[test]
+fn spec_lists_the_workload_commands_and_what_answers_them() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charms/stand-ins");
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("stand-ins");
+    let cp = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&fixture)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    std::fs::write(
+        copy.join("charmfuzz.toml"),
+        "[target]\nexec-default = 'not-found'\n[[target.exec]]\ncommand = ['app-cli', '--version']\n",
+    )
+    .unwrap();
+    let o = charmfuzz(&["spec", copy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = stdout(&o);
+    let section = s.split("workload commands").nth(1).expect(&s);
+    let line = |needle: &str| {
+        let l = section.lines().find(|l| l.contains(needle));
+        l.unwrap_or_else(|| panic!("no {needle} in {s}"))
+            .to_string()
+    };
+    let version = line(r#"["app-cli", "--version"]"#);
+    assert!(
+        version.contains("src/charm.py:") && version.ends_with("scripted"),
+        "{version}"
+    );
+    let status = line(r#"["app-cli", "status"]"#);
+    assert!(
+        status.ends_with("unscripted (exec-default: not found)"),
+        "{status}"
+    );
+    // A machine charm has no workload containers: no such section.
+    let machine = charmfuzz(&["spec", "examples/charms/demo-machine"]);
+    assert!(!stdout(&machine).contains("workload commands"));
+}
+
 #[test]
 fn stats_reach_every_kubernetes_hook_kind_of_the_demo_charm() {
     let o = charmfuzz(&["stats", "--charm", DEMO, "--inputs", "3000", "--len", "600"]);

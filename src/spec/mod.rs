@@ -14,6 +14,7 @@
 //! YAML 1.1 booleans (`yes`, `no`, `on`, `off`, in any of the three casings PyYAML accepts)
 //! are booleans.
 
+pub mod execs;
 mod fuzzconfig;
 pub mod literals;
 mod parse;

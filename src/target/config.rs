@@ -19,9 +19,17 @@
 //! [[target.exec]]            # what a Pebble exec answers (longest prefix wins)
 //! command = ["demo", "--version"]
 //! stdout = "1.2.3\n"
+//!
+//! [[target.exec]]            # an answer for part of the story only
+//! command = ["demo", "status"]
+//! when-running = "demo"      # or when-stopped; and/or calls = "1-2" (N, N-M, N-)
+//! stdout = "ok\n"
 //! ```
+//!
+//! `exec-default` says what a Pebble exec that no answer matches gets: `"succeed"` (exit 0,
+//! no output; the default) or `"not-found"` (Pebble's `cannot find executable`).
 
-use super::pebble::{ExecAnswer, ExecAnswers};
+use super::pebble::{CallRange, ExecAnswer, ExecAnswers, ExecDefault, ServiceCondition};
 use super::sandbox::Containment;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -52,7 +60,7 @@ pub struct ShimAnswer {
 
 /// A scripted Pebble exec answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ExecAnswerConfig {
     pub command: Vec<String>,
     #[serde(default)]
@@ -61,6 +69,43 @@ pub struct ExecAnswerConfig {
     pub stdout: String,
     #[serde(default)]
     pub stderr: String,
+    /// Which calls of the command it answers: `"2"`, `"1-3"`, `"4-"`.
+    #[serde(default)]
+    pub calls: Option<String>,
+    /// Only while this service of the container is running.
+    #[serde(default)]
+    pub when_running: Option<String>,
+    /// Only while this service of the container is not running.
+    #[serde(default)]
+    pub when_stopped: Option<String>,
+}
+
+impl ExecAnswerConfig {
+    /// The answer's `calls` range and service condition.
+    fn conditions(
+        &self,
+    ) -> Result<(Option<CallRange>, Option<ServiceCondition>), TargetConfigError> {
+        let which = || format!("[[target.exec]] command = {:?}", self.command);
+        let calls = match &self.calls {
+            Some(c) => Some(
+                c.parse::<CallRange>()
+                    .map_err(|e| TargetConfigError(format!("{}: {e}", which())))?,
+            ),
+            None => None,
+        };
+        let when = match (&self.when_running, &self.when_stopped) {
+            (Some(_), Some(_)) => {
+                return Err(TargetConfigError(format!(
+                    "{}: when-running and when-stopped cannot both be given",
+                    which()
+                )));
+            }
+            (Some(s), None) => Some(ServiceCondition::Running(s.clone())),
+            (None, Some(s)) => Some(ServiceCondition::Stopped(s.clone())),
+            (None, None) => None,
+        };
+        Ok((calls, when))
+    }
 }
 
 /// The `[target]` table.
@@ -87,6 +132,8 @@ pub struct TargetConfig {
     pub exec: Vec<ExecAnswerConfig>,
     /// Executables a Pebble exec finds (exit 0, no output) when no answer matches.
     pub exec_allow: Vec<String>,
+    /// What any other exec no answer matches gets (it is recorded either way).
+    pub exec_default: ExecDefault,
     /// The charm's entry point, if its dispatch does not say (`src/charm.py`).
     pub entry: Option<PathBuf>,
     /// Run the charm's process on the input's virtual clock ([`super::clock`]): its sleeps
@@ -193,6 +240,7 @@ impl Default for TargetConfig {
                 .collect(),
             exec: Vec::new(),
             exec_allow: vec!["true".into()],
+            exec_default: ExecDefault::Succeed,
             entry: None,
             virtual_time: true,
         }
@@ -225,6 +273,9 @@ impl TargetConfig {
                 cfg.memory_mib
             )));
         }
+        for a in &cfg.exec {
+            a.conditions()?;
+        }
         if cfg.max_processes < MIN_MAX_PROCESSES {
             return Err(TargetConfigError(format!(
                 "max-processes = {} is too few for a hook and its tools; give at least {MIN_MAX_PROCESSES}",
@@ -249,13 +300,19 @@ impl TargetConfig {
                 .exec
                 .iter()
                 .map(|a| {
-                    ExecAnswer::new(&a.command)
-                        .exit(a.exit)
-                        .stdout(a.stdout.as_bytes())
-                        .stderr(a.stderr.as_bytes())
+                    let (calls, when) = a.conditions().expect("checked when read");
+                    ExecAnswer {
+                        calls,
+                        when,
+                        ..ExecAnswer::new(&a.command)
+                            .exit(a.exit)
+                            .stdout(a.stdout.as_bytes())
+                            .stderr(a.stderr.as_bytes())
+                    }
                 })
                 .collect(),
             allow: self.exec_allow.clone(),
+            unscripted: self.exec_default,
         }
     }
 }
@@ -280,6 +337,41 @@ mod tests {
         assert!(TargetConfig::from_table(&bad).is_err());
         let bad: toml::Table = toml::from_str("timeout = 0").unwrap();
         assert!(TargetConfig::from_table(&bad).is_err());
+    }
+
+    #[test]
+    fn exec_answers_read_their_conditions_and_the_default_policy() {
+        let c = TargetConfig::from_table(&toml::Table::new()).unwrap();
+        assert_eq!(c.exec_answers().unscripted, ExecDefault::Succeed);
+        let t: toml::Table = toml::from_str(
+            "exec-default = 'not-found'\n\
+             [[exec]]\ncommand = ['app', 'status']\nwhen-running = 'app'\ncalls = '2-'\n\
+             [[exec]]\ncommand = ['app', 'status']\nwhen-stopped = 'app'\n",
+        )
+        .unwrap();
+        let a = TargetConfig::from_table(&t).unwrap().exec_answers();
+        assert_eq!(a.unscripted, ExecDefault::NotFound);
+        assert_eq!(a.answers[0].calls.map(|r| r.to_string()), Some("2-".into()));
+        assert_eq!(
+            a.answers[0].when,
+            Some(ServiceCondition::Running("app".into()))
+        );
+        assert_eq!(
+            a.answers[1].when,
+            Some(ServiceCondition::Stopped("app".into()))
+        );
+        for (bad, says) in [
+            ("[[exec]]\ncommand = ['a']\ncalls = '0'", "calls = \"0\""),
+            (
+                "[[exec]]\ncommand = ['a']\nwhen-running = 's'\nwhen-stopped = 's'",
+                "cannot both",
+            ),
+            ("exec-default = 'maybe'", "exec-default"),
+        ] {
+            let t: toml::Table = toml::from_str(bad).unwrap();
+            let e = TargetConfig::from_table(&t).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! bodies may be chunked (`push` always is): hyper decodes that.
 
 use super::Container;
-use super::exec::{self, ExecJob};
+use super::exec::{self, ExecAnswer, ExecDefault, ExecJob, ExecMatch};
 use super::files::{FileError, Ownership};
 use super::gotime::{Timestamp, format_duration, parse_duration};
 use super::layer::parse_layer;
@@ -1317,6 +1317,7 @@ fn post_exec(c: &Arc<Container>, body: &[u8]) -> ApiResult {
         stdin_closed: false,
         signals: Vec::new(),
         answer: None,
+        unscripted: false,
         exit_code: None,
         error: None,
     };
@@ -1325,12 +1326,27 @@ fn post_exec(c: &Arc<Container>, body: &[u8]) -> ApiResult {
         st.exec_log.push(record);
         Err(e)
     };
-    let Some((answer_idx, answer)) = st.exec_answers.resolve(&command) else {
-        let e = ApiError::bad_request(format!("cannot find executable {:?}", command[0]));
-        st.unanswered.push(command.clone());
-        return refuse(&mut st, record, e);
+    let answer = match st.answer_exec(&command) {
+        ExecMatch::Answer(i) => {
+            record.answer = Some(i);
+            st.exec_answers.answers[i].clone()
+        }
+        ExecMatch::Allowed => ExecAnswer::default(),
+        ExecMatch::Unscripted => {
+            // The image would have had something here; nobody said what. Recorded, so that
+            // a hook that fails after it names the answer to script.
+            st.unanswered.push(command.clone());
+            record.unscripted = true;
+            match st.exec_answers.unscripted {
+                ExecDefault::Succeed => ExecAnswer::default(),
+                ExecDefault::NotFound => {
+                    let e =
+                        ApiError::bad_request(format!("cannot find executable {:?}", command[0]));
+                    return refuse(&mut st, record, e);
+                }
+            }
+        }
     };
-    record.answer = answer_idx;
     // Merge the service context (its environment, user, group and working dir).
     let mut env = BTreeMap::new();
     let (mut m_uid, mut m_gid) = (uid, gid);

@@ -91,7 +91,10 @@ mod http;
 mod layer;
 mod state;
 
-pub use exec::{ExecAnswer, ExecAnswers, ExecMatch};
+pub use exec::{
+    CallRange, ExecAnswer, ExecAnswers, ExecDefault, ExecMatch, ExecSituation, FirstCall,
+    ServiceCondition,
+};
 pub use files::{FileError, FileInfo, FsEntry, FsImage, UserEntry, Users};
 pub use gotime::{Timestamp, format_duration, parse_duration};
 pub use layer::{
@@ -229,6 +232,7 @@ pub struct ContainerSnapshot {
     pub identities: BTreeMap<String, serde_json::Value>,
     pub users: Users,
     pub exec_answers: ExecAnswers,
+    pub exec_calls: Vec<u32>,
     pub start_failures: BTreeMap<String, i32>,
     pub persistent_paths: Vec<String>,
     pub logs: ContainerLogs,
@@ -446,6 +450,7 @@ impl FakePebble {
     pub fn renew(&self, name: &str) -> Result<(), PebbleError> {
         let c = self.container(name)?.clone();
         self.take_down(&c);
+        c.state.lock().expect("poisoned").forget_story();
         self.new_boot(&c, name, false)
     }
 
@@ -712,6 +717,7 @@ impl FakePebble {
                     identities: st.identities.clone(),
                     users: st.users.clone(),
                     exec_answers: st.exec_answers.clone(),
+                    exec_calls: st.exec_calls.clone(),
                     start_failures: st.start_failures.clone(),
                     persistent_paths: st.persistent_paths.clone(),
                     logs: ContainerLogs {
@@ -764,6 +770,7 @@ impl FakePebble {
                 st.identities = s.identities.clone();
                 st.users = s.users.clone();
                 st.exec_answers = s.exec_answers.clone();
+                st.exec_calls = s.exec_calls.clone();
                 st.start_failures = s.start_failures.clone();
                 st.persistent_paths = s.persistent_paths.clone();
                 st.request_log = s.logs.requests.clone();

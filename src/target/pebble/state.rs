@@ -5,7 +5,7 @@
 //! from 1 per boot (as Pebble's do), and service actions complete at once (Pebble waits a
 //! second to see a service stay up; a fake service has nothing to wait for).
 
-use super::exec::ExecAnswers;
+use super::exec::{ExecAnswers, ExecMatch, ExecSituation};
 use super::files::{ContainerFs, Users};
 use super::gotime::{Timestamp, format_duration};
 use super::layer::{Check, Plan, Service};
@@ -384,6 +384,8 @@ pub struct ExecRecord {
     pub signals: Vec<String>,
     /// Which scripted answer replied (index into the answers list), if any.
     pub answer: Option<usize>,
+    /// No answer matched and the command is not allowed: the unscripted policy replied.
+    pub unscripted: bool,
     pub exit_code: Option<i32>,
     /// The error if Pebble refused the exec (`cannot find executable "x"`) or it failed.
     pub error: Option<String>,
@@ -473,6 +475,9 @@ pub struct ContainerState {
     pub fs: ContainerFs,
     pub users: Users,
     pub exec_answers: ExecAnswers,
+    /// For each scripted answer, how many execs its command prefix matched in this input
+    /// (what its `calls` range counts).
+    pub exec_calls: Vec<u32>,
     /// Service name → exit code: starting it fails with `exited quickly with code N`.
     pub start_failures: BTreeMap<String, i32>,
     /// Container paths that survive a fresh restart (mounted storage).
@@ -485,6 +490,17 @@ pub struct ContainerState {
     pub request_log: Vec<RequestRecord>,
     pub notify_log: Vec<NotifyRecord>,
     pub signal_log: Vec<SignalRecord>,
+}
+
+impl ExecSituation for ContainerState {
+    fn call(&self, answer: usize) -> u32 {
+        self.exec_calls.get(answer).copied().unwrap_or(0)
+    }
+    fn running(&self, service: &str) -> bool {
+        self.services
+            .get(service)
+            .is_some_and(|s| s.state == ServiceState::Running)
+    }
 }
 
 impl ContainerState {
@@ -507,6 +523,7 @@ impl ContainerState {
             fs,
             users: Users::default(),
             exec_answers,
+            exec_calls: Vec::new(),
             start_failures: BTreeMap::new(),
             persistent_paths: Vec::new(),
             exec_log: Vec::new(),
@@ -544,6 +561,30 @@ impl ContainerState {
         self.notices.clear();
         self.last_notice_id = 0;
         self.identities.clear();
+    }
+
+    /// Counts an exec of `argv` and says what answers it: the call counts and the
+    /// services' states are the story's so far.
+    pub fn answer_exec(&mut self, argv: &[String]) -> ExecMatch {
+        let n = self.exec_answers.answers.len();
+        self.exec_calls.resize(n, 0);
+        for (i, a) in self.exec_answers.answers.iter().enumerate() {
+            if a.matches(argv) {
+                self.exec_calls[i] += 1;
+            }
+        }
+        self.exec_answers.lookup(argv, &*self)
+    }
+
+    /// Forgets what the last input did that outlives a Pebble restart: the call counts
+    /// and the logs.
+    pub fn forget_story(&mut self) {
+        self.exec_calls.clear();
+        self.exec_log.clear();
+        self.request_log.clear();
+        self.notify_log.clear();
+        self.signal_log.clear();
+        self.unanswered.clear();
     }
 
     /// Ends every exec still running (after a restore there is no process behind it).

@@ -1,0 +1,168 @@
+//! A workload's programs, as a sidecar charm runs them through Pebble's `exec`.
+//!
+//! There is no workload image: `[[target.exec]]` says what each command prints, and an
+//! answer can hold for part of the story only (some calls of the command, or while a
+//! service runs or not). A command nothing answers is unscripted: by default it succeeds
+//! with no output, so a charm is not stopped at its first exec, and it is recorded in the
+//! hook's outcome, so that a hook failing after it is an `environment` finding naming the
+//! answer to add. `exec-default = "not-found"` answers as an image without the program.
+
+use charmfuzz::charm::Charm;
+use charmfuzz::engine::Trace;
+use charmfuzz::target::{FindingClass, LackKind, RunReport, Target, TargetConfig};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+/// The stand-ins fixture's target with this `charmfuzz.toml` `[target]` table.
+fn target(settings: &str) -> Target {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charms/stand-ins");
+    let charm = Charm::load(&dir).unwrap();
+    let table = toml::from_str::<toml::Table>(settings).unwrap();
+    let config = TargetConfig::from_table(&table).unwrap();
+    let jujuc = PathBuf::from(env!("CARGO_BIN_EXE_charmfuzz"));
+    Target::new(charm, &dir, config, Some(&jujuc)).unwrap()
+}
+
+/// Deploy, the workload's container starting, then the given operations.
+fn story(steps: &[Value]) -> Trace {
+    let mut all = vec![
+        json!({
+            "phase": "operation", "action": "deploy", "unit": "stand-ins/0", "leader": true,
+            "peers": [], "relations": [], "storage": []
+        }),
+        json!({"phase": "operation", "action": "workload-started", "container": "app"}),
+    ];
+    all.extend(steps.iter().cloned());
+    serde_json::from_value(json!({
+        "format": 1, "charm": "stand-ins", "substrate": "kubernetes", "unit": "stand-ins/0",
+        "options": { "juju-version": "3.6.4" }, "steps": all
+    }))
+    .unwrap()
+}
+
+fn app_status(id: u32) -> Value {
+    json!({"phase": "operation", "action": "run-action", "name": "app-status", "id": id, "params": {}})
+}
+
+/// `(before, first, second)` of every app-status action in the run.
+fn statuses(r: &RunReport) -> Vec<(String, String, String)> {
+    r.outcomes
+        .iter()
+        .filter_map(|o| o.agent.action.as_ref())
+        .map(|a| {
+            assert_eq!(a.status, "completed", "{a:?}");
+            let get = |k: &str| a.results[k].as_str().unwrap().to_string();
+            (get("before"), get("first"), get("second"))
+        })
+        .collect()
+}
+
+const VERSION: &str = r#"
+[[exec]]
+command = ["app-cli", "--version"]
+stdout = "1.0\n"
+"#;
+
+#[test]
+fn answers_follow_the_service_state_and_the_call_count_across_the_story() {
+    let settings = format!(
+        r#"{VERSION}
+[[exec]]
+command = ['app-cli', 'status']
+calls = '2'
+when-running = 'app'
+stdout = "starting\n"
+
+[[exec]]
+command = ['app-cli', 'status']
+when-running = 'app'
+stdout = "running\n"
+
+[[exec]]
+command = ['app-cli', 'status']
+when-stopped = 'app'
+stdout = "stopped\n"
+"#
+    );
+    let mut t = target(&settings);
+    let trace = story(&[app_status(1), app_status(2)]);
+    let report = t.run_trace(&trace).unwrap();
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+    let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    // The first action: stopped, then the second call while it runs, then any later one.
+    // The second: the service still runs (replanned, not restarted), calls 4 to 6.
+    assert_eq!(
+        statuses(&report),
+        [
+            s("stopped", "starting", "running"),
+            s("running", "running", "running")
+        ]
+    );
+    assert!(report.outcomes.iter().all(|o| o.lacks.is_empty()));
+    // The next input counts from its own first call again.
+    let again = t.run_trace(&trace).unwrap();
+    assert_eq!(statuses(&again), statuses(&report));
+    // Pebble's logs hold this input's execs only (the version, six statuses): a long
+    // fuzzing run does not pile them up.
+    let execs = t.pebble().unwrap().exec_log("app").unwrap();
+    assert_eq!(execs.len(), 7, "{execs:?}");
+    assert!(execs.iter().all(|e| e.answer.is_some() && !e.unscripted));
+}
+
+#[test]
+fn an_unscripted_command_succeeds_silently_and_is_recorded_in_the_hook_that_ran_it() {
+    let mut t = target(VERSION);
+    let report = t.run_trace(&story(&[app_status(1)])).unwrap();
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+    assert_eq!(
+        statuses(&report),
+        [(String::new(), String::new(), String::new())]
+    );
+    let action = report.outcomes.iter().find(|o| o.agent.action.is_some());
+    let lacks = &action.unwrap().lacks;
+    assert_eq!(lacks.len(), 1, "{lacks:?}");
+    assert_eq!(lacks[0].kind, LackKind::Exec);
+    assert_eq!(lacks[0].what, "app-cli status");
+    assert!(
+        lacks[0]
+            .fix()
+            .contains(r#"[[target.exec]] command = ["app-cli", "status"]"#),
+        "{}",
+        lacks[0].fix()
+    );
+    // pebble-ready's exec was scripted: nothing lacked there.
+    let ready = report
+        .outcomes
+        .iter()
+        .find(|o| o.hook == "app-pebble-ready");
+    assert!(ready.unwrap().lacks.is_empty());
+}
+
+#[test]
+fn a_hook_that_fails_on_an_unscripted_answer_is_an_environment_finding_under_either_policy() {
+    for (settings, exception) in [
+        ("", "IndexError: list index out of range"),
+        (
+            "exec-default = 'not-found'",
+            "APIError: cannot find executable \"app-cli\"",
+        ),
+    ] {
+        let mut t = target(settings);
+        t.environment_findings = true;
+        let report = t.run_trace(&story(&[])).unwrap();
+        let f = report.finding.as_ref().expect("pebble-ready fails");
+        assert_eq!(
+            f.class,
+            FindingClass::Environment,
+            "{settings}: {}",
+            f.title
+        );
+        assert_eq!(f.hook, "app-pebble-ready");
+        assert!(f.title.contains(exception), "{settings}: {}", f.title);
+        assert_eq!(f.lacks[0].kind, LackKind::Exec);
+        assert_eq!(f.lacks[0].what, "app-cli --version");
+    }
+    // Scripted, the same story passes.
+    let report = target(VERSION).run_trace(&story(&[])).unwrap();
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+}
