@@ -84,6 +84,18 @@ pub struct ContainerScene {
     pub notices: Vec<NoticeScene>,
     /// Files the charm (or charmfuzz) put in the container: path → content.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// What the workload's programs answered the hook (`testing.Exec`), once per command.
+    pub execs: Vec<ExecScene>,
+}
+
+/// One workload command the hook ran and what it answered: its `[[target.exec]]` answer,
+/// or the unscripted default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecScene {
+    pub command: Vec<String>,
+    pub return_code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -977,6 +989,26 @@ fn container_expr(c: &ContainerScene, var: &str) -> String {
             py_str(var),
             files.join(", ")
         ));
+    }
+    if !c.execs.is_empty() {
+        let execs: Vec<String> = c
+            .execs
+            .iter()
+            .map(|e| {
+                let mut a = vec![py_list_str(&e.command)];
+                if e.return_code != 0 {
+                    a.push(format!("return_code={}", e.return_code));
+                }
+                if !e.stdout.is_empty() {
+                    a.push(format!("stdout={}", py_str(&e.stdout)));
+                }
+                if !e.stderr.is_empty() {
+                    a.push(format!("stderr={}", py_str(&e.stderr)));
+                }
+                format!("testing.Exec({})", a.join(", "))
+            })
+            .collect();
+        args.push(format!("execs={{{}}}", execs.join(", ")));
     }
     format!("testing.Container({})", args.join(", "))
 }

@@ -166,3 +166,62 @@ fn a_hook_that_fails_on_an_unscripted_answer_is_an_environment_finding_under_eit
     let report = target(VERSION).run_trace(&story(&[])).unwrap();
     assert!(report.finding.is_none(), "{:?}", report.finding);
 }
+
+/// A charm that trusts its workload's output: `app-cli --version` prints a blank line (as
+/// scripted) and pebble-ready fails parsing it, a `charm` finding. Its `ops.testing`
+/// reproducer gives the container the same answer (`testing.Exec`): without it,
+/// ops.testing would refuse the command and the test would fail another way.
+#[test]
+fn the_reproducer_answers_the_workload_commands_as_the_run_did() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charms/stand-ins");
+    let copy = tmp.path().join("stand-ins");
+    let cp = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&fixture)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    std::fs::write(
+        copy.join("charmfuzz.toml"),
+        "[[target.exec]]\ncommand = ['app-cli', '--version']\nstdout = \"\\n\"\nstderr = 'warming up'\n",
+    )
+    .unwrap();
+    let mut t = {
+        let charm = Charm::load(&copy).unwrap();
+        let config = TargetConfig::from_table(&charm.config.target).unwrap();
+        let jujuc = PathBuf::from(env!("CARGO_BIN_EXE_charmfuzz"));
+        Target::new(charm, &copy, config, Some(&jujuc)).unwrap()
+    };
+    let report = t.run_trace(&story(&[])).unwrap();
+    let f = report.finding.expect("pebble-ready fails");
+    assert_eq!(f.class, FindingClass::Charm, "{}", f.title);
+    assert!(f.title.contains("IndexError"), "{}", f.title);
+    drop(t);
+
+    let trace = tmp.path().join("story.json");
+    std::fs::write(&trace, serde_json::to_string(&story(&[])).unwrap()).unwrap();
+    let test = tmp.path().join("test_repro.py");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_charmfuzz"))
+        .args(["repro", "--check", "--charm"])
+        .arg(&copy)
+        .arg("-o")
+        .arg(&test)
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    let text = std::fs::read_to_string(&test).unwrap();
+    assert!(
+        text.contains(
+            r#"testing.Exec(["app-cli", "--version"], stdout="\n", stderr="warming up")"#
+        ),
+        "{text}"
+    );
+}

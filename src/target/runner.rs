@@ -751,16 +751,28 @@ impl Target {
         let mut failures_in_a_row = 0;
         while let Some(event) = d.next_event()? {
             self.sync_workloads(d.trace(), d.world())?;
+            // A reproducer's scene is the unit before the event, with what the workload's
+            // programs answered the hook: the hook runs (the last one too, with workload
+            // containers) to learn that.
+            let mut scene = None;
             if let Some(k) = self.scene_before {
                 if self.scene_every_event || k == outcomes.len() {
-                    let scene = self.capture_scene(d.world(), &event)?;
-                    self.scenes.push(scene);
+                    let marks = self.exec_marks()?;
+                    scene = Some((self.capture_scene(d.world(), &event)?, marks));
                 }
-                if k == outcomes.len() {
+                if k == outcomes.len() && self.pebble.is_none() {
+                    self.scenes.extend(scene.map(|(s, _)| s));
                     break;
                 }
             }
             let out = self.run_event(d.world(), &event)?;
+            if let Some((mut s, marks)) = scene {
+                self.add_execs(&mut s, &marks)?;
+                self.scenes.push(s);
+            }
+            if self.scene_before == Some(outcomes.len()) {
+                break;
+            }
             if let Some(cov) = self.coverage.as_mut().filter(|_| self.lifecycle_features) {
                 cov.record_event(outcomes.last(), &out);
             }

@@ -2,9 +2,10 @@
 
 use super::{Target, TargetError};
 use crate::engine::{Event, World};
-use crate::repro::{CheckScene, ContainerScene, NoticeScene, Scene};
+use crate::repro::{CheckScene, ContainerScene, ExecScene, NoticeScene, Scene};
 use crate::target::hooktools::HookContext;
 use crate::target::pebble::FsEntry;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Files larger than this are left out of a reproducer (and named in its notes).
@@ -12,6 +13,9 @@ const MAX_FILE: usize = 64 << 10;
 
 impl Target {
     /// The unit as `event` (just delivered by `world`, not run yet) will find it.
+    ///
+    /// What the workload's programs will answer is only known once the hook has asked:
+    /// [`Target::exec_marks`] before the hook and [`Target::add_execs`] after it fill that in.
     pub(super) fn capture_scene(
         &mut self,
         world: &World,
@@ -91,6 +95,66 @@ impl Target {
             }
         }
         Ok(scene)
+    }
+
+    /// How many execs each container's Pebble has logged so far in this input.
+    pub(super) fn exec_marks(&self) -> Result<BTreeMap<String, usize>, TargetError> {
+        let mut marks = BTreeMap::new();
+        if let Some(p) = &self.pebble {
+            for c in p.container_names() {
+                let n = p.exec_log(&c)?.len();
+                marks.insert(c, n);
+            }
+        }
+        Ok(marks)
+    }
+
+    /// The execs the hook ran since `marks`, into the scene's containers: each command
+    /// once, with what answered it. What `ops.testing`'s `Exec` cannot say (a command
+    /// refused, one that never exited, a command answered differently within the hook)
+    /// becomes a gap.
+    pub(super) fn add_execs(
+        &self,
+        scene: &mut Scene,
+        marks: &BTreeMap<String, usize>,
+    ) -> Result<(), TargetError> {
+        let Some(p) = &self.pebble else {
+            return Ok(());
+        };
+        let answers = self.config.exec_answers();
+        for cs in &mut scene.containers {
+            let Some(&mark) = marks.get(&cs.name) else {
+                continue;
+            };
+            let log = p.exec_log(&cs.name)?;
+            for r in log.iter().skip(mark) {
+                let shown = r.command.join(" ");
+                if let Some(e) = &r.error {
+                    scene.gaps.push(format!(
+                        "`{shown}` in container {} ended without an exit code ({e}):                          ops.testing's Exec always exits",
+                        cs.name
+                    ));
+                    continue;
+                }
+                let answer = r.answer.and_then(|i| answers.answers.get(i));
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                let exec = ExecScene {
+                    command: r.command.clone(),
+                    return_code: r.exit_code.or(answer.map(|a| a.exit_code)).unwrap_or(0),
+                    stdout: answer.map(|a| text(&a.stdout)).unwrap_or_default(),
+                    stderr: answer.map(|a| text(&a.stderr)).unwrap_or_default(),
+                };
+                match cs.execs.iter().find(|e| e.command == exec.command) {
+                    None => cs.execs.push(exec),
+                    Some(first) if *first != exec => scene.gaps.push(format!(
+                        "`{shown}` in container {} answered differently within the hook:                          ops.testing's Exec gives each command one answer (the first is used)",
+                        cs.name
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
     }
 }
 
