@@ -7,7 +7,7 @@ use charmfuzz::fuzzing::{random_search, random_story, random_story_len, shell_wo
 use charmfuzz::spec::{Role, Substrate};
 use charmfuzz::story;
 use charmfuzz::target::coverage::{CODE_SLOTS, CoverageMap};
-use charmfuzz::target::pebble::ExecDefault;
+use charmfuzz::target::pebble::{ExecDefault, ExecMatch};
 use charmfuzz::target::sandbox::Containment;
 use charmfuzz::target::{EventOutcome, FindingClass, Mode, RunReport, Target, TargetConfig};
 use clap::{Args, Parser, Subcommand};
@@ -1465,20 +1465,20 @@ fn print_workload_execs(charm: &Charm) {
                 ", …"
             });
         }
-        let prog = site.command.first().map(String::as_str).unwrap_or("");
-        let base = prog.rsplit('/').next().unwrap_or(prog);
         let answer = match &answers {
             _ if site.command.is_empty() => "computed at run time".to_string(),
-            Some(a) if a.answers.iter().any(|x| x.matches(&site.command)) => "scripted".into(),
-            Some(a) if a.allow.iter().any(|x| x == prog || x == base) => "allowed".into(),
-            Some(a) => format!(
-                "unscripted (exec-default: {})",
-                match a.unscripted {
-                    ExecDefault::Succeed => "exit 0, no output",
-                    ExecDefault::NotFound => "not found",
-                }
-            ),
             None => "?".into(),
+            Some(a) => match a.ever(&site.command) {
+                ExecMatch::Answer(_) => "scripted".into(),
+                ExecMatch::Allowed => "allowed".into(),
+                ExecMatch::Unscripted => format!(
+                    "unscripted (exec-default: {})",
+                    match a.unscripted {
+                        ExecDefault::Succeed => "exit 0, no output",
+                        ExecDefault::NotFound => "not found",
+                    }
+                ),
+            },
         };
         println!(
             "  {:<48} [{shown}]  {answer}",

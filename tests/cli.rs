@@ -1,5 +1,7 @@
 //! The `charmfuzz` command line, run as a user runs it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -119,21 +121,12 @@ fn spec_prints_the_action_space() {
 /// `charmfuzz.toml` says what they print.
 #[test]
 fn spec_lists_the_workload_commands_and_what_answers_them() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charms/stand-ins");
     let tmp = tempfile::tempdir().unwrap();
-    let copy = tmp.path().join("stand-ins");
-    let cp = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(&fixture)
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(cp.success());
-    std::fs::write(
-        copy.join("charmfuzz.toml"),
+    let copy = common::fixture_copy(
+        tmp.path(),
+        "stand-ins",
         "[target]\nexec-default = 'not-found'\n[[target.exec]]\ncommand = ['app-cli', '--version']\n",
-    )
-    .unwrap();
+    );
     let o = charmfuzz(&["spec", copy.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = stdout(&o);

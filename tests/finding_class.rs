@@ -9,6 +9,8 @@
 //! child's audit hook saw a program, socket, address or host path that is not there),
 //! never from the charm's error message.
 
+mod common;
+
 use charmfuzz::charm::Charm;
 use charmfuzz::engine::Trace;
 use charmfuzz::fuzzing::{Feedback, FuzzSettings, LifecycleFuzzer, Verdict, random_story};
@@ -22,20 +24,11 @@ fn fixture() -> PathBuf {
 
 /// A copy of the fixture in `tmp` whose workload answers `app-cli --version`.
 fn scripted_copy(tmp: &Path) -> PathBuf {
-    let copy = tmp.join("stand-ins");
-    let cp = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(fixture())
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(cp.success());
-    std::fs::write(
-        copy.join("charmfuzz.toml"),
+    common::fixture_copy(
+        tmp,
+        "stand-ins",
         "[[target.exec]]\ncommand = [\"app-cli\", \"--version\"]\nstdout = \"1.0\\n\"\n",
     )
-    .unwrap();
-    copy
 }
 
 fn jujuc() -> PathBuf {

@@ -7,6 +7,8 @@
 //! hook's outcome, so that a hook failing after it is an `environment` finding naming the
 //! answer to add. `exec-default = "not-found"` answers as an image without the program.
 
+mod common;
+
 use charmfuzz::charm::Charm;
 use charmfuzz::engine::Trace;
 use charmfuzz::target::{FindingClass, LackKind, RunReport, Target, TargetConfig};
@@ -16,11 +18,17 @@ use std::path::{Path, PathBuf};
 /// The stand-ins fixture's target with this `charmfuzz.toml` `[target]` table.
 fn target(settings: &str) -> Target {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charms/stand-ins");
-    let charm = Charm::load(&dir).unwrap();
-    let table = toml::from_str::<toml::Table>(settings).unwrap();
+    target_at(&dir, settings)
+}
+
+/// The target of the charm in `dir`, with `[target]` settings on top of its own.
+fn target_at(dir: &Path, settings: &str) -> Target {
+    let charm = Charm::load(dir).unwrap();
+    let mut table = charm.config.target.clone();
+    table.extend(toml::from_str::<toml::Table>(settings).unwrap());
     let config = TargetConfig::from_table(&table).unwrap();
     let jujuc = PathBuf::from(env!("CARGO_BIN_EXE_charmfuzz"));
-    Target::new(charm, &dir, config, Some(&jujuc)).unwrap()
+    Target::new(charm, dir, config, Some(&jujuc)).unwrap()
 }
 
 /// Deploy, the workload's container starting, then the given operations.
@@ -174,26 +182,12 @@ fn a_hook_that_fails_on_an_unscripted_answer_is_an_environment_finding_under_eit
 #[test]
 fn the_reproducer_answers_the_workload_commands_as_the_run_did() {
     let tmp = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charms/stand-ins");
-    let copy = tmp.path().join("stand-ins");
-    let cp = std::process::Command::new("cp")
-        .arg("-r")
-        .arg(&fixture)
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(cp.success());
-    std::fs::write(
-        copy.join("charmfuzz.toml"),
+    let copy = common::fixture_copy(
+        tmp.path(),
+        "stand-ins",
         "[[target.exec]]\ncommand = ['app-cli', '--version']\nstdout = \"\\n\"\nstderr = 'warming up'\n",
-    )
-    .unwrap();
-    let mut t = {
-        let charm = Charm::load(&copy).unwrap();
-        let config = TargetConfig::from_table(&charm.config.target).unwrap();
-        let jujuc = PathBuf::from(env!("CARGO_BIN_EXE_charmfuzz"));
-        Target::new(charm, &copy, config, Some(&jujuc)).unwrap()
-    };
+    );
+    let mut t = target_at(&copy, "");
     let report = t.run_trace(&story(&[])).unwrap();
     let f = report.finding.expect("pebble-ready fails");
     assert_eq!(f.class, FindingClass::Charm, "{}", f.title);

@@ -6,7 +6,27 @@ use charmfuzz::engine::{Effect, EngineOptions, Event, HookKind, SecretOwner, Voc
 use charmfuzz::spec::*;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// A copy in `tmp` of the test charm `tests/fixtures/charms/<name>` with this
+/// `charmfuzz.toml`: a charm's settings are its own file, so a test that needs other
+/// settings gets its own copy of the charm.
+pub fn fixture_copy(tmp: &Path, name: &str, charmfuzz_toml: &str) -> PathBuf {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/charms")
+        .join(name);
+    let copy = tmp.join(name);
+    let cp = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&fixture)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    std::fs::write(copy.join("charmfuzz.toml"), charmfuzz_toml).unwrap();
+    copy
+}
 
 fn ep(name: &str, role: Role, interface: &str, limit: Option<u32>) -> Endpoint {
     Endpoint {

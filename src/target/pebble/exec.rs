@@ -288,9 +288,23 @@ impl ExecAnswers {
                 best = Some((i, a.command.len()));
             }
         }
-        if let Some((i, _)) = best {
-            return ExecMatch::Answer(i);
+        match best {
+            Some((i, _)) => ExecMatch::Answer(i),
+            None => self.unanswered(argv),
         }
+    }
+
+    /// What answers `argv` at some point of a story: the first answer whose prefix matches
+    /// it, whatever its conditions (for `charmfuzz spec`, before any story).
+    pub fn ever(&self, argv: &[String]) -> ExecMatch {
+        match self.answers.iter().position(|a| a.matches(argv)) {
+            Some(i) => ExecMatch::Answer(i),
+            None => self.unanswered(argv),
+        }
+    }
+
+    /// A command no answer matches: allowed by name or basename, or unscripted.
+    fn unanswered(&self, argv: &[String]) -> ExecMatch {
         let prog = argv.first().map(String::as_str).unwrap_or("");
         let base = prog.rsplit('/').next().unwrap_or(prog);
         if self.allow.iter().any(|a| a == prog || a == base) {
