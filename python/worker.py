@@ -177,23 +177,33 @@ def _split_charmcraft(charm_dir):
             yaml.safe_dump(doc['actions'], f)
 
 
-def _hand_over_kube_listener(kube):
-    """Listen where the charm reaches the Kubernetes API, and give the socket to the harness.
+def _hand_over_listeners(kube):
+    """Make the sockets the charm reaches in its network namespace, and give them to the
+    harness: the Kubernetes API's, listening, then one per port the workload serves
+    (``workload_ports``), bound but not listening (the harness listens on each while the
+    workload's service runs; until then a connection is refused, as on a unit).
 
     Only a process in the sandbox's network namespace can bind its loopback address, and
-    this worker is the first one there. The harness serves the API on the socket; the
-    worker keeps no copy, so nothing the charm does can close or take it.
+    this worker is the first one there. The worker keeps no copy, so nothing the charm
+    does can close or take them.
     """
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sockets = []
     try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((kube['host'], kube['port']))
-        listener.listen(128)
+        addresses = [(kube['host'], kube['port'])]
+        addresses += [('127.0.0.1', port) for port in kube.get('workload_ports', [])]
+        for i, address in enumerate(addresses):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(s)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(address)
+            if i == 0:
+                s.listen(128)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as handoff:
             handoff.connect(kube['handoff'])
-            socket.send_fds(handoff, [b'k'], [listener.fileno()])
+            socket.send_fds(handoff, [b'k'], [s.fileno() for s in sockets])
     finally:
-        listener.close()
+        for s in sockets:
+            s.close()
 
 
 def _prewarm(entry):
@@ -554,7 +564,11 @@ class _StandIns:
         )
         # The Kubernetes API the harness serves in this namespace is there, as on a unit.
         kube = _HELLO.get('kube')
+        # So are the ports the workload serves ([[target.http]]): while its service is
+        # stopped a connection is refused, as on a unit, and that lacks nothing.
         self._served = {(kube['host'], kube['port'])} if kube else set()
+        for port in (kube or {}).get('workload_ports', []):
+            self._served |= {('127.0.0.1', port), ('::1', port)}
 
     def note(self, kind, what):
         if (kind, what) in self._seen:
@@ -1042,7 +1056,7 @@ def main():
     _HELLO = hello = json.loads(line)
     try:
         if hello.get('kube'):
-            _hand_over_kube_listener(hello['kube'])
+            _hand_over_listeners(hello['kube'])
         charm_dir = hello['charm_dir']
         os.chdir(charm_dir)
         sys.path[:0] = hello['sys_path']

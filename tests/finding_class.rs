@@ -132,7 +132,7 @@ fn each_stand_in_that_cannot_answer_gives_an_environment_finding_with_its_fix() 
         action("http"),
         Some(LackKind::Network),
         "127.0.0.1:8080",
-        "no network",
+        "[[target.http]] service = \"…\" port = 8080",
     );
     // The charm's own bugs, even where a file is missing: its own directory is its own.
     check(action("crash"), None, "crash", "");

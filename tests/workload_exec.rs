@@ -219,3 +219,52 @@ fn the_reproducer_answers_the_workload_commands_as_the_run_did() {
         "{text}"
     );
 }
+
+/// The workload's API on the pod's loopback: refused until its service runs, the canned
+/// answers while it runs (a path nothing answers is a 404), refused again once it stops;
+/// none of it is a lack.
+#[test]
+fn the_workload_serves_its_http_answers_only_while_its_service_runs() {
+    let mut t = target(&format!(
+        r#"{VERSION}
+[[http]]
+service = "app"
+port = 8080
+path = "/health"
+body = "ok"
+"#
+    ));
+    let action = json!({"phase": "operation", "action": "run-action", "name": "health", "id": 1, "params": {}});
+    let report = t.run_trace(&story(std::slice::from_ref(&action))).unwrap();
+    let results = report
+        .outcomes
+        .iter()
+        .find_map(|o| o.agent.action.as_ref())
+        .expect("the action ran");
+    assert_eq!(results.status, "completed", "{results:?}");
+    let got = |k: &str| results.results[k].as_str().unwrap().to_string();
+    assert_eq!(got("before"), "ConnectionRefusedError");
+    assert_eq!(got("during"), "200 ok | 404 404 page not found");
+    assert_eq!(got("after"), "ConnectionRefusedError");
+    let lacks: Vec<_> = report.outcomes.iter().flat_map(|o| &o.lacks).collect();
+    assert!(lacks.is_empty(), "{lacks:?}");
+
+    // A reproducer of that hook cannot serve the API: it says so, once per request.
+    t.scene_before = Some(report.outcomes.len() - 1);
+    t.scene_every_event = true;
+    t.run_trace(&story(&[action])).unwrap();
+    let gaps: Vec<String> = t.take_scenes().into_iter().flat_map(|s| s.gaps).collect();
+    let api: Vec<&String> = gaps
+        .iter()
+        .filter(|g| g.contains("workload's API"))
+        .collect();
+    assert_eq!(api.len(), 2, "{gaps:?}");
+    assert!(
+        api[0].contains("`GET localhost:8080/health` with 200"),
+        "{api:?}"
+    );
+    assert!(
+        api[1].contains("`GET localhost:8080/metrics` with 404"),
+        "{api:?}"
+    );
+}

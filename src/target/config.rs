@@ -26,11 +26,15 @@
 //! stdout = "ok\n"
 //! ```
 //!
+//! `[[target.http]]` entries say what the workload serves on its loopback ports while its
+//! service runs ([`super::workload_http`]).
+//!
 //! `exec-default` says what a Pebble exec that no answer matches gets: `"succeed"` (exit 0,
 //! no output; the default) or `"not-found"` (Pebble's `cannot find executable`).
 
 use super::pebble::{CallRange, ExecAnswer, ExecAnswers, ExecDefault, ServiceCondition};
 use super::sandbox::Containment;
+use super::workload_http::HttpAnswerConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -134,6 +138,8 @@ pub struct TargetConfig {
     pub exec_allow: Vec<String>,
     /// What any other exec no answer matches gets (it is recorded either way).
     pub exec_default: ExecDefault,
+    /// What the workload serves on its loopback ports while its service runs.
+    pub http: Vec<HttpAnswerConfig>,
     /// The charm's entry point, if its dispatch does not say (`src/charm.py`).
     pub entry: Option<PathBuf>,
     /// Run the charm's process on the input's virtual clock ([`super::clock`]): its sleeps
@@ -241,6 +247,7 @@ impl Default for TargetConfig {
             exec: Vec::new(),
             exec_allow: vec!["true".into()],
             exec_default: ExecDefault::Succeed,
+            http: Vec::new(),
             entry: None,
             virtual_time: true,
         }

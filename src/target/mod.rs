@@ -25,6 +25,7 @@ pub mod pod;
 pub mod runner;
 pub mod sandbox;
 pub mod worker;
+pub mod workload_http;
 
 pub use config::{Mode, TargetConfig};
 pub use outcome::{

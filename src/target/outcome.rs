@@ -165,6 +165,10 @@ impl Lack {
             LackKind::Shim => format!("`{}` answered with nothing (the default shim)", self.what),
             LackKind::Program => format!("program `{}` is not installed here", self.what),
             LackKind::Socket => format!("nothing serves the socket {}", self.what),
+            LackKind::Network if self.loopback_port().is_some() => format!(
+                "nothing serves {} (the workload's API is not declared)",
+                self.what
+            ),
             LackKind::Network => format!("no network here: {}", self.what),
             LackKind::HostPath => format!("host path {} is not here", self.what),
             LackKind::ReadOnly => format!("host path {} is read-only here", self.what),
@@ -178,6 +182,15 @@ impl Lack {
                     "container {container} has no directory {dir} (the workload image would ship it)"
                 )
             }
+        }
+    }
+
+    /// The port of a connection to the pod's loopback (`127.0.0.1:8080`), where the
+    /// workload would serve.
+    fn loopback_port(&self) -> Option<&str> {
+        match self.what.rsplit_once(':') {
+            Some(("127.0.0.1" | "::1" | "localhost", port)) => Some(port),
+            _ => None,
         }
     }
 
@@ -198,10 +211,19 @@ impl Lack {
                 words.first().copied().unwrap_or_default(),
                 self.what
             ),
-            LackKind::Socket => "a stand-in for the service behind it (snapd: not modelled yet)".into(),
-            LackKind::Network => {
-                "none: the sandbox has no network (the workload's own API on localhost is not modelled yet)".into()
+            LackKind::Socket => {
+                "a stand-in for the service behind it (snapd: not modelled yet)".into()
             }
+            LackKind::Network => match self.loopback_port() {
+                Some(port) => {
+                    format!(
+                        "charmfuzz.toml: [[target.http]] service = \"…\" port = {port} \
+                         path = \"…\" body = \"…\" (what the workload serves there while its \
+                         service runs)"
+                    )
+                }
+                _ => "none: the sandbox has no network beyond the pod's loopback".into(),
+            },
             LackKind::HostPath => {
                 "charmfuzz.toml: [target] writable = [\"<its directory>\"] if the charm makes it; \
                  else a stand-in must provide it"

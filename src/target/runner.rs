@@ -30,6 +30,7 @@ use super::worker::{
     ClockRequest, CoverageSpec, ExitReport, Hello, KubeHello, LinesSpec, RunRequest, Worker,
     WorkerError, WorkerInfo, tail_of_file,
 };
+use super::workload_http::{self, HttpConfigError, WorkloadHttp};
 use crate::charm::Charm;
 use crate::line_coverage::LineCoverage;
 use crate::repro::Scene;
@@ -45,6 +46,7 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Harness trouble: never the charm's fault.
@@ -56,6 +58,8 @@ pub enum TargetError {
     Worker(#[from] WorkerError),
     #[error(transparent)]
     Pebble(#[from] PebbleError),
+    #[error(transparent)]
+    WorkloadHttp(#[from] HttpConfigError),
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
     #[error("the engine: {0}")]
@@ -155,6 +159,8 @@ pub struct Target {
     /// The cluster's API, for a Kubernetes charm inside the walls, and the socket the
     /// worker hands its listening socket over on.
     kube: Option<(KubeApi, UnixListener)>,
+    /// The workload's HTTP API (`[[target.http]]`), served beside the Kubernetes API.
+    workload_http: Option<Arc<WorkloadHttp>>,
     worker: Option<Worker>,
     python: PathBuf,
     entry: PathBuf,
@@ -358,6 +364,26 @@ impl Target {
         } else {
             None
         };
+        let workload_http = match config.http.first() {
+            None => None,
+            Some(first) if spec.containers.is_empty() => {
+                return Err(HttpConfigError::NoContainers { port: first.port }.into());
+            }
+            Some(first) if kube.is_none() => {
+                return Err(HttpConfigError::NotContained { port: first.port }.into());
+            }
+            Some(_) => {
+                let names: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();
+                let http = Arc::new(
+                    WorkloadHttp::new(workload_http::plan(&config.http, &names)?)
+                        .map_err(io("starting the workload's HTTP API"))?,
+                );
+                if let Some(p) = &pebble {
+                    p.set_service_watch(http.clone());
+                }
+                Some(http)
+            }
+        };
         let agent = UnitAgent::new(sandbox.root().join("resources"));
         let processes = ProcessLimit::create(config.max_processes).ok();
         let mut t = Target {
@@ -367,6 +393,7 @@ impl Target {
             listener,
             pebble,
             kube,
+            workload_http,
             worker: None,
             python,
             entry,
@@ -536,6 +563,9 @@ impl Target {
                 host: super::kube::LISTEN_HOST.to_string(),
                 port: super::kube::LISTEN_PORT,
                 handoff: self.sandbox.root().join("kube-handoff.sock"),
+                workload_ports: (self.workload_http.as_ref())
+                    .map(|h| h.port_numbers())
+                    .unwrap_or_default(),
             }),
         };
         let hostname = self.charm.spec.name.replace('_', "-") + "-0";
@@ -562,14 +592,23 @@ impl Target {
         )?;
         self.worker = Some(w);
         if let Some((api, handoff)) = &mut self.kube {
-            // The worker handed its listening socket over before it said it was ready.
-            let listener = super::kube::receive_listener(
+            // The worker handed its sockets over before it said it was ready: the API's,
+            // then the workload's ports.
+            let mut sockets = super::kube::receive_sockets(
                 handoff,
                 std::time::Instant::now() + Duration::from_secs(10),
             )
             .map_err(io("taking the Kubernetes API's socket from the worker"))?;
+            let listener = std::net::TcpListener::from(sockets.remove(0));
             api.serve(listener)
                 .map_err(io("serving the Kubernetes API"))?;
+            if let Some(http) = &self.workload_http {
+                http.adopt(sockets)
+                    .map_err(io("taking the workload's ports from the worker"))?;
+                if let Some(p) = &self.pebble {
+                    p.resend_services();
+                }
+            }
         }
         self.worker_starts += 1;
         self.idle_processes = self.processes.as_ref().map_or(0, ProcessLimit::current);
@@ -623,6 +662,9 @@ impl Target {
         }
         if let Some((api, _)) = &self.kube {
             api.reset();
+        }
+        if let Some(h) = &self.workload_http {
+            h.forget_story();
         }
         Ok(())
     }
@@ -757,7 +799,7 @@ impl Target {
             let mut scene = None;
             if let Some(k) = self.scene_before {
                 if self.scene_every_event || k == outcomes.len() {
-                    let marks = self.exec_marks()?;
+                    let marks = self.workload_marks()?;
                     scene = Some((self.capture_scene(d.world(), &event)?, marks));
                 }
                 if k == outcomes.len() && self.pebble.is_none() {
@@ -768,6 +810,7 @@ impl Target {
             let out = self.run_event(d.world(), &event)?;
             if let Some((mut s, marks)) = scene {
                 self.add_execs(&mut s, &marks)?;
+                self.add_http(&mut s, &marks);
                 self.scenes.push(s);
             }
             if self.scene_before == Some(outcomes.len()) {

@@ -92,6 +92,9 @@ pub struct KubeHello {
     pub port: u16,
     /// The Unix socket to send the listening socket on.
     pub handoff: PathBuf,
+    /// The loopback ports the workload serves ([`super::workload_http`]): each bound in
+    /// the namespace and sent after the API's socket, not listening.
+    pub workload_ports: Vec<u16>,
 }
 
 /// The start-up message: where the charm is and how to reach the agent.

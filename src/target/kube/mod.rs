@@ -30,6 +30,7 @@ pub mod store;
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use std::convert::Infallible;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -210,12 +211,10 @@ fn discovery(path: &str) -> store::Answer {
     store::Answer { code: 200, body }
 }
 
-/// Take the listening socket the worker made in its namespace: accept its connection on
-/// `handoff` and read the descriptor it sends (`SCM_RIGHTS`), by `deadline`.
-pub fn receive_listener(
-    handoff: &UnixListener,
-    deadline: Instant,
-) -> io::Result<std::net::TcpListener> {
+/// Take the sockets the worker made in its namespace: accept its connection on `handoff`
+/// and read the descriptors it sends (`SCM_RIGHTS`), by `deadline`. The first is the
+/// API's listening socket, the rest the workload's ports ([`super::workload_http`]).
+pub fn receive_sockets(handoff: &UnixListener, deadline: Instant) -> io::Result<Vec<OwnedFd>> {
     handoff.set_nonblocking(true)?;
     let stream = loop {
         match handoff.accept() {
@@ -235,7 +234,8 @@ pub fn receive_listener(
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(deadline.saturating_duration_since(Instant::now())))?;
     let mut byte = [0u8; 16];
-    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut space =
+        [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_HANDED_OVER))];
     let mut ancillary = RecvAncillaryBuffer::new(&mut space);
     rustix::net::recvmsg(
         &stream,
@@ -243,12 +243,17 @@ pub fn receive_listener(
         &mut ancillary,
         RecvFlags::CMSG_CLOEXEC,
     )?;
+    let mut sockets = Vec::new();
     for msg in ancillary.drain() {
-        if let RecvAncillaryMessage::ScmRights(mut fds) = msg {
-            if let Some(fd) = fds.next() {
-                return Ok(std::net::TcpListener::from(fd));
-            }
+        if let RecvAncillaryMessage::ScmRights(fds) = msg {
+            sockets.extend(fds);
         }
     }
-    Err(io::Error::other("the worker's hand-over carried no socket"))
+    if sockets.is_empty() {
+        return Err(io::Error::other("the worker's hand-over carried no socket"));
+    }
+    Ok(sockets)
 }
+
+/// The most sockets a hand-over carries: the API's and the workload's ports.
+pub const MAX_HANDED_OVER: usize = 64;

@@ -100,6 +100,7 @@ pub use gotime::{Timestamp, format_duration, parse_duration};
 pub use layer::{
     Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck, parse_layer,
 };
+pub use state::ServiceWatch;
 pub use state::{
     Change, CheckRuntime, CheckStatus, ExecRecord, Notice, NotifyRecord, RequestRecord,
     ServiceInfo, ServiceState, ServiceStatus, SignalRecord, Status, Task,
@@ -508,6 +509,24 @@ impl FakePebble {
         Ok(())
     }
 
+    /// Tells `watch` whenever a container's services change state (and now, of how
+    /// they are).
+    pub fn set_service_watch(&self, watch: Arc<dyn ServiceWatch>) {
+        for c in self.containers.values() {
+            let mut st = c.state.lock().expect("poisoned");
+            st.service_watch = state::WatchSlot(Some(watch.clone()));
+            st.services_moved();
+        }
+    }
+
+    /// Tells the service watch how the services are now (a new worker brought new
+    /// sockets).
+    pub fn resend_services(&self) {
+        for c in self.containers.values() {
+            c.state.lock().expect("poisoned").services_moved();
+        }
+    }
+
     /// Sets a service's state from outside, as when the workload crashes (`Backoff` or
     /// `Exited`) or is started by hand. Returns false if the plan has no such service.
     pub fn set_service_state(
@@ -761,6 +780,7 @@ impl FakePebble {
                 st.boot = s.boot;
                 st.plan = s.plan.clone();
                 st.services = s.services.clone();
+                st.services_moved();
                 st.changes = s.changes.clone();
                 st.last_change_id = s.last_change_id;
                 st.last_task_id = s.last_task_id;

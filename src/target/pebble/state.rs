@@ -11,6 +11,7 @@ use super::gotime::{Timestamp, format_duration};
 use super::layer::{Check, Plan, Service};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Status of a change or task (Pebble's `state.Status`).
@@ -452,6 +453,28 @@ impl ApiError {
     }
 }
 
+/// Told whenever a container's services may have changed state, under the container's
+/// lock, before the charm can see the change: what depends on the workload running (its
+/// HTTP API, [`crate::target::workload_http`]) follows it without a race.
+pub trait ServiceWatch: Send + Sync {
+    /// `running(service)` says whether the service runs now.
+    fn services_changed(&self, container: &str, running: &dyn Fn(&str) -> bool);
+}
+
+/// Where a [`ServiceWatch`] is kept.
+#[derive(Clone, Default)]
+pub struct WatchSlot(pub Option<Arc<dyn ServiceWatch>>);
+
+impl std::fmt::Debug for WatchSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "watched"
+        } else {
+            "unwatched"
+        })
+    }
+}
+
 /// Everything one Pebble daemon knows.
 #[derive(Debug)]
 pub struct ContainerState {
@@ -490,6 +513,7 @@ pub struct ContainerState {
     pub request_log: Vec<RequestRecord>,
     pub notify_log: Vec<NotifyRecord>,
     pub signal_log: Vec<SignalRecord>,
+    pub service_watch: WatchSlot,
 }
 
 impl ExecSituation for ContainerState {
@@ -531,6 +555,18 @@ impl ContainerState {
             request_log: Vec::new(),
             notify_log: Vec::new(),
             signal_log: Vec::new(),
+            service_watch: WatchSlot::default(),
+        }
+    }
+
+    /// Tells the [`ServiceWatch`], if any, which services run now.
+    pub fn services_moved(&self) {
+        if let Some(w) = &self.service_watch.0 {
+            w.services_changed(&self.name, &|s| {
+                self.services
+                    .get(s)
+                    .is_some_and(|r| r.state == ServiceState::Running)
+            });
         }
     }
 
@@ -561,6 +597,7 @@ impl ContainerState {
         self.notices.clear();
         self.last_notice_id = 0;
         self.identities.clear();
+        self.services_moved();
     }
 
     /// Counts an exec of `argv` and says what answers it: the call counts and the
@@ -933,6 +970,7 @@ impl ContainerState {
             failed = err.is_some();
             self.finish_task(ci, ti, err);
         }
+        self.services_moved();
         self.change_updated(ci);
     }
 
@@ -1018,6 +1056,7 @@ impl ContainerState {
                 );
             }
         }
+        self.services_moved();
     }
 
     // ---- checks ----------------------------------------------------------------------

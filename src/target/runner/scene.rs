@@ -8,6 +8,14 @@ use crate::target::pebble::FsEntry;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// How far the workload's logs had come before a hook ([`Target::workload_marks`]).
+pub(super) struct WorkloadMarks {
+    /// Execs logged, per container.
+    execs: BTreeMap<String, usize>,
+    /// Requests the workload's API answered.
+    http: usize,
+}
+
 /// Files larger than this are left out of a reproducer (and named in its notes).
 const MAX_FILE: usize = 64 << 10;
 
@@ -15,7 +23,8 @@ impl Target {
     /// The unit as `event` (just delivered by `world`, not run yet) will find it.
     ///
     /// What the workload's programs will answer is only known once the hook has asked:
-    /// [`Target::exec_marks`] before the hook and [`Target::add_execs`] after it fill that in.
+    /// [`Target::workload_marks`] before the hook and [`Target::add_execs`] and
+    /// [`Target::add_http`] after it fill that in.
     pub(super) fn capture_scene(
         &mut self,
         world: &World,
@@ -97,16 +106,37 @@ impl Target {
         Ok(scene)
     }
 
-    /// How many execs each container's Pebble has logged so far in this input.
-    pub(super) fn exec_marks(&self) -> Result<BTreeMap<String, usize>, TargetError> {
-        let mut marks = BTreeMap::new();
+    /// How far each container's Pebble exec log, and the workload's API log, have come
+    /// in this input.
+    pub(super) fn workload_marks(&self) -> Result<WorkloadMarks, TargetError> {
+        let mut execs = BTreeMap::new();
         if let Some(p) = &self.pebble {
             for c in p.container_names() {
                 let n = p.exec_log(&c)?.len();
-                marks.insert(c, n);
+                execs.insert(c, n);
             }
         }
-        Ok(marks)
+        let http = self.workload_http.as_ref().map_or(0, |h| h.served_count());
+        Ok(WorkloadMarks { execs, http })
+    }
+
+    /// What the workload's API answered the hook since `marks`: `ops.testing` runs the
+    /// charm with no network, so each is a gap (the reproducer's charm meets whatever
+    /// its own machine has on that port).
+    pub(super) fn add_http(&self, scene: &mut Scene, marks: &WorkloadMarks) {
+        let Some(h) = &self.workload_http else {
+            return;
+        };
+        for s in h.served_since(marks.http) {
+            let gap = format!(
+                "the workload's API answered `{} localhost:{}{}` with {} \
+                 ([[target.http]]): ops.testing has no workload to serve it",
+                s.method, s.port, s.path, s.status
+            );
+            if !scene.gaps.contains(&gap) {
+                scene.gaps.push(gap);
+            }
+        }
     }
 
     /// The execs the hook ran since `marks`, into the scene's containers: each command
@@ -116,14 +146,14 @@ impl Target {
     pub(super) fn add_execs(
         &self,
         scene: &mut Scene,
-        marks: &BTreeMap<String, usize>,
+        marks: &WorkloadMarks,
     ) -> Result<(), TargetError> {
         let Some(p) = &self.pebble else {
             return Ok(());
         };
         let answers = self.config.exec_answers();
         for cs in &mut scene.containers {
-            let Some(&mark) = marks.get(&cs.name) else {
+            let Some(&mark) = marks.execs.get(&cs.name) else {
                 continue;
             };
             let log = p.exec_log(&cs.name)?;
@@ -131,7 +161,8 @@ impl Target {
                 let shown = r.command.join(" ");
                 if let Some(e) = &r.error {
                     scene.gaps.push(format!(
-                        "`{shown}` in container {} ended without an exit code ({e}):                          ops.testing's Exec always exits",
+                        "`{shown}` in container {} ended without an exit code ({e}): \
+                         ops.testing's Exec always exits",
                         cs.name
                     ));
                     continue;
@@ -147,7 +178,8 @@ impl Target {
                 match cs.execs.iter().find(|e| e.command == exec.command) {
                     None => cs.execs.push(exec),
                     Some(first) if *first != exec => scene.gaps.push(format!(
-                        "`{shown}` in container {} answered differently within the hook:                          ops.testing's Exec gives each command one answer (the first is used)",
+                        "`{shown}` in container {} answered differently within the hook: \
+                         ops.testing's Exec gives each command one answer (the first is used)",
                         cs.name
                     )),
                     Some(_) => {}
