@@ -724,6 +724,71 @@ class _StandIns:
                 raise
 
         os.stat = stat
+        self._watch_exec_output()
+
+    def _watch_exec_output(self):
+        """Note each Pebble exec whose output the charm takes in (``wait_output``, reading
+        ``process.stdout``, or its own ``stdout=`` file): an unscripted command succeeds
+        with no output, and only a charm that reads that output can trip on its
+        emptiness. One that only waits for the exit code got what a working program
+        gives, so a failure after it is still the charm's.
+        """
+        try:
+            from ops import pebble
+        except ImportError:
+            return  # the charm cannot run at all: a lack of its own
+        if not hasattr(pebble, 'ExecProcess'):
+            return
+        watcher = self
+        real_init = pebble.ExecProcess.__init__
+
+        def __init__(proc, *args, **kw):
+            real_init(proc, *args, **kw)
+            command = ' '.join(getattr(proc, '_command', None) or ())
+            if proc.stdout is None:
+                watcher.note('exec-output', command)
+            else:
+                proc.stdout = _ReadWatch(proc.stdout, lambda: watcher.note('exec-output', command))
+
+        pebble.ExecProcess.__init__ = __init__
+
+
+class _ReadWatch:
+    """A readable stream that calls ``on_read`` when it is first read from."""
+
+    def __init__(self, stream, on_read):
+        self._stream = stream
+        self._on_read = on_read
+
+    def _reading(self):
+        if self._on_read is not None:
+            self._on_read()
+            self._on_read = None
+        return self._stream
+
+    def read(self, *a):
+        return self._reading().read(*a)
+
+    def read1(self, *a):
+        return self._reading().read1(*a)
+
+    def readinto(self, *a):
+        return self._reading().readinto(*a)
+
+    def readline(self, *a):
+        return self._reading().readline(*a)
+
+    def readlines(self, *a):
+        return self._reading().readlines(*a)
+
+    def __iter__(self):
+        return iter(self._reading())
+
+    def __next__(self):
+        return next(self._reading())
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _is_ip(host):

@@ -1277,6 +1277,9 @@ fn outcome_lines(o: &EventOutcome) -> Vec<String> {
     for c in &o.shim_calls {
         v.push(format!("ran {} {}", c.program, c.args.join(" ")));
     }
+    for c in &o.unscripted {
+        v.push(format!("exec {c} (unscripted: the exec-default answer)"));
+    }
     if let Some(e) = &o.exception {
         let at = e
             .charm_frame()

@@ -175,6 +175,38 @@ fn a_hook_that_fails_on_an_unscripted_answer_is_an_environment_finding_under_eit
     assert!(report.finding.is_none(), "{:?}", report.finding);
 }
 
+/// An unscripted command's made-up part is its empty output: a charm that only waits for
+/// its exit code got what a working program gives, and a failure after it is the charm's
+/// own (with the command still named in the outcome). One that reads the output, whole
+/// or streamed, lacked it; under `not-found` every unscripted command lacked.
+#[test]
+fn an_unscripted_command_is_a_lack_only_where_the_charm_read_its_output() {
+    let run = |settings: &str, name: &str| {
+        let mut t = target(&format!("{settings}\n{VERSION}"));
+        t.environment_findings = true;
+        let action = json!({"phase": "operation", "action": "run-action", "name": name, "id": 1, "params": {}});
+        let report = t.run_trace(&story(&[action])).unwrap();
+        let f = report.finding.expect("the action fails");
+        let outcome = report.outcomes.last().unwrap().clone();
+        (f, outcome)
+    };
+    let (f, outcome) = run("", "refresh-certs");
+    assert_eq!(f.class, FindingClass::Charm, "{}", f.title);
+    assert!(f.title.contains("APIError"), "{}", f.title);
+    assert!(outcome.lacks.is_empty(), "{:?}", outcome.lacks);
+    assert_eq!(outcome.unscripted, ["update-ca-certificates --fresh"]);
+
+    let (f, outcome) = run("", "last-log-line");
+    assert_eq!(f.class, FindingClass::Environment, "{}", f.title);
+    assert!(f.title.contains("IndexError"), "{}", f.title);
+    assert_eq!(outcome.lacks.len(), 1, "{:?}", outcome.lacks);
+    assert_eq!(outcome.lacks[0].what, "app-cli log");
+
+    let (f, outcome) = run("exec-default = 'not-found'", "refresh-certs");
+    assert_eq!(f.class, FindingClass::Environment, "{}", f.title);
+    assert_eq!(outcome.lacks[0].what, "update-ca-certificates --fresh");
+}
+
 /// A charm that trusts its workload's output: `app-cli --version` prints a blank line (as
 /// scripted) and pebble-ready fails parsing it, a `charm` finding. Its `ops.testing`
 /// reproducer gives the container the same answer (`testing.Exec`): without it,

@@ -420,6 +420,7 @@ mod tests {
             },
             shim_calls: vec![],
             lacks: vec![],
+            unscripted: vec![],
             stored: Default::default(),
             deferred: vec![],
             stdout_tail: String::new(),

@@ -114,6 +114,10 @@ pub struct EventOutcome {
     /// `environment` finding.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lacks: Vec<Lack>,
+    /// Pebble execs nothing in `[[target.exec]]` answered, each once: they got the
+    /// `exec-default` answer. A lack too where the charm read the made-up output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unscripted: Vec<String>,
 }
 
 /// Something a hook asked of the machine that a real unit would have and this one does
@@ -131,8 +135,9 @@ pub struct Lack {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LackKind {
-    /// A Pebble exec that no `[[target.exec]]` answer matched: the workload image would
-    /// have had the program.
+    /// A Pebble exec that no `[[target.exec]]` answer matched, whose made-up answer the
+    /// charm took in: its output (under `exec-default = "succeed"`) or the missing program
+    /// (`"not-found"`). The workload image would have had the program.
     Exec,
     /// A query of a shimmed system program (`apt-cache policy`, `snap info`,
     /// `systemctl show`) answered by the default empty answer.

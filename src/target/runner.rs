@@ -24,7 +24,7 @@ use super::outcome::{
     EventOutcome, Exit, Finding, FindingClass, Lack, LackKind, ShimCall, fault_frame,
     find_exception,
 };
-use super::pebble::{FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
+use super::pebble::{ExecDefault, FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
 use super::sandbox::{Sandbox, SandboxError};
 use super::worker::{
     ClockRequest, CoverageSpec, ExitReport, Hello, KubeHello, LinesSpec, RunRequest, Worker,
@@ -1132,23 +1132,41 @@ impl Target {
         let stopped_at = (!killed_worker && matches!(exit, Exit::Signal(_) | Exit::Timeout))
             .then(|| fault_frame(&stderr_tail, &charm_dir))
             .flatten();
+        // The stand-ins' notes: lacks, and the execs whose output the charm read.
+        let mut output_read = BTreeSet::new();
         if let Some(text) = req
             .stand_ins
             .as_ref()
             .and_then(|p| std::fs::read_to_string(p).ok())
         {
-            lacks.extend(
-                text.lines()
-                    .filter_map(|l| serde_json::from_str::<Lack>(l).ok()),
-            );
+            for line in text.lines() {
+                match serde_json::from_str::<StandInNote>(line) {
+                    Ok(StandInNote::Lack(l)) => lacks.push(l),
+                    Ok(StandInNote::Seen(Seen::ExecOutput { what })) => {
+                        output_read.insert(what);
+                    }
+                    Err(_) => {}
+                }
+            }
         }
+        let mut unscripted = Vec::new();
         if let Some(p) = &self.pebble {
             for c in p.container_names() {
                 for command in p.take_unanswered(&c)? {
-                    lacks.push(Lack {
-                        kind: LackKind::Exec,
-                        what: command.join(" "),
-                    });
+                    let what = command.join(" ");
+                    // An unscripted command that succeeded by default gave the charm
+                    // nothing made up but its empty output: it lacked only if the charm
+                    // read that (known where the stand-ins watch, in fork mode).
+                    let lacked = self.config.exec_default != ExecDefault::Succeed
+                        || req.stand_ins.is_none()
+                        || output_read.contains(&what);
+                    if lacked {
+                        lacks.push(Lack {
+                            kind: LackKind::Exec,
+                            what: what.clone(),
+                        });
+                    }
+                    unscripted.push(what);
                 }
                 for dir in p.take_missing_dirs(&c)? {
                     lacks.push(Lack {
@@ -1160,6 +1178,8 @@ impl Target {
         }
         lacks.sort();
         lacks.dedup();
+        unscripted.sort();
+        unscripted.dedup();
         Ok(EventOutcome {
             hook: event.hook.clone(),
             kind: event.kind,
@@ -1177,6 +1197,7 @@ impl Target {
             process_limit,
             stopped_at,
             lacks,
+            unscripted,
         })
     }
 
@@ -1264,6 +1285,22 @@ impl Target {
     pub fn finding_kind(report: &RunReport) -> Option<HookKind> {
         report.finding.as_ref().map(|f| f.hook_kind)
     }
+}
+
+/// A line the stand-ins wrote in the hook's process (`python/worker.py`'s `_StandIns`).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum StandInNote {
+    Lack(Lack),
+    Seen(Seen),
+}
+
+/// What the stand-ins saw that lacked nothing.
+#[derive(serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum Seen {
+    /// The charm read the output of this Pebble exec.
+    ExecOutput { what: String },
 }
 
 /// The worker script, embedded in the binary.
