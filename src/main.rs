@@ -1517,6 +1517,9 @@ fn action_possible(charm: &Charm, k: ActionKind) -> bool {
         K::CheckFailed | K::CheckRecovered => {
             k8s && !s.containers.is_empty() && v.has_check_events()
         }
+        K::ServiceExited | K::WorkloadFault => {
+            k8s && !s.containers.is_empty() && charm.config.engine.workload_faults
+        }
         K::RunAction => !s.actions.is_empty(),
         K::PodRecreated | K::CharmContainerRestarted => k8s,
         K::MachineRebooted | K::SeriesUpgradePrepare | K::SeriesUpgradeComplete => !k8s,

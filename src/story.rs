@@ -166,6 +166,18 @@ pub fn describe(action: &Action) -> String {
         Action::CheckFailed { container, check } | Action::CheckRecovered { container, check } => {
             format!("{container}: {check}")
         }
+        Action::ServiceExited { container, service } => {
+            format!("{container}: {service} exits (Pebble: backoff)")
+        }
+        Action::WorkloadFault { container, fault } => {
+            let what = match fault {
+                crate::engine::WorkloadFault::ExecFails => "every exec exits 1",
+                crate::engine::WorkloadFault::ApiErrors => "its API answers 500",
+                crate::engine::WorkloadFault::ApiHangs => "its API never answers",
+                crate::engine::WorkloadFault::DiskFull => "its disk is full",
+            };
+            format!("{container}: {what}, until the container restarts")
+        }
         Action::SecretGranted { id, origin, .. } => match origin {
             crate::engine::SecretOrigin::User => format!("{id} by the user"),
             crate::engine::SecretOrigin::App { app, relation_id } => {

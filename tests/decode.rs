@@ -246,6 +246,8 @@ fn every_possible_kind_appears_machine() {
         ActionKind::CheckRecovered,
         ActionKind::PodRecreated,
         ActionKind::CharmContainerRestarted,
+        ActionKind::ServiceExited,
+        ActionKind::WorkloadFault,
         ActionKind::Resolved,
     ];
     for k in ActionKind::ALL {

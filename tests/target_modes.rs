@@ -231,7 +231,13 @@ fn a_charm_built_with_charmcrafts_extensions_runs_with_what_they_add() {
             .run_bytes(&seed_bytes(seed, 64 + 8 * 24), Some(8))
             .unwrap();
         for o in &r.outcomes {
-            assert!(o.exit.ok(), "seed {seed}: {} failed: {:?}", o.hook, o.exit);
+            assert!(
+                o.exit.ok(),
+                "seed {seed}: {} failed: {:?} {:?}",
+                o.hook,
+                o.exit,
+                o.exception.as_ref().map(|e| &e.message)
+            );
             hooks.insert(o.hook.clone());
         }
     }

@@ -8,7 +8,7 @@
 use charmfuzz::engine::validate::{Rule, Violation, validate};
 use charmfuzz::engine::{
     Action, Effect, EngineOptions, Event, HookKind, HookResult, JujuVersion, Phase, RelationInit,
-    SecretOrigin, SecretOwner, Step, TRACE_FORMAT, Trace,
+    SecretOrigin, SecretOwner, Step, TRACE_FORMAT, Trace, WorkloadFault,
 };
 use charmfuzz::spec::*;
 use serde_json::json;
@@ -835,6 +835,64 @@ fn valid_workload_events_on_36() {
     })
     .pebble_ready("nginx");
     ok(&t);
+}
+
+/// The workload's faults give no hook, so their own validity is all there is to check: a
+/// service exits only while the target reported it running, a fault only once per
+/// Pebble, and a restarted container takes them on afresh.
+#[test]
+fn workload_faults_happen_only_where_they_could() {
+    let started = || {
+        let mut t = k8s_started(true);
+        t.act(Action::UpdateStatusTimer)
+            .hook(K::UpdateStatus)
+            .effect(Effect::ServicesRunning {
+                container: "workload".into(),
+                services: vec!["web".into()],
+            });
+        t
+    };
+    let exited = || Action::ServiceExited {
+        container: "workload".into(),
+        service: "web".into(),
+    };
+    let full = || Action::WorkloadFault {
+        container: "nginx".into(),
+        fault: WorkloadFault::DiskFull,
+    };
+    let mut t = started();
+    t.act(exited());
+    t.act(full());
+    t.act(Action::WorkloadStopped {
+        container: "nginx".into(),
+    });
+    t.act(Action::WorkloadStarted {
+        container: "nginx".into(),
+    })
+    .pebble_ready("nginx");
+    t.act(full());
+    ok(&t);
+
+    for (second, name) in [(exited(), "exit twice"), (full(), "the same fault twice")] {
+        let second_kind = second.kind().as_str();
+        let mut t = started();
+        t.act(exited());
+        t.act(full());
+        t.act(second);
+        let v = bad(&t, Rule::ActionShape, t.at());
+        assert_eq!(v.hook, second_kind, "{name}");
+    }
+    // A service nobody started.
+    let mut t = k8s_started(true);
+    t.act(exited());
+    bad(&t, Rule::ActionShape, t.at());
+    // Nothing happens to a container whose Pebble is down.
+    let mut t = k8s_started(true);
+    t.act(Action::WorkloadStopped {
+        container: "nginx".into(),
+    });
+    t.act(full());
+    bad(&t, Rule::ActionShape, t.at());
 }
 
 #[test]

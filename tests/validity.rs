@@ -9,7 +9,13 @@ use charmfuzz::spec::CharmSpec;
 use std::path::Path;
 use std::sync::Arc;
 
-fn check(spec: &Arc<CharmSpec>, opts: EngineOptions, seeds: std::ops::Range<u64>) {
+/// Checks every seed's trace, and says which action kinds they held.
+fn check(
+    spec: &Arc<CharmSpec>,
+    opts: EngineOptions,
+    seeds: std::ops::Range<u64>,
+) -> std::collections::BTreeSet<ActionKind> {
+    let mut kinds = std::collections::BTreeSet::new();
     let v = common::vocab(spec);
     let w = Weights::default();
     for seed in seeds {
@@ -35,6 +41,7 @@ fn check(spec: &Arc<CharmSpec>, opts: EngineOptions, seeds: std::ops::Range<u64>
             d.complete(result, effects).unwrap();
         }
         let trace = d.into_trace();
+        kinds.extend(trace.steps.iter().map(|s| s.action.kind()));
         if let Err(v) = validate(&trace, spec) {
             panic!(
                 "seed {seed}: the engine produced an invalid trace:\n{}\n{}",
@@ -46,11 +53,16 @@ fn check(spec: &Arc<CharmSpec>, opts: EngineOptions, seeds: std::ops::Range<u64>
             );
         }
     }
+    kinds
 }
 
 #[test]
 fn random_traces_are_valid_kubernetes() {
-    check(&common::k8s_rich(), common::opts(), 0..4000);
+    let kinds = check(&common::k8s_rich(), common::opts(), 0..4000);
+    // The workload's faults were among them (the stand-in charm starts a service on
+    // each pebble-ready, which can then exit).
+    assert!(kinds.contains(&ActionKind::ServiceExited), "{kinds:?}");
+    assert!(kinds.contains(&ActionKind::WorkloadFault), "{kinds:?}");
 }
 
 #[test]

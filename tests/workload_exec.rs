@@ -292,11 +292,113 @@ body = "ok"
         .collect();
     assert_eq!(api.len(), 2, "{gaps:?}");
     assert!(
-        api[0].contains("`GET localhost:8080/health` with 200"),
+        api[0].contains("answered with 200 `GET localhost:8080/health`"),
         "{api:?}"
     );
     assert!(
-        api[1].contains("`GET localhost:8080/metrics` with 404"),
+        api[1].contains("answered with 404 `GET localhost:8080/metrics`"),
         "{api:?}"
     );
+}
+
+fn run_action(name: &str, id: u32) -> Value {
+    json!({"phase": "operation", "action": "run-action", "name": name, "id": id, "params": {}})
+}
+
+fn fault(fault: &str) -> Value {
+    json!({"phase": "operation", "action": "workload-fault", "container": "app", "fault": fault})
+}
+
+/// The workload's faults, as the fuzzer's actions: a service the charm started exits
+/// (its port closes with it), its programs fail, its API errs, its disk fills. None is a
+/// hook; each shows in what the charm meets next, and a charm that does not handle it
+/// has a bug of its own (a `charm` finding, not an environment one).
+#[test]
+fn workload_faults_reach_the_charm_as_a_failing_workload_would() {
+    let settings = format!(
+        r#"{VERSION}
+[[exec]]
+command = ["app-cli", "status"]
+stdout = "fine\n"
+
+[[http]]
+service = "app"
+port = 8080
+body = "ok"
+"#
+    );
+    let mut t = target(&settings);
+    t.environment_findings = true;
+    // app-status starts the service; it exits; health finds its port closed.
+    let exited = json!({"phase": "operation", "action": "service-exited", "container": "app", "service": "app"});
+    let report = t
+        .run_trace(&story(&[app_status(1), exited, run_action("health", 2)]))
+        .unwrap();
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+    let health = report
+        .outcomes
+        .iter()
+        .filter_map(|o| o.agent.action.as_ref())
+        .nth(1);
+    let before = &health.expect("health ran").results["before"];
+    assert_eq!(before, "ConnectionRefusedError");
+    // The world learnt that the service ran from Pebble (the effect on app-status's
+    // event), which is what made its exit a valid step.
+    let running = report.trace.events().find_map(|e| {
+        e.effects.iter().find_map(|x| match x {
+            charmfuzz::engine::Effect::ServicesRunning { services, .. } => Some(services),
+            _ => None,
+        })
+    });
+    assert_eq!(running.map(Vec::as_slice), Some(&["app".to_string()][..]));
+
+    // The API errs: 500 for a path that answers 200 otherwise.
+    let report = t
+        .run_trace(&story(&[fault("api-errors"), run_action("health", 1)]))
+        .unwrap();
+    let results = &report
+        .outcomes
+        .iter()
+        .find_map(|o| o.agent.action.as_ref())
+        .unwrap()
+        .results;
+    assert_eq!(
+        results["during"],
+        "500 internal server error | 500 internal server error"
+    );
+
+    // Programs fail, the API hangs (the charm's 1 s timeout ends the wait), writes fail:
+    // the charm does not catch it, its own bug.
+    for (faulty, action, error) in [
+        ("exec-fails", "app-status", "ExecError"),
+        ("api-hangs", "health", "TimeoutError"),
+        ("disk-full", "write-config", "no space left on device"),
+    ] {
+        let report = t
+            .run_trace(&story(&[fault(faulty), run_action(action, 1)]))
+            .unwrap();
+        let f = report
+            .finding
+            .unwrap_or_else(|| panic!("{faulty}: no finding"));
+        assert_eq!(f.class, FindingClass::Charm, "{faulty}: {}", f.title);
+        assert!(f.title.contains(error), "{faulty}: {}", f.title);
+        // Without the fault, the same action passes.
+        let report = t.run_trace(&story(&[run_action(action, 1)])).unwrap();
+        assert!(report.finding.is_none(), "{action}: {:?}", report.finding);
+    }
+}
+
+/// A fault lasts until the container restarts: a new Pebble brings a working workload.
+#[test]
+fn a_workload_fault_ends_when_its_container_restarts() {
+    let mut t = target(VERSION);
+    let restart = [
+        json!({"phase": "operation", "action": "workload-stopped", "container": "app"}),
+        json!({"phase": "operation", "action": "workload-started", "container": "app"}),
+    ];
+    let mut steps = vec![fault("disk-full")];
+    steps.extend(restart);
+    steps.push(run_action("write-config", 1));
+    let report = t.run_trace(&story(&steps)).unwrap();
+    assert!(report.finding.is_none(), "{:?}", report.finding);
 }

@@ -191,6 +191,51 @@ pub enum Action {
     /// `juju remove-unit --force --no-wait` (only with the `forced-removal` switch): the unit
     /// goes without storage or relation teardown, straight to `stop` and `remove` (§2.12).
     ForceRemoveUnit,
+    /// A Pebble service the charm started in the container exits, and keeps failing as
+    /// Pebble restarts it (`backoff`). No hook: Juju is not told (a check on it, if the
+    /// charm declared one, fails later), so the charm sees it only when it looks.
+    ServiceExited { container: String, service: String },
+    /// The workload in the container starts to misbehave, until the container restarts
+    /// (a new Pebble, a fresh workload). No hook either.
+    WorkloadFault {
+        container: String,
+        fault: WorkloadFault,
+    },
+}
+
+/// How a workload misbehaves ([`Action::WorkloadFault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadFault {
+    /// Every Pebble exec in the container exits 1 with an error on stderr, scripted or not.
+    ExecFails,
+    /// The workload's HTTP API (`[[target.http]]`) answers 500 to every request.
+    ApiErrors,
+    /// The workload's HTTP API accepts connections and never answers: the charm's own
+    /// timeout, or the hook's, ends the wait.
+    ApiHangs,
+    /// The container's filesystem is full: Pebble's file writes (`push`, `make_dir`) fail
+    /// with "no space left on device".
+    DiskFull,
+}
+
+impl WorkloadFault {
+    pub const ALL: [WorkloadFault; 4] = [
+        WorkloadFault::ExecFails,
+        WorkloadFault::ApiErrors,
+        WorkloadFault::ApiHangs,
+        WorkloadFault::DiskFull,
+    ];
+
+    /// The kebab-case name used in JSON and stories.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadFault::ExecFails => "exec-fails",
+            WorkloadFault::ApiErrors => "api-errors",
+            WorkloadFault::ApiHangs => "api-hangs",
+            WorkloadFault::DiskFull => "disk-full",
+        }
+    }
 }
 
 /// The kind of an [`Action`], without arguments: what the decoder chooses first, and what
@@ -241,10 +286,12 @@ pub enum ActionKind {
     RemoveApplication,
     DestroyModel,
     ForceRemoveUnit,
+    ServiceExited,
+    WorkloadFault,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 43] = [
+    pub const ALL: [ActionKind; 45] = [
         ActionKind::Deploy,
         ActionKind::Config,
         ActionKind::Trust,
@@ -288,6 +335,8 @@ impl ActionKind {
         ActionKind::RemoveApplication,
         ActionKind::DestroyModel,
         ActionKind::ForceRemoveUnit,
+        ActionKind::ServiceExited,
+        ActionKind::WorkloadFault,
     ];
 
     /// The kebab-case name used in JSON, configs and stories.
@@ -336,6 +385,8 @@ impl ActionKind {
             ActionKind::RemoveApplication => "remove-application",
             ActionKind::DestroyModel => "destroy-model",
             ActionKind::ForceRemoveUnit => "force-remove-unit",
+            ActionKind::ServiceExited => "service-exited",
+            ActionKind::WorkloadFault => "workload-fault",
         }
     }
 
@@ -376,9 +427,8 @@ impl ActionKind {
             | SecretRevisionObsolete
             | UpdateStatusTimer
             | CollectMetricsTimer => Source::Juju,
-            WorkloadStarted | WorkloadStopped | CustomNotice | CheckFailed | CheckRecovered => {
-                Source::Workload
-            }
+            WorkloadStarted | WorkloadStopped | CustomNotice | CheckFailed | CheckRecovered
+            | ServiceExited | WorkloadFault => Source::Workload,
             AddressChange | PodRecreated | CharmContainerRestarted | MachineRebooted => {
                 Source::Cloud
             }
@@ -451,6 +501,8 @@ impl Action {
             A::RemoveApplication => ActionKind::RemoveApplication,
             A::DestroyModel => ActionKind::DestroyModel,
             A::ForceRemoveUnit => ActionKind::ForceRemoveUnit,
+            A::ServiceExited { .. } => ActionKind::ServiceExited,
+            A::WorkloadFault { .. } => ActionKind::WorkloadFault,
         }
     }
 
@@ -487,6 +539,12 @@ pub enum Effect {
     SecretTracked { id: String, revision: u32 },
     /// `storage-add name=count`: Juju provisions more instances.
     StorageRequested { storage: String, count: u32 },
+    /// The Pebble services running in the container after the event, where that changed
+    /// (the charm started or stopped some, or one exited): which can exit next.
+    ServicesRunning {
+        container: String,
+        services: Vec<String>,
+    },
     /// The charm added a Pebble layer declaring these checks in the container.
     ChecksDeclared {
         container: String,

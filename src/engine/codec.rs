@@ -16,7 +16,9 @@
 //! which option the trace took and writes the byte that selects it. Decoding those bytes
 //! replays the same decisions, so hand-written stories become fuzzing seeds.
 
-use super::action::{Action, ActionKind, Databag, Effect, RelationInit, SecretOrigin};
+use super::action::{
+    Action, ActionKind, Databag, Effect, RelationInit, SecretOrigin, WorkloadFault,
+};
 use super::event::{Event, HookResult};
 use super::options::EngineOptions;
 use super::trace::{Step, TRACE_FORMAT, Trace};
@@ -95,6 +97,8 @@ impl Default for Weights {
             (K::RemoveApplication, 1),
             (K::DestroyModel, 1),
             (K::ForceRemoveUnit, 1),
+            (K::ServiceExited, 2),
+            (K::WorkloadFault, 2),
         ] {
             set(&mut w, k, v);
         }
@@ -1750,6 +1754,44 @@ impl<'v, T: Tape> Driver<'v, T> {
             }
             K::RemoveUnit => A::RemoveUnit,
             K::ForceRemoveUnit => A::ForceRemoveUnit,
+            K::ServiceExited => {
+                let up: Vec<(String, Vec<String>)> = (w.containers.iter())
+                    .filter(|c| c.up && !c.running.is_empty())
+                    .map(|c| (c.name.clone(), c.running.iter().cloned().collect()))
+                    .collect();
+                let names: Vec<String> = up.iter().map(|(c, _)| c.clone()).collect();
+                let (want_c, want_s) = match target {
+                    Some(A::ServiceExited { container, service }) => {
+                        (Some(container), Some(service))
+                    }
+                    _ => (None, None),
+                };
+                let ci = self.pick("container", &names, want_c)?;
+                let services = &up[ci].1;
+                let service = services[self.pick("service", services, want_s)?].clone();
+                A::ServiceExited {
+                    container: names[ci].clone(),
+                    service,
+                }
+            }
+            K::WorkloadFault => {
+                let open: Vec<(String, Vec<WorkloadFault>)> = (w.containers.iter())
+                    .map(|c| (c.name.clone(), c.possible_faults()))
+                    .filter(|(_, f)| !f.is_empty())
+                    .collect();
+                let names: Vec<String> = open.iter().map(|(c, _)| c.clone()).collect();
+                let (want_c, want_f) = match target {
+                    Some(A::WorkloadFault { container, fault }) => (Some(container), Some(fault)),
+                    _ => (None, None),
+                };
+                let ci = self.pick("container", &names, want_c)?;
+                let faults = &open[ci].1;
+                let fault = faults[self.pick("fault", faults, want_f)?];
+                A::WorkloadFault {
+                    container: names[ci].clone(),
+                    fault,
+                }
+            }
             K::RemoveApplication => A::RemoveApplication,
             K::DestroyModel => A::DestroyModel,
         })

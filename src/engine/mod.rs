@@ -23,6 +23,7 @@ pub mod world;
 
 pub use action::{
     Action, ActionKind, Databag, Effect, RelationInit, SecretOrigin, SecretOwner, Source,
+    WorkloadFault,
 };
 pub use codec::{
     ChoicePoint, Decoder, Driver, EncodeError, Extension, StoryEncoder, Tape, Vocabulary, Weights,

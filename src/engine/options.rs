@@ -126,6 +126,10 @@ pub struct EngineOptions {
     /// §2.12: `--force` removal may skip the whole teardown; when on, the removal actions
     /// may end the unit without teardown hooks.
     pub forced_removal: bool,
+    /// The workload misbehaves: services the charm started exit, its programs fail, its
+    /// API errs or hangs, its disk fills ([`super::Action::ServiceExited`],
+    /// [`super::Action::WorkloadFault`]). Kubernetes charms only.
+    pub workload_faults: bool,
     /// End every decoded trace with a teardown (`remove-unit`) when the bytes run out, so
     /// traces are complete lifecycles.
     pub teardown_at_end: bool,
@@ -147,6 +151,7 @@ impl Default for EngineOptions {
             broken_without_created: false,
             resolved_no_retry: true,
             forced_removal: false,
+            workload_faults: true,
             teardown_at_end: false,
             max_peers: 3,
             max_remote_units: 3,

@@ -45,7 +45,7 @@
 //! `multiple:` ranges, relation `limit:`s, the `phase` printed on each step, and anything the
 //! charm itself does besides the [`Effect`]s it reports.
 
-use super::action::{Action, Effect, RelationInit, SecretOwner};
+use super::action::{Action, Effect, RelationInit, SecretOwner, WorkloadFault};
 use super::event::{Event, HookKind, HookResult};
 use super::options::{EngineOptions, JujuVersion};
 use super::trace::{TRACE_FORMAT, Trace};
@@ -502,6 +502,11 @@ struct Validator<'a> {
     storage: BTreeMap<String, Stor>,
 
     pebble_ready: BTreeMap<String, u32>,
+    /// Containers whose Pebble is up, the services the target reported running in each,
+    /// and the faults each workload has taken on since its Pebble came up.
+    pebble_up: BTreeSet<String>,
+    services_running: BTreeMap<String, BTreeSet<String>>,
+    workload_faults: BTreeSet<(String, WorkloadFault)>,
     notices: Vec<(String, String, String)>,
     checks_failed: BTreeMap<(String, String), u32>,
     checks_recovered: BTreeMap<(String, String), u32>,
@@ -555,6 +560,9 @@ impl<'a> Validator<'a> {
             ever_peers: BTreeSet::new(),
             storage: BTreeMap::new(),
             pebble_ready: BTreeMap::new(),
+            pebble_up: BTreeSet::new(),
+            services_running: BTreeMap::new(),
+            workload_faults: BTreeSet::new(),
             notices: Vec::new(),
             checks_failed: BTreeMap::new(),
             checks_recovered: BTreeMap::new(),
@@ -653,8 +661,22 @@ impl<'a> Validator<'a> {
         if self.k8s {
             for c in &self.spec.containers {
                 *self.pebble_ready.entry(c.name.clone()).or_default() += 1;
+                self.pebble_up.insert(c.name.clone());
             }
+            self.services_running.clear();
+            self.workload_faults.clear();
         }
+    }
+
+    /// A container's Pebble went down or came up anew: a fresh workload.
+    fn fresh_workload(&mut self, container: &str, up: bool) {
+        if up {
+            self.pebble_up.insert(container.to_string());
+        } else {
+            self.pebble_up.remove(container);
+        }
+        self.services_running.remove(container);
+        self.workload_faults.retain(|(c, _)| c != container);
     }
 
     /// K8s pod termination (§2.13): queued hooks are abandoned (a failed hook too: the
@@ -992,8 +1014,31 @@ impl<'a> Validator<'a> {
             },
             Action::WorkloadStarted { container } => {
                 *self.pebble_ready.entry(container.clone()).or_default() += 1;
+                self.fresh_workload(container, true);
             }
-            Action::WorkloadStopped { .. } => {}
+            Action::WorkloadStopped { container } => self.fresh_workload(container, false),
+            // The workload's faults give no hook: each must be one the workload could
+            // take on then (a running service exits; a fault not already there).
+            Action::ServiceExited { container, service } => {
+                let running = self.services_running.get_mut(container);
+                if !self.pebble_up.contains(container)
+                    || !running.is_some_and(|r| r.remove(service))
+                {
+                    let msg = format!("service {service:?} is not running in {container:?}");
+                    self.report(step, None, what, Rule::ActionShape, msg);
+                }
+            }
+            Action::WorkloadFault { container, fault } => {
+                if !self.pebble_up.contains(container)
+                    || !self.workload_faults.insert((container.clone(), *fault))
+                {
+                    let msg = format!(
+                        "{container:?} cannot take on {} now (Pebble down, or already)",
+                        fault.as_str()
+                    );
+                    self.report(step, None, what, Rule::ActionShape, msg);
+                }
+            }
             Action::CustomNotice {
                 container,
                 key,
@@ -1134,6 +1179,13 @@ impl<'a> Validator<'a> {
     // Events
 
     fn event(&mut self, step: usize, index: usize, ev: &Event) {
+        // A pebble-ready says its container's Pebble was up (a new agent brings every
+        // container up without an action of its own).
+        if ev.kind == HookKind::PebbleReady
+            && let Some(c) = ev.env("JUJU_WORKLOAD_NAME")
+        {
+            self.pebble_up.insert(c.to_string());
+        }
         // §2.14: after a failed hook, only actions until the same hook runs again.
         let mut retry = false;
         if ev.kind != HookKind::Action
@@ -2074,6 +2126,13 @@ impl<'a> Validator<'a> {
     fn apply_effects(&mut self, ev: &Event) {
         for e in &ev.effects {
             match e {
+                Effect::ServicesRunning {
+                    container,
+                    services,
+                } if self.pebble_up.contains(container) => {
+                    let set = services.iter().cloned().collect();
+                    self.services_running.insert(container.clone(), set);
+                }
                 Effect::SecretCreated { id, owner, .. } => {
                     self.owned.insert(id.clone(), *owner);
                 }

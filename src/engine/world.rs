@@ -18,7 +18,9 @@
 //!
 //! Everything here is pure: no I/O, no clock, no randomness.
 
-use super::action::{Action, ActionKind, Databag, Effect, RelationInit, SecretOrigin, SecretOwner};
+use super::action::{
+    Action, ActionKind, Databag, Effect, RelationInit, SecretOrigin, SecretOwner, WorkloadFault,
+};
 use super::event::{Event, HookKind, HookResult};
 use super::options::EngineOptions;
 use super::trace::Phase;
@@ -123,6 +125,32 @@ pub struct Container {
     pub notices: BTreeMap<String, u32>,
     /// Checks known to exist in the container's plan, and whether each is failing.
     pub checks: BTreeMap<String, bool>,
+    /// Services running in its Pebble, as the target last reported them
+    /// ([`Effect::ServicesRunning`]).
+    pub running: BTreeSet<String>,
+    /// How its workload misbehaves now ([`Action::WorkloadFault`]).
+    pub faults: BTreeSet<WorkloadFault>,
+}
+
+impl Container {
+    /// A new Pebble and a fresh workload: the charm's layers (and their checks), the
+    /// services it started and the workload's faults are gone.
+    fn fresh_workload(&mut self) {
+        self.checks.clear();
+        self.running.clear();
+        self.faults.clear();
+    }
+
+    /// The faults its workload could take on now.
+    pub fn possible_faults(&self) -> Vec<WorkloadFault> {
+        if !self.up {
+            return Vec::new();
+        }
+        WorkloadFault::ALL
+            .into_iter()
+            .filter(|f| !self.faults.contains(f))
+            .collect()
+    }
 }
 
 /// A workload event waiting in the agent's FIFO (spec §2.9).
@@ -335,6 +363,8 @@ impl World {
                     up: false,
                     notices: BTreeMap::new(),
                     checks: BTreeMap::new(),
+                    running: BTreeSet::new(),
+                    faults: BTreeSet::new(),
                 })
                 .collect()
         } else {
@@ -648,6 +678,20 @@ impl World {
                     && self.shutdown.is_none()
                     && self.queued.is_none()
                     && (kind != K::ForceRemoveUnit || self.opts.forced_removal)
+            }
+            K::ServiceExited => {
+                k8s && self.opts.workload_faults
+                    && self
+                        .containers
+                        .iter()
+                        .any(|c| c.up && !c.running.is_empty())
+            }
+            K::WorkloadFault => {
+                k8s && self.opts.workload_faults
+                    && self
+                        .containers
+                        .iter()
+                        .any(|c| !c.possible_faults().is_empty())
             }
         }
     }
@@ -1031,7 +1075,7 @@ impl World {
                 // charm added, and the checks they declared, are gone until it adds them
                 // again.
                 c.up = false;
-                c.checks.clear();
+                c.fresh_workload();
             }
             A::CustomNotice {
                 container,
@@ -1076,6 +1120,24 @@ impl World {
                 } else {
                     WorkloadEvent::CheckRecovered { container, check }
                 });
+            }
+            // The workload's faults: no hook, only what the charm meets when it looks.
+            A::ServiceExited { container, service } => {
+                let c = self
+                    .container_mut(container)
+                    .ok_or_else(|| na("no such container"))?;
+                if !c.up || !c.running.remove(service) {
+                    return Err(na("no such running service"));
+                }
+            }
+            A::WorkloadFault { container, fault } => {
+                let c = self
+                    .container_mut(container)
+                    .ok_or_else(|| na("no such container"))?;
+                if !c.possible_faults().contains(fault) {
+                    return Err(na("the workload cannot take that fault now"));
+                }
+                c.faults.insert(*fault);
             }
             A::SecretGranted {
                 id,
@@ -1380,7 +1442,7 @@ impl World {
         self.workload_queue.clear();
         for c in &mut self.containers {
             c.up = false;
-            c.checks.clear();
+            c.fresh_workload();
         }
         if !self.started || self.stopped {
             self.finish_shutdown();
@@ -2029,6 +2091,16 @@ impl World {
                     let idx = self.next_storage_index(storage);
                     let name = storage.clone();
                     self.add_storage(&name, idx);
+                }
+            }
+            // Only a Pebble that is up runs services (a hook queued before its container
+            // went down cannot reach it).
+            Effect::ServicesRunning {
+                container,
+                services,
+            } => {
+                if let Some(c) = self.container_mut(container).filter(|c| c.up) {
+                    c.running = services.iter().cloned().collect();
                 }
             }
             Effect::ChecksDeclared { container, checks } => {

@@ -24,7 +24,9 @@ use super::outcome::{
     EventOutcome, Exit, Finding, FindingClass, Lack, LackKind, ShimCall, fault_frame,
     find_exception,
 };
-use super::pebble::{ExecDefault, FakePebble, PebbleConfig, PebbleError, PebbleSnapshot};
+use super::pebble::{
+    ExecDefault, FakePebble, PebbleConfig, PebbleError, PebbleSnapshot, ServiceState, ServiceStatus,
+};
 use super::sandbox::{Sandbox, SandboxError};
 use super::worker::{
     ClockRequest, CoverageSpec, ExitReport, Hello, KubeHello, LinesSpec, RunRequest, Worker,
@@ -38,7 +40,8 @@ use crate::repro::Scene;
 mod scene;
 use crate::engine::action::Effect;
 use crate::engine::{
-    Action, Driver, EncodeError, Event, HookKind, StoryEncoder, Tape, Trace, World, encode,
+    Action, Driver, EncodeError, Event, HookKind, StoryEncoder, Tape, Trace, WorkloadFault, World,
+    encode,
 };
 use crate::spec::Substrate;
 use serde::Serialize;
@@ -821,6 +824,7 @@ impl Target {
             }
             let mut effects = out.agent.effects.clone();
             effects.extend(self.declared_checks(d.world()));
+            effects.extend(self.running_services(d.world()));
             d.complete(out.agent.result, effects)?;
             let step = d.trace().steps.len() - 1;
             if let Some(cov) = self.coverage.as_mut() {
@@ -888,6 +892,18 @@ impl Target {
                 Action::CheckRecovered { container, check } => {
                     p.recover_check(container, check)?;
                 }
+                // Pebble keeps restarting a service that keeps exiting: `backoff`.
+                Action::ServiceExited { container, service } => {
+                    p.set_service_state(container, service, ServiceState::Backoff)?;
+                }
+                Action::WorkloadFault { container, fault } => {
+                    p.set_faults(container, |f| match fault {
+                        WorkloadFault::ExecFails => f.exec_fails = true,
+                        WorkloadFault::ApiErrors => f.api_errors = true,
+                        WorkloadFault::ApiHangs => f.api_hangs = true,
+                        WorkloadFault::DiskFull => f.disk_full = true,
+                    })?;
+                }
                 Action::CustomNotice { container, key, .. } => {
                     let id = p.add_workload_notice(container, key, BTreeMap::new())?;
                     self.notice_ids.insert((container.clone(), key.clone()), id);
@@ -906,6 +922,31 @@ impl Target {
             }
         }
         Ok(())
+    }
+
+    /// The services running in each container's Pebble, where the world knows otherwise:
+    /// the charm started or stopped some (failed hooks too: Pebble keeps what it did).
+    fn running_services(&self, world: &World) -> Vec<Effect> {
+        let Some(p) = self.pebble.as_ref().filter(|_| world.opts.workload_faults) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for c in world.containers.iter().filter(|c| c.up) {
+            let Ok(infos) = p.services(&c.name) else {
+                continue;
+            };
+            let running: BTreeSet<String> = (infos.into_iter())
+                .filter(|s| s.current == ServiceStatus::Active)
+                .map(|s| s.name)
+                .collect();
+            if running != c.running {
+                out.push(Effect::ServicesRunning {
+                    container: c.name.clone(),
+                    services: running.into_iter().collect(),
+                });
+            }
+        }
+        out
     }
 
     /// Checks the charm's layers declare that the world does not know yet.

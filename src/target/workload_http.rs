@@ -29,7 +29,7 @@
 //! whatever the thread timing. Switching off is `shutdown(2)` (the port refuses again) and a
 //! fresh `bind(2)` of the same socket, so that it can listen again later.
 
-use super::pebble::ServiceWatch;
+use super::pebble::{ServiceWatch, WorkloadFaults};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,6 +37,7 @@ use std::convert::Infallible;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// One `[[target.http]]` entry.
@@ -233,10 +234,20 @@ impl PortPlan {
 /// One port's socket and whether it listens.
 struct Port {
     plan: Arc<PortPlan>,
+    /// How the API answers now: [`NORMAL`], [`ERRORS`] or [`HANGS`] (the workload's
+    /// faults, read per request).
+    mode: Arc<AtomicU8>,
     socket: Option<OwnedFd>,
     /// The accept loop while it listens (its connections die with it).
     serving: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// The API answers as `[[target.http]]` says.
+const NORMAL: u8 = 0;
+/// A failing workload: every request gets a 500.
+const ERRORS: u8 = 1;
+/// A stuck workload: requests are read and never answered.
+const HANGS: u8 = 2;
 
 /// One request the workload's API answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,6 +255,7 @@ pub struct Served {
     pub port: u16,
     pub method: String,
     pub path: String,
+    /// The status answered; 0 where the workload never answered (it hangs).
     pub status: u16,
 }
 
@@ -275,6 +287,7 @@ impl WorkloadHttp {
             .into_iter()
             .map(|plan| Port {
                 plan: Arc::new(plan),
+                mode: Arc::default(),
                 socket: None,
                 serving: None,
             })
@@ -339,7 +352,12 @@ impl WorkloadHttp {
                 listener.set_nonblocking(true)?;
                 let _guard = self.runtime.enter();
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                let task = serve(listener, p.plan.clone(), self.served.clone());
+                let task = serve(
+                    listener,
+                    p.plan.clone(),
+                    p.mode.clone(),
+                    self.served.clone(),
+                );
                 p.serving = Some(self.runtime.spawn(task));
             }
             (false, true) => {
@@ -357,12 +375,27 @@ impl WorkloadHttp {
 }
 
 impl ServiceWatch for WorkloadHttp {
-    fn services_changed(&self, container: &str, running: &dyn Fn(&str) -> bool) {
+    fn services_changed(
+        &self,
+        container: &str,
+        running: &dyn Fn(&str) -> bool,
+        faults: WorkloadFaults,
+    ) {
+        let mode = match faults {
+            WorkloadFaults {
+                api_hangs: true, ..
+            } => HANGS,
+            WorkloadFaults {
+                api_errors: true, ..
+            } => ERRORS,
+            _ => NORMAL,
+        };
         let mut ports = self.ports.lock().expect("ports lock");
         for i in 0..ports.len() {
             if ports[i].plan.container != container {
                 continue;
             }
+            ports[i].mode.store(mode, Ordering::SeqCst);
             let on = running(&ports[i].plan.service);
             // A socket that cannot be switched stays as it was: the charm meets a port
             // that refuses (or answers) a little longer, which a unit can show too.
@@ -386,6 +419,7 @@ impl Drop for WorkloadHttp {
 async fn serve(
     listener: tokio::net::TcpListener,
     plan: Arc<PortPlan>,
+    mode: Arc<AtomicU8>,
     served: Arc<Mutex<Vec<Served>>>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
@@ -396,23 +430,36 @@ async fn serve(
                     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                     continue;
                 };
-                let (plan, served) = (plan.clone(), served.clone());
+                let (plan, mode, served) = (plan.clone(), mode.clone(), served.clone());
                 connections.spawn(async move {
                     let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         let (method, path) = (req.method().as_str(), req.uri().path());
-                        let (status, content_type, body) = plan.answer(method, path);
+                        let mode = mode.load(Ordering::SeqCst);
+                        let (status, content_type, body) = match mode {
+                            NORMAL => plan.answer(method, path),
+                            _ => (
+                                500,
+                                "text/plain; charset=utf-8",
+                                Bytes::from_static(b"internal server error\n"),
+                            ),
+                        };
                         served.lock().expect("served lock").push(Served {
                             port: plan.port,
                             method: method.to_string(),
                             path: path.to_string(),
-                            status,
+                            status: if mode == HANGS { 0 } else { status },
                         });
                         let response = hyper::Response::builder()
                             .status(status)
                             .header("content-type", content_type)
                             .body(http_body_util::Full::new(body))
                             .expect("a canned answer is a valid response");
-                        async move { Ok::<_, Infallible>(response) }
+                        async move {
+                            if mode == HANGS {
+                                std::future::pending::<()>().await;
+                            }
+                            Ok::<_, Infallible>(response)
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
@@ -530,20 +577,20 @@ mod tests {
         let refused = |r: io::Result<String>| matches!(r, Err(e) if e.kind() == io::ErrorKind::ConnectionRefused);
         assert!(refused(get()));
         let running = |on: bool| move |s: &str| on && s == "app";
-        http.services_changed("web", &running(true));
+        http.services_changed("web", &running(true), WorkloadFaults::default());
         let answer = get().unwrap();
         assert!(
             answer.starts_with("HTTP/1.1 200") && answer.ends_with("hi"),
             "{answer}"
         );
-        http.services_changed("other", &running(false));
+        http.services_changed("other", &running(false), WorkloadFaults::default());
         assert!(
             get().is_ok(),
             "another container's services leave the port alone"
         );
-        http.services_changed("web", &running(false));
+        http.services_changed("web", &running(false), WorkloadFaults::default());
         assert!(refused(get()));
-        http.services_changed("web", &running(true));
+        http.services_changed("web", &running(true), WorkloadFaults::default());
         assert!(get().unwrap().ends_with("hi"));
         // The answered requests are logged (a refused connection is no request).
         assert_eq!(http.served_count(), 3);

@@ -252,6 +252,15 @@ pub fn stand_in_effects(e: &Event) -> Vec<Effect> {
         HookKind::SecretRotate => vec![Effect::SecretRevised {
             id: e.env["JUJU_SECRET_ID"].clone(),
         }],
+        // It starts its workload's service when Pebble is ready, as sidecar charms do:
+        // a service that can then exit.
+        HookKind::PebbleReady => {
+            let container = e.env["JUJU_WORKLOAD_NAME"].clone();
+            vec![Effect::ServicesRunning {
+                services: vec![format!("{container}-svc")],
+                container,
+            }]
+        }
         _ => vec![],
     }
 }

@@ -838,6 +838,10 @@ async fn post_files(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
                     let st = &mut *st;
                     for d in &dirs {
                         let path = f_str(d, "path")?;
+                        if st.faults.disk_full {
+                            results.push(path_result(&path, Err(disk_full("mkdir", &path))));
+                            continue;
+                        }
                         let r = st.fs.make_dir(
                             &mut st.users,
                             &path,
@@ -976,6 +980,10 @@ async fn write_files(c: &Arc<Container>, body: Bytes, boundary: String) -> ApiRe
         let st = &mut *st;
         for (path, data) in &contents {
             let info = &infos[path];
+            if st.faults.disk_full {
+                errors.insert(path.clone(), Some(disk_full("write", path)));
+                continue;
+            }
             let r = st.fs.write(
                 &mut st.users,
                 path,
@@ -1327,6 +1335,12 @@ fn post_exec(c: &Arc<Container>, body: &[u8]) -> ApiResult {
         Err(e)
     };
     let answer = match st.answer_exec(&command) {
+        // A failing workload: whatever the program would say, it fails.
+        _ if st.faults.exec_fails => ExecAnswer {
+            exit_code: 1,
+            stderr: format!("{}: the workload is failing\n", command[0]).into_bytes(),
+            ..ExecAnswer::default()
+        },
         ExecMatch::Answer(i) => {
             record.answer = Some(i);
             st.exec_answers.answers[i].clone()
@@ -1511,6 +1525,14 @@ fn websocket(c: &Arc<Container>, mut req: Request<Incoming>, tid: &str, wsid: &s
         .header("Sec-WebSocket-Accept", accept)
         .body(Full::new(Bytes::new()))
         .expect("valid response"))
+}
+
+/// A write's error on a full filesystem (`ENOSPC`, as Go prints it).
+fn disk_full(op: &str, path: &str) -> FileError {
+    FileError {
+        kind: "generic-file-error",
+        message: format!("{op} {path}: no space left on device"),
+    }
 }
 
 #[cfg(test)]

@@ -100,11 +100,11 @@ pub use gotime::{Timestamp, format_duration, parse_duration};
 pub use layer::{
     Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck, parse_layer,
 };
-pub use state::ServiceWatch;
 pub use state::{
     Change, CheckRuntime, CheckStatus, ExecRecord, Notice, NotifyRecord, RequestRecord,
     ServiceInfo, ServiceState, ServiceStatus, SignalRecord, Status, Task,
 };
+pub use state::{ServiceWatch, WorkloadFaults};
 
 use exec::ExecSession;
 use files::ContainerFs;
@@ -235,6 +235,7 @@ pub struct ContainerSnapshot {
     pub exec_answers: ExecAnswers,
     pub exec_calls: Vec<u32>,
     pub start_failures: BTreeMap<String, i32>,
+    pub faults: WorkloadFaults,
     pub persistent_paths: Vec<String>,
     pub logs: ContainerLogs,
     pub fs: FsImage,
@@ -527,6 +528,19 @@ impl FakePebble {
         }
     }
 
+    /// Makes the container's workload misbehave (`change` sets the faults), until its
+    /// Pebble restarts.
+    pub fn set_faults(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut WorkloadFaults),
+    ) -> Result<(), PebbleError> {
+        let mut st = self.lock(name)?;
+        change(&mut st.faults);
+        st.services_moved();
+        Ok(())
+    }
+
     /// Sets a service's state from outside, as when the workload crashes (`Backoff` or
     /// `Exited`) or is started by hand. Returns false if the plan has no such service.
     pub fn set_service_state(
@@ -738,6 +752,7 @@ impl FakePebble {
                     exec_answers: st.exec_answers.clone(),
                     exec_calls: st.exec_calls.clone(),
                     start_failures: st.start_failures.clone(),
+                    faults: st.faults,
                     persistent_paths: st.persistent_paths.clone(),
                     logs: ContainerLogs {
                         requests: st.request_log.clone(),
@@ -780,7 +795,6 @@ impl FakePebble {
                 st.boot = s.boot;
                 st.plan = s.plan.clone();
                 st.services = s.services.clone();
-                st.services_moved();
                 st.changes = s.changes.clone();
                 st.last_change_id = s.last_change_id;
                 st.last_task_id = s.last_task_id;
@@ -792,12 +806,14 @@ impl FakePebble {
                 st.exec_answers = s.exec_answers.clone();
                 st.exec_calls = s.exec_calls.clone();
                 st.start_failures = s.start_failures.clone();
+                st.faults = s.faults;
                 st.persistent_paths = s.persistent_paths.clone();
                 st.request_log = s.logs.requests.clone();
                 st.exec_log = s.logs.execs.clone();
                 st.notify_log = s.logs.notifies.clone();
                 st.signal_log = s.logs.signals.clone();
                 st.interrupt_running_execs("exec interrupted: state restored from a snapshot");
+                st.services_moved();
                 let root = st.fs.root().to_path_buf();
                 st.fs
                     .restore(&s.fs)

@@ -453,12 +453,32 @@ impl ApiError {
     }
 }
 
+/// How the workload misbehaves until its container restarts (a fault the fuzzer chose):
+/// what it does to the charm's execs, files and HTTP calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkloadFaults {
+    /// Every exec exits 1 with an error on stderr.
+    pub exec_fails: bool,
+    /// File writes (`push`, `make_dir`) fail: no space left on device.
+    pub disk_full: bool,
+    /// The workload's HTTP API answers 500.
+    pub api_errors: bool,
+    /// The workload's HTTP API never answers (it wins over `api_errors`).
+    pub api_hangs: bool,
+}
+
 /// Told whenever a container's services may have changed state, under the container's
 /// lock, before the charm can see the change: what depends on the workload running (its
 /// HTTP API, [`crate::target::workload_http`]) follows it without a race.
 pub trait ServiceWatch: Send + Sync {
-    /// `running(service)` says whether the service runs now.
-    fn services_changed(&self, container: &str, running: &dyn Fn(&str) -> bool);
+    /// `running(service)` says whether the service runs now; `faults`, how the workload
+    /// misbehaves.
+    fn services_changed(
+        &self,
+        container: &str,
+        running: &dyn Fn(&str) -> bool,
+        faults: WorkloadFaults,
+    );
 }
 
 /// Where a [`ServiceWatch`] is kept.
@@ -503,6 +523,8 @@ pub struct ContainerState {
     pub exec_calls: Vec<u32>,
     /// Service name → exit code: starting it fails with `exited quickly with code N`.
     pub start_failures: BTreeMap<String, i32>,
+    /// How the workload misbehaves now (cleared when its Pebble restarts).
+    pub faults: WorkloadFaults,
     /// Container paths that survive a fresh restart (mounted storage).
     pub persistent_paths: Vec<String>,
     pub exec_log: Vec<ExecRecord>,
@@ -549,6 +571,7 @@ impl ContainerState {
             exec_answers,
             exec_calls: Vec::new(),
             start_failures: BTreeMap::new(),
+            faults: WorkloadFaults::default(),
             persistent_paths: Vec::new(),
             exec_log: Vec::new(),
             unanswered: Vec::new(),
@@ -562,11 +585,12 @@ impl ContainerState {
     /// Tells the [`ServiceWatch`], if any, which services run now.
     pub fn services_moved(&self) {
         if let Some(w) = &self.service_watch.0 {
-            w.services_changed(&self.name, &|s| {
+            let running = |s: &str| {
                 self.services
                     .get(s)
                     .is_some_and(|r| r.state == ServiceState::Running)
-            });
+            };
+            w.services_changed(&self.name, &running, self.faults);
         }
     }
 
@@ -597,6 +621,7 @@ impl ContainerState {
         self.notices.clear();
         self.last_notice_id = 0;
         self.identities.clear();
+        self.faults = WorkloadFaults::default();
         self.services_moved();
     }
 

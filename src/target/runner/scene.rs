@@ -55,8 +55,22 @@ impl Target {
                     cs.layers.push((layer.label.clone(), only.to_yaml()));
                 }
                 for (name, rt) in &snap.services {
-                    cs.service_statuses
-                        .insert(name.clone(), rt.state.status().as_str().to_string());
+                    let status = rt.state.status().as_str();
+                    if status == "backoff" {
+                        scene.gaps.push(format!(
+                            "service {name} in container {} keeps exiting (Pebble: backoff): \
+                             ops.testing has no such status, so it is inactive",
+                            c.name
+                        ));
+                    }
+                    cs.service_statuses.insert(name.clone(), status.to_string());
+                }
+                if snap.faults.disk_full {
+                    scene.gaps.push(format!(
+                        "container {}'s filesystem is full (its writes fail): \
+                         ops.testing's container writes always succeed",
+                        c.name
+                    ));
                 }
                 for (name, ck) in &snap.checks {
                     cs.checks.push(CheckScene {
@@ -128,10 +142,14 @@ impl Target {
             return;
         };
         for s in h.served_since(marks.http) {
+            let answer = match s.status {
+                0 => "never answered".to_string(),
+                n => format!("answered with {n}"),
+            };
             let gap = format!(
-                "the workload's API answered `{} localhost:{}{}` with {} \
+                "the workload's API {answer} `{} localhost:{}{}` \
                  ([[target.http]]): ops.testing has no workload to serve it",
-                s.method, s.port, s.path, s.status
+                s.method, s.port, s.path
             );
             if !scene.gaps.contains(&gap) {
                 scene.gaps.push(gap);
