@@ -474,12 +474,16 @@ fn host_fixture(out: &mut String, scene: &Scene, class: &str) {
 fn mounts_helper(out: &mut String) {
     out.push_str(
         "def _mounts(root: pathlib.Path, files: dict[str, bytes]) -> dict[str, testing.Mount]:\n    \
-         \"\"\"Mounts that give a container these files (path -> content).\"\"\"\n    \
+         \"\"\"Mounts that give a container these files (path -> content; a path ending in\n    \
+         / is an empty directory).\"\"\"\n    \
          mounts = {}\n    \
          for path, content in files.items():\n        \
          top = path.strip(\"/\").split(\"/\")[0]\n        \
          target = root / path.lstrip(\"/\")\n        \
-         target.parent.mkdir(parents=True, exist_ok=True)\n        \
+         if path.endswith(\"/\"):\n            \
+         target.mkdir(parents=True, exist_ok=True)\n        \
+         else:\n            \
+         target.parent.mkdir(parents=True, exist_ok=True)\n            \
          target.write_bytes(content)\n        \
          mounts[top] = testing.Mount(location=f\"/{top}\", source=root / top)\n    \
          return mounts\n\n\n",

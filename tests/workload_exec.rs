@@ -402,3 +402,42 @@ fn a_workload_fault_ends_when_its_container_restarts() {
     let report = t.run_trace(&story(&steps)).unwrap();
     assert!(report.finding.is_none(), "{:?}", report.finding);
 }
+
+/// What the workload image ships is there in every fresh container: the charm's make_dir
+/// in an image directory lacks nothing, and a file it reads has the image's content. Left
+/// out, the directory is an image-dir lack whose fix names the setting.
+#[test]
+fn the_image_ships_its_directories_and_files_in_every_fresh_container() {
+    let image = format!(
+        "{VERSION}\n[image.app]\ndirs = ['/var/lib/app']\nfiles = {{ '/etc/app/release' = \"7\\n\" }}\n"
+    );
+    let mut t = target(&image);
+    t.environment_findings = true;
+    let restart = [
+        json!({"phase": "operation", "action": "workload-stopped", "container": "app"}),
+        json!({"phase": "operation", "action": "workload-started", "container": "app"}),
+    ];
+    let mut steps = vec![run_action("image-dir", 1)];
+    steps.extend(restart);
+    steps.push(run_action("image-dir", 2));
+    let report = t.run_trace(&story(&steps)).unwrap();
+    assert!(report.finding.is_none(), "{:?}", report.finding);
+    assert!(report.outcomes.iter().all(|o| o.lacks.is_empty()));
+    let pebble = t.pebble().unwrap();
+    let release = pebble.file("app", "/etc/app/release").unwrap();
+    assert_eq!(release.as_deref(), Some(&b"7\n"[..]));
+
+    let mut bare = target(VERSION);
+    bare.environment_findings = true;
+    let report = bare
+        .run_trace(&story(&[run_action("image-dir", 1)]))
+        .unwrap();
+    let f = report.finding.expect("make_dir fails without its parent");
+    assert_eq!(f.class, FindingClass::Environment);
+    assert_eq!(f.lacks[0].kind, LackKind::ImageDir);
+    let fix = f.lacks[0].fix();
+    assert!(
+        fix.contains(r#"[target.image.app] dirs = ["/var/lib/app"]"#),
+        "{fix}"
+    );
+}

@@ -26,6 +26,9 @@
 //! stdout = "ok\n"
 //! ```
 //!
+//! `[target.image.<container>]` says what the workload image ships: `dirs = [...]` and
+//! `files = { "/path" = "content" }`, there in every fresh container.
+//!
 //! `[[target.http]]` entries say what the workload serves on its loopback ports while its
 //! service runs ([`super::workload_http`]).
 //!
@@ -112,6 +115,17 @@ impl ExecAnswerConfig {
     }
 }
 
+/// What a workload container's image ships (`[target.image.<container>]`): a fresh
+/// container has these before the charm touches it, after every restart too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageConfig {
+    /// Directories (empty unless files are put in them).
+    pub dirs: Vec<String>,
+    /// Files and their content.
+    pub files: BTreeMap<String, String>,
+}
+
 /// The `[target]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
@@ -140,6 +154,8 @@ pub struct TargetConfig {
     pub exec_default: ExecDefault,
     /// What the workload serves on its loopback ports while its service runs.
     pub http: Vec<HttpAnswerConfig>,
+    /// What each workload container's image ships, by container name.
+    pub image: BTreeMap<String, ImageConfig>,
     /// The charm's entry point, if its dispatch does not say (`src/charm.py`).
     pub entry: Option<PathBuf>,
     /// Run the charm's process on the input's virtual clock ([`super::clock`]): its sleeps
@@ -248,6 +264,7 @@ impl Default for TargetConfig {
             exec_allow: vec!["true".into()],
             exec_default: ExecDefault::Succeed,
             http: Vec::new(),
+            image: BTreeMap::new(),
             entry: None,
             virtual_time: true,
         }
@@ -282,6 +299,18 @@ impl TargetConfig {
         }
         for a in &cfg.exec {
             a.conditions()?;
+        }
+        for (container, image) in &cfg.image {
+            let relative = image
+                .dirs
+                .iter()
+                .chain(image.files.keys())
+                .find(|p| !p.starts_with('/'));
+            if let Some(p) = relative {
+                return Err(TargetConfigError(format!(
+                    "[target.image.{container}]: {p:?} is not an absolute path in the container"
+                )));
+            }
         }
         if cfg.max_processes < MIN_MAX_PROCESSES {
             return Err(TargetConfigError(format!(

@@ -240,10 +240,14 @@ impl Lack {
                  `charmfuzz setup --charm <dir> --recreate`",
                 self.what
             ),
-            LackKind::ImageDir => "none yet: the workload image's files are not modelled (the \
-                 container starts empty); if the charm should make the directory itself, this \
-                 is its bug"
-                .into(),
+            LackKind::ImageDir => {
+                let (container, dir) = self.what.split_once(':').unwrap_or(("…", &self.what));
+                format!(
+                    "charmfuzz.toml: [target.image.{container}] dirs = [{dir:?}] (what the \
+                     workload image ships); if the charm should make the directory itself, \
+                     this is its bug"
+                )
+            }
             LackKind::ReadOnly => format!(
                 "charmfuzz.toml: [target] writable = [{:?}]",
                 std::path::Path::new(&self.what)

@@ -25,7 +25,8 @@ use super::outcome::{
     find_exception,
 };
 use super::pebble::{
-    ExecDefault, FakePebble, PebbleConfig, PebbleError, PebbleSnapshot, ServiceState, ServiceStatus,
+    ContainerImage, ExecDefault, FakePebble, PebbleConfig, PebbleError, PebbleSnapshot,
+    ServiceState, ServiceStatus,
 };
 use super::sandbox::{Sandbox, SandboxError};
 use super::worker::{
@@ -74,6 +75,10 @@ pub enum TargetError {
     },
     #[error("no Python interpreter found for the charm: {0}")]
     NoPython(String),
+    #[error(
+        "[target.image.{container}]: the charm has no container {container:?} (it has {known})"
+    )]
+    NoImageContainer { container: String, known: String },
     #[error(
         "the charm's entry point {0} does not exist (set `entry` under [target] in charmfuzz.toml if the charm starts elsewhere)"
     )]
@@ -342,6 +347,21 @@ impl Target {
             for c in &spec.containers {
                 let keep: Vec<String> = c.mounts.iter().map(|m| m.location.clone()).collect();
                 p.set_persistent_paths(&c.name, &keep)?;
+            }
+            for (name, image) in &config.image {
+                if !names.contains(name) {
+                    return Err(TargetError::NoImageContainer {
+                        container: name.clone(),
+                        known: names.join(", "),
+                    });
+                }
+                let image = ContainerImage {
+                    dirs: image.dirs.clone(),
+                    files: (image.files.iter())
+                        .map(|(p, c)| (p.clone(), c.clone().into_bytes()))
+                        .collect(),
+                };
+                p.set_image(name, image)?;
             }
             Some(p)
         } else {

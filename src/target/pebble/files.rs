@@ -832,6 +832,12 @@ impl ContainerFs {
         fs::set_permissions(&host, fs::Permissions::from_mode(mode))
     }
 
+    /// Makes a directory and its parents directly (harness side).
+    pub fn put_dir(&mut self, path: &str) -> io::Result<()> {
+        let cpath = clean(path);
+        fs::create_dir_all(self.root.join(cpath.trim_start_matches('/')))
+    }
+
     /// Reads a file directly (harness side).
     pub fn get(&self, path: &str) -> Option<Vec<u8>> {
         let cpath = clean(path);

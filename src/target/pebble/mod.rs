@@ -104,7 +104,7 @@ pub use state::{
     Change, CheckRuntime, CheckStatus, ExecRecord, Notice, NotifyRecord, RequestRecord,
     ServiceInfo, ServiceState, ServiceStatus, SignalRecord, Status, Task,
 };
-pub use state::{ServiceWatch, WorkloadFaults};
+pub use state::{ContainerImage, ServiceWatch, WorkloadFaults};
 
 use exec::ExecSession;
 use files::ContainerFs;
@@ -239,6 +239,20 @@ pub struct ContainerSnapshot {
     pub persistent_paths: Vec<String>,
     pub logs: ContainerLogs,
     pub fs: FsImage,
+}
+
+/// Puts the image's directories and files in `fs`, leaving what is there (mounted storage
+/// that outlived the container) alone.
+fn put_image(fs: &mut files::ContainerFs, image: &ContainerImage) -> io::Result<()> {
+    for d in &image.dirs {
+        fs.put_dir(d)?;
+    }
+    for (path, content) in &image.files {
+        if fs.get(path).is_none() {
+            fs.put(path, content, 0o644)?;
+        }
+    }
+    Ok(())
 }
 
 /// Every container's Pebble state and filesystem at one moment.
@@ -472,14 +486,33 @@ impl FakePebble {
             Vec::new()
         };
         let root = st.fs.root().to_path_buf();
-        st.fs
-            .reset_keeping(&keep)
-            .map_err(|source| PebbleError::Filesystem {
-                container: name.to_string(),
-                what: "reset",
+        let fs_err = |what| {
+            let (container, root) = (name.to_string(), root.clone());
+            move |source| PebbleError::Filesystem {
+                container,
+                what,
                 root,
                 source,
-            })
+            }
+        };
+        st.fs.reset_keeping(&keep).map_err(fs_err("reset"))?;
+        let st = &mut *st;
+        put_image(&mut st.fs, &st.image).map_err(fs_err("image"))
+    }
+
+    /// What the container's workload image ships, there from its next boot on (and now,
+    /// where it is not yet).
+    pub fn set_image(&self, name: &str, image: ContainerImage) -> Result<(), PebbleError> {
+        let mut st = self.lock(name)?;
+        st.image = image;
+        let st = &mut *st;
+        let root = st.fs.root().to_path_buf();
+        put_image(&mut st.fs, &st.image).map_err(|source| PebbleError::Filesystem {
+            container: name.to_string(),
+            what: "image",
+            root,
+            source,
+        })
     }
 
     /// Container paths that survive a fresh restart (the container's mounted storage).

@@ -453,6 +453,13 @@ impl ApiError {
     }
 }
 
+/// What a workload image ships: directories and files a fresh container has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerImage {
+    pub dirs: Vec<String>,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
 /// How the workload misbehaves until its container restarts (a fault the fuzzer chose):
 /// what it does to the charm's execs, files and HTTP calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -525,6 +532,8 @@ pub struct ContainerState {
     pub start_failures: BTreeMap<String, i32>,
     /// How the workload misbehaves now (cleared when its Pebble restarts).
     pub faults: WorkloadFaults,
+    /// What the workload image ships: put in the filesystem at every new boot.
+    pub image: ContainerImage,
     /// Container paths that survive a fresh restart (mounted storage).
     pub persistent_paths: Vec<String>,
     pub exec_log: Vec<ExecRecord>,
@@ -572,6 +581,7 @@ impl ContainerState {
             exec_calls: Vec::new(),
             start_failures: BTreeMap::new(),
             faults: WorkloadFaults::default(),
+            image: ContainerImage::default(),
             persistent_paths: Vec::new(),
             exec_log: Vec::new(),
             unanswered: Vec::new(),

@@ -89,6 +89,17 @@ impl Target {
                     });
                 }
                 for (path, entry) in &snap.fs.entries {
+                    // An empty directory (the image's, or one the charm made) is there in
+                    // the reproducer too: "path/".
+                    let empty_dir = |p: &str| {
+                        let prefix = format!("{}/", p.trim_end_matches('/'));
+                        !(snap.fs.entries.range(prefix.clone()..))
+                            .next()
+                            .is_some_and(|(q, _)| q.starts_with(&prefix))
+                    };
+                    if matches!(entry, FsEntry::Dir { .. }) && path != "/" && empty_dir(path) {
+                        cs.files.insert(format!("{path}/"), Vec::new());
+                    }
                     if let FsEntry::File { content, .. } = entry {
                         if content.len() > MAX_FILE {
                             scene.gaps.push(format!(
