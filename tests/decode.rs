@@ -223,12 +223,6 @@ fn every_possible_kind_appears_kubernetes() {
         if k == ActionKind::Resolved || k == ActionKind::ForceRemoveUnit {
             continue; // needs a failing charm / the forced-removal switch; see recipes
         }
-        if k == ActionKind::ServiceExited || k == ActionKind::WorkloadFault {
-            // Off without the workload-faults switch; tests/validity.rs turns it on and
-            // requires both.
-            assert!(!a.contains(&k), "action {k} without its switch");
-            continue;
-        }
         assert_eq!(a.contains(&k), !machine_only.contains(&k), "action {k}");
     }
     let machine_hooks = [

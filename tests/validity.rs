@@ -58,14 +58,7 @@ fn check(
 
 #[test]
 fn random_traces_are_valid_kubernetes() {
-    check(&common::k8s_rich(), common::opts(), 0..4000);
-}
-
-#[test]
-fn random_traces_are_valid_with_workload_faults() {
-    let mut o = common::opts();
-    o.workload_faults = true;
-    let kinds = check(&common::k8s_rich(), o, 0..3000);
+    let kinds = check(&common::k8s_rich(), common::opts(), 0..4000);
     // The workload's faults were among them (the stand-in charm starts a service on
     // each pebble-ready, which can then exit).
     assert!(kinds.contains(&ActionKind::ServiceExited), "{kinds:?}");
@@ -93,7 +86,6 @@ fn random_traces_are_valid_with_every_switch() {
     o.broken_without_created = true;
     o.teardown_at_end = true;
     o.forced_removal = true;
-    o.workload_faults = true;
     check(&common::k8s_rich(), o.clone(), 0..1500);
     check(&common::machine(), o, 0..1500);
 }

@@ -43,7 +43,7 @@ fn story(steps: &[Value]) -> Trace {
     all.extend(steps.iter().cloned());
     serde_json::from_value(json!({
         "format": 1, "charm": "stand-ins", "substrate": "kubernetes", "unit": "stand-ins/0",
-        "options": { "juju-version": "3.6.4", "workload-faults": true }, "steps": all
+        "options": { "juju-version": "3.6.4" }, "steps": all
     }))
     .unwrap()
 }

@@ -128,10 +128,7 @@ pub struct EngineOptions {
     pub forced_removal: bool,
     /// The workload misbehaves: services the charm started exit, its programs fail, its
     /// API errs or hangs, its disk fills ([`super::Action::ServiceExited`],
-    /// [`super::Action::WorkloadFault`]). Kubernetes charms only. Off by default: most
-    /// charms let such an error fail the hook for Juju to retry (what ops advises), so
-    /// with it on, nearly every story would end at the first fault; turn it on to test
-    /// how the charm handles a failing workload.
+    /// [`super::Action::WorkloadFault`]). Kubernetes charms only.
     pub workload_faults: bool,
     /// End every decoded trace with a teardown (`remove-unit`) when the bytes run out, so
     /// traces are complete lifecycles.
@@ -154,7 +151,7 @@ impl Default for EngineOptions {
             broken_without_created: false,
             resolved_no_retry: true,
             forced_removal: false,
-            workload_faults: false,
+            workload_faults: true,
             teardown_at_end: false,
             max_peers: 3,
             max_remote_units: 3,
