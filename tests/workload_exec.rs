@@ -48,8 +48,21 @@ fn story(steps: &[Value]) -> Trace {
     .unwrap()
 }
 
+/// `juju run` of one of the stand-ins' actions.
+fn run_action(name: &str, id: u32) -> Value {
+    json!({"phase": "operation", "action": "run-action", "name": name, "id": id, "params": {}})
+}
+
 fn app_status(id: u32) -> Value {
-    json!({"phase": "operation", "action": "run-action", "name": "app-status", "id": id, "params": {}})
+    run_action("app-status", id)
+}
+
+/// The workload container restarts: a new Pebble.
+fn restart_app() -> [Value; 2] {
+    [
+        json!({"phase": "operation", "action": "workload-stopped", "container": "app"}),
+        json!({"phase": "operation", "action": "workload-started", "container": "app"}),
+    ]
 }
 
 /// `(before, first, second)` of every app-status action in the run.
@@ -184,7 +197,7 @@ fn an_unscripted_command_is_a_lack_only_where_the_charm_read_its_output() {
     let run = |settings: &str, name: &str| {
         let mut t = target(&format!("{settings}\n{VERSION}"));
         t.environment_findings = true;
-        let action = json!({"phase": "operation", "action": "run-action", "name": name, "id": 1, "params": {}});
+        let action = run_action(name, 1);
         let report = t.run_trace(&story(&[action])).unwrap();
         let f = report.finding.expect("the action fails");
         let outcome = report.outcomes.last().unwrap().clone();
@@ -266,7 +279,7 @@ path = "/health"
 body = "ok"
 "#
     ));
-    let action = json!({"phase": "operation", "action": "run-action", "name": "health", "id": 1, "params": {}});
+    let action = run_action("health", 1);
     let report = t.run_trace(&story(std::slice::from_ref(&action))).unwrap();
     let results = report
         .outcomes
@@ -299,10 +312,6 @@ body = "ok"
         api[1].contains("answered with 404 `GET localhost:8080/metrics`"),
         "{api:?}"
     );
-}
-
-fn run_action(name: &str, id: u32) -> Value {
-    json!({"phase": "operation", "action": "run-action", "name": name, "id": id, "params": {}})
 }
 
 fn fault(fault: &str) -> Value {
@@ -392,12 +401,8 @@ body = "ok"
 #[test]
 fn a_workload_fault_ends_when_its_container_restarts() {
     let mut t = target(VERSION);
-    let restart = [
-        json!({"phase": "operation", "action": "workload-stopped", "container": "app"}),
-        json!({"phase": "operation", "action": "workload-started", "container": "app"}),
-    ];
     let mut steps = vec![fault("disk-full")];
-    steps.extend(restart);
+    steps.extend(restart_app());
     steps.push(run_action("write-config", 1));
     let report = t.run_trace(&story(&steps)).unwrap();
     assert!(report.finding.is_none(), "{:?}", report.finding);
@@ -413,12 +418,8 @@ fn the_image_ships_its_directories_and_files_in_every_fresh_container() {
     );
     let mut t = target(&image);
     t.environment_findings = true;
-    let restart = [
-        json!({"phase": "operation", "action": "workload-stopped", "container": "app"}),
-        json!({"phase": "operation", "action": "workload-started", "container": "app"}),
-    ];
     let mut steps = vec![run_action("image-dir", 1)];
-    steps.extend(restart);
+    steps.extend(restart_app());
     steps.push(run_action("image-dir", 2));
     let report = t.run_trace(&story(&steps)).unwrap();
     assert!(report.finding.is_none(), "{:?}", report.finding);

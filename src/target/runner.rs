@@ -26,7 +26,7 @@ use super::outcome::{
 };
 use super::pebble::{
     ContainerImage, ExecDefault, FakePebble, PebbleConfig, PebbleError, PebbleSnapshot,
-    ServiceState, ServiceStatus,
+    ServiceState,
 };
 use super::sandbox::{Sandbox, SandboxError};
 use super::worker::{
@@ -334,8 +334,8 @@ impl Target {
         listener
             .set_nonblocking(true)
             .map_err(io("configuring the agent socket"))?;
+        let names: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();
         let pebble = if spec.substrate == Substrate::Kubernetes && !spec.containers.is_empty() {
-            let names: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();
             let p = FakePebble::start_with(
                 sandbox.root(),
                 &names,
@@ -396,7 +396,6 @@ impl Target {
                 return Err(HttpConfigError::NotContained { port: first.port }.into());
             }
             Some(_) => {
-                let names: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();
                 let http = Arc::new(
                     WorkloadHttp::new(workload_http::plan(&config.http, &names)?)
                         .map_err(io("starting the workload's HTTP API"))?,
@@ -843,8 +842,7 @@ impl Target {
                 cov.record_event(outcomes.last(), &out);
             }
             let mut effects = out.agent.effects.clone();
-            effects.extend(self.declared_checks(d.world()));
-            effects.extend(self.running_services(d.world()));
+            effects.extend(self.pebble_effects(d.world())?);
             d.complete(out.agent.result, effects)?;
             let step = d.trace().steps.len() - 1;
             if let Some(cov) = self.coverage.as_mut() {
@@ -944,44 +942,17 @@ impl Target {
         Ok(())
     }
 
-    /// The services running in each container's Pebble, where the world knows otherwise:
-    /// the charm started or stopped some (failed hooks too: Pebble keeps what it did).
-    fn running_services(&self, world: &World) -> Vec<Effect> {
-        let Some(p) = self.pebble.as_ref().filter(|_| world.opts.workload_faults) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for c in world.containers.iter().filter(|c| c.up) {
-            let Ok(infos) = p.services(&c.name) else {
-                continue;
-            };
-            let running: BTreeSet<String> = (infos.into_iter())
-                .filter(|s| s.current == ServiceStatus::Active)
-                .map(|s| s.name)
-                .collect();
-            if running != c.running {
-                out.push(Effect::ServicesRunning {
-                    container: c.name.clone(),
-                    services: running.into_iter().collect(),
-                });
-            }
-        }
-        out
-    }
-
-    /// Checks the charm's layers declare that the world does not know yet.
-    fn declared_checks(&self, world: &World) -> Vec<Effect> {
+    /// What the charm did in its containers' Pebble that the world does not know yet:
+    /// checks its layers declared, and (for the workload's faults) which services run
+    /// now (it started or stopped some; failed hooks too: Pebble keeps what it did).
+    fn pebble_effects(&self, world: &World) -> Result<Vec<Effect>, TargetError> {
         let Some(p) = &self.pebble else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for c in &world.containers {
-            let Ok(plan) = p.plan(&c.name) else { continue };
-            let new: Vec<String> = plan
-                .checks
-                .keys()
-                .filter(|k| !c.checks.contains_key(*k))
-                .cloned()
+            let new: Vec<String> = (p.check_names(&c.name)?.into_iter())
+                .filter(|k| !c.checks.contains_key(k))
                 .collect();
             if !new.is_empty() {
                 out.push(Effect::ChecksDeclared {
@@ -989,8 +960,17 @@ impl Target {
                     checks: new,
                 });
             }
+            if world.opts.workload_faults && c.up {
+                let running = p.running_services(&c.name)?;
+                if running != c.running {
+                    out.push(Effect::ServicesRunning {
+                        container: c.name.clone(),
+                        services: running.into_iter().collect(),
+                    });
+                }
+            }
         }
-        out
+        Ok(out)
     }
 
     /// The environment of one hook: what Juju would set, pointing at this sandbox.

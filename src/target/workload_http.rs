@@ -391,15 +391,12 @@ impl ServiceWatch for WorkloadHttp {
             _ => NORMAL,
         };
         let mut ports = self.ports.lock().expect("ports lock");
-        for i in 0..ports.len() {
-            if ports[i].plan.container != container {
-                continue;
-            }
-            ports[i].mode.store(mode, Ordering::SeqCst);
-            let on = running(&ports[i].plan.service);
+        for p in ports.iter_mut().filter(|p| p.plan.container == container) {
+            p.mode.store(mode, Ordering::SeqCst);
+            let on = running(&p.plan.service);
             // A socket that cannot be switched stays as it was: the charm meets a port
             // that refuses (or answers) a little longer, which a unit can show too.
-            let _ = self.switch(&mut ports[i], on);
+            let _ = self.switch(p, on);
         }
     }
 }

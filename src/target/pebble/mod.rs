@@ -109,7 +109,7 @@ pub use state::{ContainerImage, ServiceWatch, WorkloadFaults};
 use exec::ExecSession;
 use files::ContainerFs;
 use state::ContainerState;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -660,6 +660,21 @@ impl FakePebble {
     /// The plan as `GET /v1/plan?format=yaml` returns it.
     pub fn plan_yaml(&self, name: &str) -> Result<String, PebbleError> {
         Ok(self.lock(name)?.plan.to_yaml())
+    }
+
+    /// The names of the checks in the combined plan (without copying the plan: the
+    /// harness asks after every event).
+    pub fn check_names(&self, name: &str) -> Result<Vec<String>, PebbleError> {
+        Ok(self.lock(name)?.plan.checks.keys().cloned().collect())
+    }
+
+    /// The services running now.
+    pub fn running_services(&self, name: &str) -> Result<BTreeSet<String>, PebbleError> {
+        let st = self.lock(name)?;
+        Ok((st.services.iter())
+            .filter(|(_, r)| r.state == ServiceState::Running)
+            .map(|(n, _)| n.clone())
+            .collect())
     }
 
     /// Every service in the plan and its status.
