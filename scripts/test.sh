@@ -16,6 +16,10 @@ Sections, in order (fast tier / --full where they differ):
   fmt          cargo fmt --check
   clippy       cargo clippy --all-targets --release -D warnings
   actionlint   the GitHub workflow template (scripts/lint-workflows.sh)
+  model refs   every § reference resolves to a heading of docs/juju-model.md
+               (scripts/check-model-refs.sh)
+  twins        each clean demo charm differs from its buggy twin only at the planted bugs
+               (scripts/check-twins.sh, allowlist examples/charms/twins-allowlist.toml)
   cargo test   release mode (the engine tests decode many thousands of inputs); fork and
                exec mode compared on 10 stories per demo charm / 50
   build once   the charmfuzz binary the scripts run is the one cargo test built: nothing
@@ -118,6 +122,8 @@ fi
 section fmt cargo fmt --all -- --check
 section clippy cargo clippy --all-targets --release -- -D warnings
 section actionlint scripts/lint-workflows.sh
+section "model refs" scripts/check-model-refs.sh
+section twins scripts/check-twins.sh
 section "cargo test" env CHARMFUZZ_MODE_TRACES="$mode_traces" cargo test --release
 section "build once" build_once
 if [ "$python" = 1 ]; then
