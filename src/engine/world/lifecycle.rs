@@ -25,7 +25,7 @@ impl World {
         let v = self.opts.juju_version;
         let upgrading = self.series != SeriesUpgrade::None;
         match kind {
-            K::Deploy => unreachable!(),
+            K::Deploy => unreachable!("`enabled` answers for a deploy itself"),
             K::UpdateStatusTimer => alive && self.started && !self.update_status_pending,
             K::CollectMetricsTimer => {
                 !k8s && self.spec.has_metrics
