@@ -12,11 +12,16 @@ pub mod line_coverage;
 pub mod minimize;
 pub mod pyenv;
 pub mod repro;
-pub mod reproduce;
 pub mod spec;
 pub mod story;
 pub mod target;
 pub mod triage;
+
+/// Writing and checking reproducers; the same as [`repro::run`], under the name its callers
+/// use.
+pub mod reproduce {
+    pub use crate::repro::run::*;
+}
 
 /// Write `path` so that no reader ever sees it part-written: the bytes go to a fresh file
 /// beside it, which is then renamed over it (a rename within a directory is atomic). Other

@@ -320,7 +320,6 @@ pub fn setup(
     mut log: impl FnMut(&str),
 ) -> Result<PathBuf, SetupError> {
     let declared = declared(dir).ok_or_else(|| SetupError::NothingDeclared(dir.into()))?;
-    let pack = PackOptions::read(dir);
     let venv = venv_dir(dir).expect("declared");
     if !recreate && let Some(p) = built_python(dir) {
         log(&format!(
@@ -330,204 +329,279 @@ pub fn setup(
         ));
         return Ok(p);
     }
-    // Built in place; the stamp, written last, says it is finished.
-    if venv.exists() {
-        std::fs::remove_dir_all(&venv).map_err(io("cannot remove", &venv))?;
-    }
-    std::fs::create_dir_all(venv.parent().expect("in the cache"))
-        .map_err(io("cannot create", &venv))?;
-    log(&format!(
-        "creating {} with {}",
-        venv.display(),
-        python.display()
-    ));
-    run(
-        Command::new(python).arg("-m").arg("venv").arg(&venv),
-        "python -m venv",
-    )?;
-    let pip = venv.join("bin/pip");
-    run(
-        Command::new(&pip).args([
-            "install",
-            "-q",
-            "--disable-pip-version-check",
-            "--upgrade",
-            "pip",
-        ]),
-        "pip install --upgrade pip",
-    )?;
-    let requirements = venv.join("charm-requirements.txt");
-    match declared {
-        Declared::UvLock => {
-            let uv = tool(python, "uv", &["uv"], &mut log)?;
-            // As charmcraft's uv plugin: no dev group, plus the part's groups and extras.
-            let mut args: Vec<String> = vec!["--no-dev".into()];
-            for g in &pack.uv_groups {
-                args.extend(["--group".into(), g.clone()]);
-            }
-            for e in &pack.uv_extras {
-                args.extend(["--extra".into(), e.clone()]);
-            }
-            log(&format!(
-                "exporting the pins of uv.lock (uv export {})",
-                args.join(" ")
-            ));
-            run(
-                Command::new(uv)
-                    .args(["export", "--frozen", "--no-hashes", "--no-emit-project"])
-                    .args(&args)
-                    .args(["--format", "requirements-txt", "--output-file"])
-                    .arg(&requirements)
-                    .arg("--project")
-                    .arg(dir),
-                "uv export",
-            )?;
-        }
-        Declared::PoetryLock => {
-            let poetry = tool(
-                python,
-                "poetry",
-                &["poetry", "poetry-plugin-export"],
-                &mut log,
-            )?;
-            // As charmcraft's poetry plugin: the part's export arguments, or the main
-            // group with the part's `poetry-with` groups. A `charm-libs` group is the
-            // data-platform charms' convention for their libraries' dependencies, which
-            // their builds export with main.
-            let args: Vec<String> = match &pack.poetry_export_args {
-                Some(a) => a.clone(),
-                None => {
-                    let mut only = vec!["main".to_string()];
-                    if poetry_group_exists(dir, "charm-libs") {
-                        only.push("charm-libs".into());
-                    }
-                    let mut a = vec!["--only".into(), only.join(",")];
-                    for g in &pack.poetry_with {
-                        a.extend(["--with".into(), g.clone()]);
-                    }
-                    a
-                }
-            };
-            log(&format!(
-                "exporting the pins of poetry.lock (poetry export {})",
-                args.join(" ")
-            ));
-            run(
-                Command::new(poetry)
-                    .args(["export", "-f", "requirements.txt"])
-                    .args(&args)
-                    .args(
-                        (!args.iter().any(|a| a == "--without-hashes"))
-                            .then_some("--without-hashes"),
-                    )
-                    .arg("-o")
-                    .arg(&requirements)
-                    .current_dir(dir),
-                "poetry export",
-            )?;
-        }
-        Declared::Requirements | Declared::Pyproject => {
-            // charmcraft's charm plugin installs the requirements together with the charm
-            // libraries' own dependencies (`PYDEPS`), in one resolution: a library that
-            // needs pydantic names it there, not the charm. (Its uv and poetry plugins
-            // install the lock file alone, as above.)
-            let mut lines = match declared {
-                Declared::Requirements => vec![format!(
-                    "-r {}",
-                    std::path::absolute(dir.join("requirements.txt"))
-                        .unwrap_or_else(|_| dir.join("requirements.txt"))
-                        .display()
-                )],
-                _ => project_dependencies(dir).unwrap_or_default(),
-            };
-            let pydeps = lib_pydeps(&venv.join("bin/python"), dir);
-            if !pydeps.is_empty() {
-                log(&format!(
-                    "adding the charm libraries' PYDEPS: {}",
-                    pydeps.join(", ")
-                ));
-            }
-            lines.extend(pydeps);
-            std::fs::write(&requirements, lines.join("\n") + "\n")
-                .map_err(io("cannot write", &requirements))?;
-        }
-    }
-    if !pack.python_packages.is_empty() {
-        // charm-python-packages and charm-binary-python-packages of the charm's part.
-        log(&format!(
-            "adding the part's Python packages: {}",
-            pack.python_packages.join(", ")
-        ));
-        let mut text = std::fs::read_to_string(&requirements).unwrap_or_default();
-        for p in &pack.python_packages {
-            text.push_str(p);
-            text.push('\n');
-        }
-        std::fs::write(&requirements, text).map_err(io("cannot write", &requirements))?;
-    }
-    log(&format!(
-        "installing the charm's dependencies ({})",
-        declared.file()
-    ));
-    // From the charm's directory: a requirements file may include others by relative path.
-    let out = Command::new(&pip)
-        .args(["install", "--disable-pip-version-check", "-r"])
-        .arg(&requirements)
-        .current_dir(dir)
-        .output()
-        .map_err(|source| SetupError::Spawn {
-            what: "pip install".into(),
-            source,
-        })?;
-    if !out.status.success() {
-        let text = String::from_utf8_lossy(&out.stderr).into_owned()
-            + &String::from_utf8_lossy(&out.stdout);
-        // pip says what conflicts with what; keep its words, not its progress lines.
-        let conflict: Vec<&str> = text
-            .lines()
-            .skip_while(|l| !l.contains("conflict") && !l.starts_with("ERROR"))
-            .filter(|l| !l.trim().is_empty())
-            .take(20)
-            .collect();
-        return Err(if text.contains("conflict") {
-            SetupError::Conflict(conflict.join("\n"))
-        } else {
-            SetupError::Failed {
-                what: format!("pip install -r (the charm's {})", declared.file()),
-                output: conflict.join("\n"),
-            }
-        });
-    }
-    let venv_python = venv.join("bin/python");
-    let ops = Command::new(&venv_python)
-        .args(["-c", "import ops; print(ops.__version__)"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .ok_or(SetupError::NoOps(declared.file()))?;
-    // The reproducers are ops.testing tests: the testing extra of the same ops, and pytest.
-    log(&format!(
-        "adding ops[testing]=={ops} and pytest, for the reproducers"
-    ));
-    if let Err(e) = run(
-        Command::new(&pip)
-            .args(["install", "-q", "--disable-pip-version-check"])
-            .arg(format!("ops[testing]=={ops}"))
-            .arg("pytest"),
-        "pip install ops[testing]",
-    ) {
-        log(&format!(
-            "warning: the reproducers will not run in this environment: {e}"
-        ));
-    }
-    std::fs::write(
-        venv.join(STAMP),
-        format!("{}\nops {ops}\n", declared.file()),
-    )
-    .map_err(io("cannot write", &venv))?;
+    let build = Build {
+        dir,
+        python,
+        declared,
+        pack: PackOptions::read(dir),
+        requirements: venv.join("charm-requirements.txt"),
+        venv,
+    };
+    build.create_venv(&mut log)?;
+    build.write_requirements(&mut log)?;
+    build.add_part_packages(&mut log)?;
+    build.install_requirements(&mut log)?;
+    let ops = build.installed_ops()?;
+    build.add_testing(&ops, &mut log);
+    build.stamp(&ops)?;
     log(&format!("built: ops {ops}"));
-    Ok(venv.join("bin/python"))
+    Ok(build.venv.join("bin/python"))
+}
+
+/// One build of a charm's environment: what the charm declares, and where it goes.
+struct Build<'a> {
+    /// The charm.
+    dir: &'a Path,
+    /// The interpreter the environment is made with.
+    python: &'a Path,
+    declared: Declared,
+    pack: PackOptions,
+    venv: PathBuf,
+    /// The pins pip installs, in the environment.
+    requirements: PathBuf,
+}
+
+impl Build<'_> {
+    /// The environment's pip.
+    fn pip(&self) -> PathBuf {
+        self.venv.join("bin/pip")
+    }
+
+    /// A fresh environment with an up-to-date pip.
+    fn create_venv(&self, log: &mut impl FnMut(&str)) -> Result<(), SetupError> {
+        let venv = &self.venv;
+        // Built in place; the stamp, written last, says it is finished.
+        if venv.exists() {
+            std::fs::remove_dir_all(venv).map_err(io("cannot remove", venv))?;
+        }
+        std::fs::create_dir_all(venv.parent().expect("in the cache"))
+            .map_err(io("cannot create", venv))?;
+        log(&format!(
+            "creating {} with {}",
+            venv.display(),
+            self.python.display()
+        ));
+        run(
+            Command::new(self.python).arg("-m").arg("venv").arg(venv),
+            "python -m venv",
+        )?;
+        run(
+            Command::new(self.pip()).args([
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "--upgrade",
+                "pip",
+            ]),
+            "pip install --upgrade pip",
+        )
+    }
+
+    /// The requirements file, as the charmcraft plugin for what the charm declares makes it.
+    fn write_requirements(&self, log: &mut impl FnMut(&str)) -> Result<(), SetupError> {
+        match self.declared {
+            Declared::UvLock => self.export_uv_lock(log),
+            Declared::PoetryLock => self.export_poetry_lock(log),
+            Declared::Requirements | Declared::Pyproject => self.charm_plugin_requirements(log),
+        }
+    }
+
+    /// `uv.lock`: the pins `uv export` writes.
+    fn export_uv_lock(&self, log: &mut impl FnMut(&str)) -> Result<(), SetupError> {
+        let (dir, pack) = (self.dir, &self.pack);
+        let uv = tool(self.python, "uv", &["uv"], log)?;
+        // As charmcraft's uv plugin: no dev group, plus the part's groups and extras.
+        let mut args: Vec<String> = vec!["--no-dev".into()];
+        for g in &pack.uv_groups {
+            args.extend(["--group".into(), g.clone()]);
+        }
+        for e in &pack.uv_extras {
+            args.extend(["--extra".into(), e.clone()]);
+        }
+        log(&format!(
+            "exporting the pins of uv.lock (uv export {})",
+            args.join(" ")
+        ));
+        run(
+            Command::new(uv)
+                .args(["export", "--frozen", "--no-hashes", "--no-emit-project"])
+                .args(&args)
+                .args(["--format", "requirements-txt", "--output-file"])
+                .arg(&self.requirements)
+                .arg("--project")
+                .arg(dir),
+            "uv export",
+        )
+    }
+
+    /// `poetry.lock`: the pins `poetry export` writes.
+    fn export_poetry_lock(&self, log: &mut impl FnMut(&str)) -> Result<(), SetupError> {
+        let (dir, pack) = (self.dir, &self.pack);
+        let poetry = tool(
+            self.python,
+            "poetry",
+            &["poetry", "poetry-plugin-export"],
+            log,
+        )?;
+        // As charmcraft's poetry plugin: the part's export arguments, or the main
+        // group with the part's `poetry-with` groups. A `charm-libs` group is the
+        // data-platform charms' convention for their libraries' dependencies, which
+        // their builds export with main.
+        let args: Vec<String> = match &pack.poetry_export_args {
+            Some(a) => a.clone(),
+            None => {
+                let mut only = vec!["main".to_string()];
+                if poetry_group_exists(dir, "charm-libs") {
+                    only.push("charm-libs".into());
+                }
+                let mut a = vec!["--only".into(), only.join(",")];
+                for g in &pack.poetry_with {
+                    a.extend(["--with".into(), g.clone()]);
+                }
+                a
+            }
+        };
+        log(&format!(
+            "exporting the pins of poetry.lock (poetry export {})",
+            args.join(" ")
+        ));
+        run(
+            Command::new(poetry)
+                .args(["export", "-f", "requirements.txt"])
+                .args(&args)
+                .args((!args.iter().any(|a| a == "--without-hashes")).then_some("--without-hashes"))
+                .arg("-o")
+                .arg(&self.requirements)
+                .current_dir(dir),
+            "poetry export",
+        )
+    }
+
+    /// `requirements.txt` or `[project]` dependencies, with the charm libraries' `PYDEPS`.
+    fn charm_plugin_requirements(&self, log: &mut impl FnMut(&str)) -> Result<(), SetupError> {
+        let dir = self.dir;
+        // charmcraft's charm plugin installs the requirements together with the charm
+        // libraries' own dependencies (`PYDEPS`), in one resolution: a library that
+        // needs pydantic names it there, not the charm. (Its uv and poetry plugins
+        // install the lock file alone, as above.)
+        let mut lines = match self.declared {
+            Declared::Requirements => vec![format!(
+                "-r {}",
+                std::path::absolute(dir.join("requirements.txt"))
+                    .unwrap_or_else(|_| dir.join("requirements.txt"))
+                    .display()
+            )],
+            _ => project_dependencies(dir).unwrap_or_default(),
+        };
+        let pydeps = lib_pydeps(&self.venv.join("bin/python"), dir);
+        if !pydeps.is_empty() {
+            log(&format!(
+                "adding the charm libraries' PYDEPS: {}",
+                pydeps.join(", ")
+            ));
+        }
+        lines.extend(pydeps);
+        std::fs::write(&self.requirements, lines.join("\n") + "\n")
+            .map_err(io("cannot write", &self.requirements))
+    }
+
+    /// The Python packages the charm's part names, added to the requirements.
+    fn add_part_packages(&self, log: &mut impl FnMut(&str)) -> Result<(), SetupError> {
+        let (pack, requirements) = (&self.pack, &self.requirements);
+        if !pack.python_packages.is_empty() {
+            // charm-python-packages and charm-binary-python-packages of the charm's part.
+            log(&format!(
+                "adding the part's Python packages: {}",
+                pack.python_packages.join(", ")
+            ));
+            let mut text = std::fs::read_to_string(requirements).unwrap_or_default();
+            for p in &pack.python_packages {
+                text.push_str(p);
+                text.push('\n');
+            }
+            std::fs::write(requirements, text).map_err(io("cannot write", requirements))?;
+        }
+        Ok(())
+    }
+
+    /// pip installs the requirements; a failure keeps pip's own words for what conflicts.
+    fn install_requirements(&self, log: &mut impl FnMut(&str)) -> Result<(), SetupError> {
+        let declared = self.declared;
+        log(&format!(
+            "installing the charm's dependencies ({})",
+            declared.file()
+        ));
+        // From the charm's directory: a requirements file may include others by relative path.
+        let out = Command::new(self.pip())
+            .args(["install", "--disable-pip-version-check", "-r"])
+            .arg(&self.requirements)
+            .current_dir(self.dir)
+            .output()
+            .map_err(|source| SetupError::Spawn {
+                what: "pip install".into(),
+                source,
+            })?;
+        if !out.status.success() {
+            let text = String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout);
+            // pip says what conflicts with what; keep its words, not its progress lines.
+            let conflict: Vec<&str> = text
+                .lines()
+                .skip_while(|l| !l.contains("conflict") && !l.starts_with("ERROR"))
+                .filter(|l| !l.trim().is_empty())
+                .take(20)
+                .collect();
+            return Err(if text.contains("conflict") {
+                SetupError::Conflict(conflict.join("\n"))
+            } else {
+                SetupError::Failed {
+                    what: format!("pip install -r (the charm's {})", declared.file()),
+                    output: conflict.join("\n"),
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// The version of `ops` the environment now has (an error when it has none).
+    fn installed_ops(&self) -> Result<String, SetupError> {
+        let venv_python = self.venv.join("bin/python");
+        Command::new(&venv_python)
+            .args(["-c", "import ops; print(ops.__version__)"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .ok_or(SetupError::NoOps(self.declared.file()))
+    }
+
+    /// `ops[testing]` and pytest, for the reproducers; a failure is only a warning.
+    fn add_testing(&self, ops: &str, log: &mut impl FnMut(&str)) {
+        // The reproducers are ops.testing tests: the testing extra of the same ops, and pytest.
+        log(&format!(
+            "adding ops[testing]=={ops} and pytest, for the reproducers"
+        ));
+        if let Err(e) = run(
+            Command::new(self.pip())
+                .args(["install", "-q", "--disable-pip-version-check"])
+                .arg(format!("ops[testing]=={ops}"))
+                .arg("pytest"),
+            "pip install ops[testing]",
+        ) {
+            log(&format!(
+                "warning: the reproducers will not run in this environment: {e}"
+            ));
+        }
+    }
+
+    /// The stamp that says the environment is finished.
+    fn stamp(&self, ops: &str) -> Result<(), SetupError> {
+        std::fs::write(
+            self.venv.join(STAMP),
+            format!("{}\nops {ops}\n", self.declared.file()),
+        )
+        .map_err(io("cannot write", &self.venv))
+    }
 }
 
 /// A tool (uv, poetry) from PyPI in charmfuzz's own tools environment, installed once.
