@@ -340,42 +340,7 @@ impl Finding {
 
     /// The finding in `outcome`, if the hook ended badly.
     pub fn from_outcome(outcome: &EventOutcome, step: usize, event: usize) -> Option<Finding> {
-        let stopped_at = || {
-            (outcome.stopped_at.as_ref())
-                .map(|f| format!("{}:{}", f.file, f.function))
-                .unwrap_or_default()
-        };
-        let (kind, what, place) = match (&outcome.exit, &outcome.exception) {
-            (Exit::Code(0), _) => return None,
-            (Exit::Signal(s), _) if outcome.killed_worker => (
-                FindingKind::KilledWorker,
-                format!("killed-worker-{}", signal_name(*s)),
-                String::new(),
-            ),
-            (_, e) if outcome.process_limit => (
-                FindingKind::TooManyProcesses,
-                "too-many-processes".to_string(),
-                e.as_ref()
-                    .and_then(PyException::charm_frame)
-                    .map(|f| format!("{}:{}", f.file, f.function))
-                    .unwrap_or_default(),
-            ),
-            (Exit::Timeout, _) => (FindingKind::Hang, "hang".to_string(), stopped_at()),
-            (Exit::Signal(s), _) => (FindingKind::Crash, signal_name(*s), stopped_at()),
-            (Exit::Code(_), Some(e)) => {
-                let place = e
-                    .charm_frame()
-                    .map(|f| format!("{}:{}", f.file, f.function))
-                    .unwrap_or_default();
-                let kind = if e.type_name == "MemoryError" {
-                    FindingKind::OutOfMemory
-                } else {
-                    FindingKind::Exception
-                };
-                (kind, e.type_name.clone(), place)
-            }
-            (Exit::Code(c), None) => (FindingKind::ExitCode, format!("exit {c}"), String::new()),
-        };
+        let (kind, what, place) = what_went_wrong(outcome)?;
         // A stand-in that could not answer explains an exception, an exit or a hang (the
         // charm waiting for what will never come); a crash, a worker killed, memory and
         // processes are the charm's whatever it asked.
@@ -393,51 +358,7 @@ impl Finding {
                 format!("environment|{what}|{place}|{}", outcome.kind.as_str())
             }
         };
-        // Where in the charm an exception escaped: " at src/charm.py:12 in _on_install".
-        let at = |e: &PyException| e.charm_frame().map(in_frame).unwrap_or_default();
-        let title = match (&outcome.exception, kind) {
-            (Some(e), FindingKind::Exception) => format!(
-                "{}: {}{} (in {})",
-                e.type_name,
-                first_line(&e.message),
-                at(e),
-                outcome.hook
-            ),
-            (Some(e), FindingKind::OutOfMemory) => {
-                format!("out of memory in {} (MemoryError{})", outcome.hook, at(e))
-            }
-            (e, FindingKind::TooManyProcesses) => format!(
-                "too many processes in {}{} (a process could not start: the ceiling, \
-                 [target] max-processes, was reached)",
-                outcome.hook,
-                e.as_ref().map(at).unwrap_or_default()
-            ),
-            (_, FindingKind::Hang) => format!(
-                "{} did not finish (hang){}",
-                outcome.hook,
-                outcome
-                    .stopped_at
-                    .as_ref()
-                    .map(in_frame)
-                    .unwrap_or_default()
-            ),
-            (_, FindingKind::KilledWorker) => format!(
-                "{} killed the process running the hooks (on a unit, the Juju agent) with {}",
-                outcome.hook,
-                signal_name(outcome.exit.signal().unwrap_or(0))
-            ),
-            (_, FindingKind::Crash) => format!(
-                "{} was killed by {}{}",
-                outcome.hook,
-                what,
-                outcome
-                    .stopped_at
-                    .as_ref()
-                    .map(in_frame)
-                    .unwrap_or_default()
-            ),
-            _ => format!("{} failed with {}", outcome.hook, what),
-        };
+        let title = finding_title(outcome, kind, &what);
         let title = match class {
             FindingClass::Charm => title,
             FindingClass::Environment => format!(
@@ -464,6 +385,97 @@ impl Finding {
             signature,
             title,
         })
+    }
+}
+
+/// The kind of a hook's bad end, what went wrong (for the signature: `hang`, the
+/// exception's type, `exit 3`, …) and where in the charm (`file:function`, or empty);
+/// `None` for a hook that exited 0.
+fn what_went_wrong(outcome: &EventOutcome) -> Option<(FindingKind, String, String)> {
+    let stopped_at = || {
+        (outcome.stopped_at.as_ref())
+            .map(|f| format!("{}:{}", f.file, f.function))
+            .unwrap_or_default()
+    };
+    Some(match (&outcome.exit, &outcome.exception) {
+        (Exit::Code(0), _) => return None,
+        (Exit::Signal(s), _) if outcome.killed_worker => (
+            FindingKind::KilledWorker,
+            format!("killed-worker-{}", signal_name(*s)),
+            String::new(),
+        ),
+        (_, e) if outcome.process_limit => (
+            FindingKind::TooManyProcesses,
+            "too-many-processes".to_string(),
+            e.as_ref()
+                .and_then(PyException::charm_frame)
+                .map(|f| format!("{}:{}", f.file, f.function))
+                .unwrap_or_default(),
+        ),
+        (Exit::Timeout, _) => (FindingKind::Hang, "hang".to_string(), stopped_at()),
+        (Exit::Signal(s), _) => (FindingKind::Crash, signal_name(*s), stopped_at()),
+        (Exit::Code(_), Some(e)) => {
+            let place = e
+                .charm_frame()
+                .map(|f| format!("{}:{}", f.file, f.function))
+                .unwrap_or_default();
+            let kind = if e.type_name == "MemoryError" {
+                FindingKind::OutOfMemory
+            } else {
+                FindingKind::Exception
+            };
+            (kind, e.type_name.clone(), place)
+        }
+        (Exit::Code(c), None) => (FindingKind::ExitCode, format!("exit {c}"), String::new()),
+    })
+}
+
+/// The finding's one line for humans (before an `environment` finding's lacks).
+fn finding_title(outcome: &EventOutcome, kind: FindingKind, what: &str) -> String {
+    // Where in the charm an exception escaped: " at src/charm.py:12 in _on_install".
+    let at = |e: &PyException| e.charm_frame().map(in_frame).unwrap_or_default();
+    match (&outcome.exception, kind) {
+        (Some(e), FindingKind::Exception) => format!(
+            "{}: {}{} (in {})",
+            e.type_name,
+            first_line(&e.message),
+            at(e),
+            outcome.hook
+        ),
+        (Some(e), FindingKind::OutOfMemory) => {
+            format!("out of memory in {} (MemoryError{})", outcome.hook, at(e))
+        }
+        (e, FindingKind::TooManyProcesses) => format!(
+            "too many processes in {}{} (a process could not start: the ceiling, \
+             [target] max-processes, was reached)",
+            outcome.hook,
+            e.as_ref().map(at).unwrap_or_default()
+        ),
+        (_, FindingKind::Hang) => format!(
+            "{} did not finish (hang){}",
+            outcome.hook,
+            outcome
+                .stopped_at
+                .as_ref()
+                .map(in_frame)
+                .unwrap_or_default()
+        ),
+        (_, FindingKind::KilledWorker) => format!(
+            "{} killed the process running the hooks (on a unit, the Juju agent) with {}",
+            outcome.hook,
+            signal_name(outcome.exit.signal().unwrap_or(0))
+        ),
+        (_, FindingKind::Crash) => format!(
+            "{} was killed by {}{}",
+            outcome.hook,
+            what,
+            outcome
+                .stopped_at
+                .as_ref()
+                .map(in_frame)
+                .unwrap_or_default()
+        ),
+        _ => format!("{} failed with {}", outcome.hook, what),
     }
 }
 

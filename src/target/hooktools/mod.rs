@@ -30,14 +30,23 @@
 //! # This module
 //!
 //! - [`UnitAgent`] is what persists across the events of one fuzz input beside the engine's
-//!   [`World`]: statuses and their history, opened ports, charm state, the content and
-//!   metadata of secrets the charm owns, the revisions of consumed secrets the unit has seen,
-//!   the workload version, `juju-log` records and action results.
+//!   [`World`](crate::engine::world::World): statuses and their history, opened ports,
+//!   charm state, the content and metadata of secrets the charm owns, the revisions of
+//!   consumed secrets the unit has seen, the workload version, `juju-log` records and
+//!   action results.
 //! - [`HookContext::begin`] opens one event's context from the world, the agent and the
 //!   event; [`HookContext::call`] answers one tool invocation with a [`ToolReply`] (stdout,
 //!   stderr, exit code); [`HookContext::finish`] applies Juju's flush rules and returns the
-//!   [`HookOutcome`]: the [`Effect`]s for [`World::complete`], a record of every call, and
-//!   what was committed (or discarded).
+//!   [`HookOutcome`]: the [`Effect`]s for
+//!   [`World::complete`](crate::engine::world::World::complete), a record of every call,
+//!   and what was committed (or discarded).
+//!
+//! Layout: this file has the tool replies and errors, the hook context and the dispatch of
+//! a call to its tool; `agent` what the agent keeps ([`UnitAgent`] and its records);
+//! `begin` and `finish` open and close a hook's context; the tool families answer in
+//! `misc` (status, config, actions, storage, state, …), `relations`, `ports` and
+//! `secrets`; `flags` parses their command lines and `format` prints their answers as
+//! `jujuc` does; `scene` writes a hook's context into a reproducer's scene.
 //!
 //! No processes, sockets or Python here: the process plumbing calls this. The only I/O is
 //! reading the files a charm passes content in, synchronously while the call is answered:
@@ -63,6 +72,9 @@
 //!   far as it can tell. `leader-get` only knows what this unit set with `leader-set`.
 //! - `open-port --endpoints` names are not checked against the charm's endpoints.
 
+mod agent;
+mod begin;
+mod finish;
 mod flags;
 mod format;
 mod misc;
@@ -70,15 +82,20 @@ mod ports;
 mod relations;
 mod scene;
 mod secrets;
+pub use agent::{
+    ActionRecord, ConsumedSecret, LogRecord, OpenedPort, OwnedSecret, Reboot, SecretGrant, Status,
+    StatusRecord, StatusTarget, UnitAgent,
+};
+pub use finish::{Change, HookOutcome};
 pub use scene::event_scene;
 
 pub use format::Format;
 pub use ports::{PortRange, Protocol};
 
-use crate::engine::action::{Databag, Effect, SecretOwner};
-use crate::engine::event::{Event, HookKind, HookResult};
+use crate::engine::action::{Databag, Effect};
+use crate::engine::event::HookKind;
 use crate::engine::options::JujuVersion;
-use crate::engine::world::{MODEL_UUID, SecretRole, World, split_storage_id};
+use crate::engine::world::{MODEL_UUID, split_storage_id};
 use crate::spec::CharmSpec;
 use crate::target::clock::VirtualClock;
 use serde::Serialize;
@@ -157,189 +174,6 @@ pub(crate) fn usage(msg: impl Into<String>) -> ToolError {
 
 type ToolResult = Result<Vec<u8>, ToolError>;
 
-/// A workload or application status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Status {
-    pub status: String,
-    pub message: String,
-}
-
-impl Status {
-    pub fn new(status: &str, message: &str) -> Status {
-        Status {
-            status: status.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl Default for Status {
-    fn default() -> Self {
-        Status::new("unknown", "")
-    }
-}
-
-/// Whose status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StatusTarget {
-    Unit,
-    App,
-}
-
-/// One entry of the status history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StatusRecord {
-    pub target: StatusTarget,
-    pub status: String,
-    pub message: String,
-    /// The hook during which it was set.
-    pub hook: String,
-    /// Set by Juju itself (`maintenance: installing charm software`), not by the charm.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub by_juju: bool,
-}
-
-/// One `juju-log` record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LogRecord {
-    pub hook: String,
-    pub level: String,
-    pub message: String,
-}
-
-/// A port range opened on an endpoint (`""` = all endpoints).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct OpenedPort {
-    pub endpoint: String,
-    pub range: PortRange,
-}
-
-/// A grant of an owned secret to a related application or unit.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct SecretGrant {
-    pub relation_id: u32,
-    pub app: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
-}
-
-/// A secret the charm owns: content per revision and metadata (what the controller keeps).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OwnedSecret {
-    /// The URI as the engine knows it (`secret:<xid>`).
-    pub id: String,
-    pub owner: SecretOwner,
-    pub label: Option<String>,
-    pub description: Option<String>,
-    /// RFC 3339.
-    pub expiry: Option<String>,
-    pub rotate: Option<String>,
-    /// When the rotation policy next falls due (RFC 3339; set with the policy).
-    pub rotates: Option<String>,
-    pub latest: u32,
-    pub revisions: BTreeMap<u32, Databag>,
-    pub grants: BTreeSet<SecretGrant>,
-}
-
-impl OwnedSecret {
-    fn latest_content(&self) -> Databag {
-        self.revisions
-            .get(&self.latest)
-            .or_else(|| self.revisions.values().next_back())
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-/// What the unit knows of a secret it consumes.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct ConsumedSecret {
-    /// The revision `secret-get` returns without `--refresh`/`--peek` (None: never read).
-    pub tracked: Option<u32>,
-    /// The consumer's own label (`secret-get ID --label L`).
-    pub label: Option<String>,
-    /// Content of each revision the agent has seen.
-    pub revisions: BTreeMap<u32, Databag>,
-}
-
-/// The result of one action run, as `juju show-task` would give it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ActionRecord {
-    pub name: String,
-    pub id: String,
-    pub params: Map<String, Value>,
-    /// `action-set` results, nested at the dots.
-    pub results: Map<String, Value>,
-    pub logs: Vec<String>,
-    /// `completed` or `failed`.
-    pub status: String,
-    pub message: String,
-}
-
-/// A `juju-reboot` request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Reboot {
-    /// After the hook, if it succeeds.
-    AfterHook,
-    /// `--now`: Juju kills the hook, commits nothing and runs it again after the reboot.
-    Now,
-}
-
-/// What the unit agent keeps across the events of one fuzz input, beside the world.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct UnitAgent {
-    pub unit_status: Status,
-    pub app_status: Status,
-    pub status_history: Vec<StatusRecord>,
-    pub workload_version: String,
-    pub opened_ports: BTreeSet<OpenedPort>,
-    /// Charm state (`state-get/set/delete`, `use_juju_for_storage=True`).
-    pub charm_state: BTreeMap<String, String>,
-    /// Secrets the charm owns, by xid (the URI without `secret:`).
-    pub secrets: BTreeMap<String, OwnedSecret>,
-    /// Secrets the unit consumes, by xid.
-    pub consumed: BTreeMap<String, ConsumedSecret>,
-    /// Legacy leader settings (`leader-set` / `leader-get`).
-    pub leader_settings: BTreeMap<String, String>,
-    pub logs: Vec<LogRecord>,
-    pub actions: Vec<ActionRecord>,
-    /// Last known databags of remote units, by relation id: units that departed stay
-    /// readable for the lifetime of the relation.
-    pub remote_data: BTreeMap<u32, BTreeMap<String, Databag>>,
-    /// Where `resource-get` says resource files are (`<dir>/<name>/<filename>`).
-    pub resource_dir: PathBuf,
-    /// The charm has set its unit status at least once (Juju's `StatusSet`): Juju then
-    /// stops setting it around install and start.
-    pub charm_set_status: bool,
-    /// The unit's "now" (virtual time, [`crate::target::clock`]).
-    pub clock: VirtualClock,
-    secrets_created: u32,
-}
-
-impl UnitAgent {
-    /// A fresh unit whose resources live under `resource_dir`.
-    pub fn new(resource_dir: impl Into<PathBuf>) -> UnitAgent {
-        UnitAgent {
-            resource_dir: resource_dir.into(),
-            ..UnitAgent::default()
-        }
-    }
-    /// Before `event` runs: the Juju timer that fires it (if one does) moves the clock to
-    /// when it fires.
-    pub fn timer_fires(&mut self, event: &Event) {
-        secrets::timer_fires(self, event);
-    }
-
-    /// The path `resource-get NAME` prints for a declared resource.
-    pub fn resource_path(&self, spec: &CharmSpec, name: &str) -> Option<PathBuf> {
-        let r = spec.resources.iter().find(|r| r.name == name)?;
-        let file = r.filename.clone().unwrap_or_else(|| name.to_string());
-        Some(self.resource_dir.join(name).join(file))
-    }
-}
-
 /// One hook-tool invocation as recorded in the outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ToolCall {
@@ -349,102 +183,6 @@ pub struct ToolCall {
     /// The error text (without `ERROR `) when the call failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// A change the hook made that Juju applies (or, for a failed hook, drops).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "change", rename_all = "kebab-case")]
-pub enum Change {
-    RelationData {
-        relation_id: u32,
-        app: bool,
-        data: Databag,
-    },
-    PortOpened {
-        endpoint: String,
-        port: String,
-    },
-    PortClosed {
-        endpoint: String,
-        port: String,
-    },
-    StorageAdded {
-        storage: String,
-        count: u32,
-    },
-    SecretCreated {
-        id: String,
-        owner: SecretOwner,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        label: Option<String>,
-    },
-    SecretRevised {
-        id: String,
-        revision: u32,
-    },
-    SecretMetadata {
-        id: String,
-    },
-    SecretRemoved {
-        id: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        revision: Option<u32>,
-    },
-    SecretGranted {
-        id: String,
-        grant: SecretGrant,
-    },
-    SecretRevoked {
-        id: String,
-        relation_id: u32,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        unit: Option<String>,
-    },
-    StateSet {
-        key: String,
-        value: String,
-    },
-    StateDeleted {
-        key: String,
-    },
-    Reboot {
-        now: bool,
-    },
-    // Applied at once, whatever the exit status:
-    WorkloadVersion {
-        version: String,
-    },
-    LeaderSettings {
-        data: BTreeMap<String, String>,
-    },
-    PodSpec {
-        file: String,
-    },
-    Metric {
-        key: String,
-        value: String,
-    },
-}
-
-/// What one event did, once its hook has ended.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HookOutcome {
-    pub hook: String,
-    pub result: HookResult,
-    /// For [`World::complete`]: what the world must learn (empty of buffered effects when
-    /// the hook failed).
-    pub effects: Vec<Effect>,
-    pub calls: Vec<ToolCall>,
-    /// Changes applied: the buffered ones (hook exited 0) and the immediate ones.
-    pub committed: Vec<Change>,
-    /// Buffered changes dropped because the hook failed (or was rebooted away with `--now`).
-    pub discarded: Vec<Change>,
-    pub logs: Vec<LogRecord>,
-    pub statuses: Vec<StatusRecord>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<ActionRecord>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reboot: Option<Reboot>,
 }
 
 /// One relation as this hook sees it.
@@ -638,270 +376,7 @@ pub fn unit_address(unit: &str) -> String {
     format!("10.1.{}.{}", (h >> 8) % 254 + 1, h % 254 + 1)
 }
 
-/// The keys Juju puts in every unit's relation databag when it enters scope.
-fn address_defaults(unit: &str) -> Databag {
-    let ip = unit_address(unit);
-    Databag::from([
-        ("egress-subnets".to_string(), format!("{ip}/32")),
-        ("ingress-address".to_string(), ip.clone()),
-        ("private-address".to_string(), ip),
-    ])
-}
-
-fn with_defaults(unit: &str, data: &Databag) -> Databag {
-    let mut d = address_defaults(unit);
-    d.extend(data.iter().map(|(k, v)| (k.clone(), v.clone())));
-    d
-}
-
-/// The storage location, as the engine puts it in `JUJU_STORAGE_LOCATION`.
-fn storage_location(spec: &CharmSpec, name: &str, index: u32) -> (String, String) {
-    let sp = spec.storage(name);
-    let location = match sp.and_then(|s| s.location.clone()) {
-        Some(loc) if sp.is_some_and(|s| s.multiple.max == Some(1)) => loc,
-        Some(loc) => format!("{}/{index}", loc.trim_end_matches('/')),
-        None => format!("/var/lib/juju/storage/{name}/{index}"),
-    };
-    let kind = sp.map(|s| s.kind.as_str()).unwrap_or("filesystem");
-    (location, kind.to_string())
-}
-
 impl HookContext {
-    /// Open the context of `event`, which the world has just delivered.
-    pub fn begin(world: &World, agent: &UnitAgent, event: &Event) -> HookContext {
-        let spec = world.spec_arc().clone();
-        let env = |k: &str| event.env(k).filter(|v| !v.is_empty()).map(String::from);
-        let kind = event.kind;
-        let hook_relation = if kind.is_relation() {
-            event.relation_id()
-        } else {
-            None
-        };
-        let remote_unit = env("JUJU_REMOTE_UNIT");
-        let broken = (kind == HookKind::RelationBroken)
-            .then_some(hook_relation)
-            .flatten();
-
-        // Relations in the hook context: every relation the unit is in scope of. A
-        // suspended relation whose relation-broken ran has left scope (the world keeps it to
-        // be resumed).
-        let mut relations = BTreeMap::new();
-        for r in &world.relations {
-            if r.suspended && !r.created {
-                continue;
-            }
-            let mut members: BTreeSet<String> = r.joined.keys().cloned().collect();
-            if hook_relation == Some(r.id) {
-                if let Some(u) = &remote_unit {
-                    match kind {
-                        HookKind::RelationJoined => {
-                            members.insert(u.clone());
-                        }
-                        HookKind::RelationDeparted => {
-                            members.remove(u);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            let mut unit_data: BTreeMap<String, Databag> =
-                agent.remote_data.get(&r.id).cloned().unwrap_or_default();
-            for (u, ru) in &r.remote_units {
-                unit_data.insert(u.clone(), with_defaults(u, &ru.data));
-            }
-            let local_app =
-                if r.peer && r.app_version > 0 && (r.local_app_data.is_empty() || !world.leader) {
-                    r.app_data.clone()
-                } else {
-                    r.local_app_data.clone()
-                };
-            relations.insert(
-                r.id,
-                RelView {
-                    endpoint: r.endpoint.clone(),
-                    remote_app: r.remote_app.clone(),
-                    peer: r.peer,
-                    dying: r.dying,
-                    suspended: r.suspended,
-                    members: members.into_iter().collect(),
-                    remote_units: r.remote_units.keys().cloned().collect(),
-                    unit_data,
-                    remote_app_data: r.app_data.clone(),
-                    local_unit: with_defaults(&world.unit, &r.local_unit_data),
-                    local_app,
-                },
-            );
-        }
-
-        let hook_storage = env("JUJU_STORAGE_ID");
-        let storage = world
-            .storage
-            .iter()
-            .filter(|s| !s.detached)
-            .map(|s| {
-                let id = s.id();
-                let (mut location, kind) = storage_location(&spec, &s.name, s.index);
-                if hook_storage.as_deref() == Some(id.as_str()) {
-                    if let Some(loc) = env("JUJU_STORAGE_LOCATION") {
-                        location = loc;
-                    }
-                }
-                StorageView {
-                    id,
-                    name: s.name.clone(),
-                    index: s.index,
-                    kind,
-                    location,
-                }
-            })
-            .collect();
-
-        // Secrets: owned ones from the agent, reconciled with the world (which may know of a
-        // revision published by another unit of the application); consumed ones from the
-        // world.
-        let mut owned = agent.secrets.clone();
-        let mut consumers = BTreeMap::new();
-        for s in &world.secrets {
-            let Some(xid) = secret_xid(&s.id).map(String::from) else {
-                continue;
-            };
-            match &s.role {
-                SecretRole::Owner(o) => {
-                    let entry = owned.entry(xid).or_insert_with(|| OwnedSecret {
-                        id: s.id.clone(),
-                        owner: *o,
-                        label: s.label.clone(),
-                        description: None,
-                        expiry: None,
-                        rotate: None,
-                        rotates: None,
-                        latest: s.latest_revision,
-                        revisions: BTreeMap::from([(s.latest_revision, s.content.clone())]),
-                        grants: BTreeSet::new(),
-                    });
-                    if s.latest_revision > entry.latest {
-                        entry.latest = s.latest_revision;
-                        entry.revisions.insert(s.latest_revision, s.content.clone());
-                    }
-                }
-                SecretRole::Consumer(_) => {
-                    consumers.insert(
-                        xid,
-                        ConsumerView {
-                            world_id: s.id.clone(),
-                            latest: s.latest_revision,
-                            latest_content: s.content.clone(),
-                            world_tracked: s.tracked_revision,
-                            world_label: s.label.clone(),
-                        },
-                    );
-                }
-            }
-        }
-        let mut consumed = agent.consumed.clone();
-        for (xid, c) in &consumers {
-            consumed
-                .entry(xid.clone())
-                .or_default()
-                .revisions
-                .entry(c.latest)
-                .or_insert_with(|| c.latest_content.clone());
-        }
-
-        let action = (kind == HookKind::Action).then(|| {
-            let name = env("JUJU_ACTION_NAME").unwrap_or_default();
-            let mut params = event.params.clone().unwrap_or_default();
-            if let Some(a) = spec.action(&name) {
-                for p in &a.params {
-                    if let (false, Some(d)) = (params.contains_key(&p.name), &p.default) {
-                        params.insert(p.name.clone(), d.clone());
-                    }
-                }
-            }
-            ActionRun {
-                name,
-                id: env("JUJU_ACTION_UUID").unwrap_or_default(),
-                params,
-                results: Map::new(),
-                logs: Vec::new(),
-                failed: false,
-                message: String::new(),
-            }
-        });
-
-        // Juju sets these statuses itself before the hook runs (spec lifecycle §3).
-        let mut unit_status = agent.unit_status.clone();
-        let mut statuses = Vec::new();
-        let pre = match kind {
-            HookKind::Install if !agent.charm_set_status => Some("installing charm software"),
-            HookKind::Stop => Some("stopping charm software"),
-            HookKind::Remove => Some("cleaning up prior to charm deletion"),
-            _ => None,
-        };
-        if let Some(msg) = pre {
-            unit_status = Status::new("maintenance", msg);
-            statuses.push(StatusRecord {
-                target: StatusTarget::Unit,
-                status: "maintenance".into(),
-                message: msg.into(),
-                hook: event.hook.clone(),
-                by_juju: true,
-            });
-        }
-
-        HookContext {
-            unit: world.unit.clone(),
-            app: world.app.clone(),
-            leader: world.leader,
-            trusted: world.trusted,
-            kubernetes: world.is_kubernetes(),
-            dying: world.is_dying(),
-            juju_version: world.opts.juju_version,
-            hook: event.hook.clone(),
-            kind,
-            hook_relation,
-            remote_unit,
-            remote_app: env("JUJU_REMOTE_APP"),
-            storage_id: hook_storage,
-            peers: world.peers.iter().cloned().collect(),
-            config: world.effective_config(),
-            relations,
-            broken,
-            storage,
-            resource_dir: agent.resource_dir.clone(),
-            now: agent.clock,
-            unit_status,
-            app_status: agent.app_status.clone(),
-            statuses,
-            logs: Vec::new(),
-            workload_version: None,
-            leader_settings: agent.leader_settings.clone(),
-            leader_settings_dirty: false,
-            action,
-            consumed,
-            consumers,
-            tracked: BTreeMap::new(),
-            immediate: Vec::new(),
-            rel_written: BTreeSet::new(),
-            ports_committed: agent.opened_ports.clone(),
-            ports_open: Vec::new(),
-            ports_close: Vec::new(),
-            storage_add: BTreeMap::new(),
-            owned_before: owned.clone(),
-            owned,
-            secrets_created: Vec::new(),
-            secrets_revised: BTreeSet::new(),
-            secret_changes: Vec::new(),
-            secret_effects: Vec::new(),
-            next_secret: agent.secrets_created,
-            state: agent.charm_state.clone(),
-            state_changes: Vec::new(),
-            reboot: None,
-            calls: Vec::new(),
-            spec,
-        }
-    }
-
     /// The tool calls answered so far.
     pub fn calls(&self) -> &[ToolCall] {
         &self.calls
@@ -987,181 +462,6 @@ impl HookContext {
             "pod-spec-set" => self.pod_spec_set(args),
             "add-metric" => self.add_metric(args),
             other => Err(ToolError::UnknownCommand(other.to_string())),
-        }
-    }
-
-    /// End the hook: commit what Juju commits for a hook that exited 0 (`exit_ok`) or
-    /// failed, update the agent, and report.
-    pub fn finish(mut self, exit_ok: bool, agent: &mut UnitAgent) -> HookOutcome {
-        let reboot_now = self.reboot == Some(Reboot::Now);
-        let commit = exit_ok && !reboot_now;
-
-        // What Juju sets itself after a hook that succeeded (`runHook.afterHook`).
-        let set_unit_status = self
-            .statuses
-            .iter()
-            .any(|s| s.target == StatusTarget::Unit && !s.by_juju);
-        if exit_ok {
-            let after = match self.kind {
-                HookKind::Stop => Some(Status::new("maintenance", "")),
-                HookKind::Remove => Some(Status::new("terminated", "")),
-                HookKind::Start if !set_unit_status && !agent.charm_set_status => {
-                    Some(Status::default())
-                }
-                _ => None,
-            };
-            if let Some(s) = after {
-                self.statuses.push(StatusRecord {
-                    target: StatusTarget::Unit,
-                    status: s.status.clone(),
-                    message: s.message.clone(),
-                    hook: self.hook.clone(),
-                    by_juju: true,
-                });
-                self.unit_status = s;
-            }
-        }
-        agent.charm_set_status |= set_unit_status;
-
-        // Applied at once, whatever happened.
-        agent.unit_status = self.unit_status.clone();
-        agent.app_status = self.app_status.clone();
-        agent.status_history.extend(self.statuses.iter().cloned());
-        agent.logs.extend(self.logs.iter().cloned());
-        if let Some(v) = &self.workload_version {
-            agent.workload_version = v.clone();
-        }
-        if self.leader_settings_dirty {
-            agent.leader_settings = self.leader_settings.clone();
-        }
-        agent.consumed = std::mem::take(&mut self.consumed);
-        for (id, r) in &self.relations {
-            let known: BTreeMap<String, Databag> = r
-                .unit_data
-                .iter()
-                .filter(|(u, _)| **u != self.unit)
-                .map(|(u, d)| (u.clone(), d.clone()))
-                .collect();
-            agent.remote_data.insert(*id, known);
-        }
-        agent
-            .remote_data
-            .retain(|id, _| self.relations.contains_key(id));
-        let action = self.action.take().map(|a| {
-            let failed = a.failed || !exit_ok;
-            let message = if !exit_ok && a.message.is_empty() {
-                "exit status 1".to_string()
-            } else {
-                a.message
-            };
-            ActionRecord {
-                name: a.name,
-                id: a.id,
-                params: a.params,
-                results: a.results,
-                logs: a.logs,
-                status: if failed { "failed" } else { "completed" }.into(),
-                message,
-            }
-        });
-        if let Some(a) = &action {
-            agent.actions.push(a.clone());
-        }
-
-        // Buffered: Juju's doFlush order (charm state, relation settings, ports, storage,
-        // secrets), then the reboot request.
-        let mut buffered = Vec::new();
-        let mut effects = Vec::new();
-        buffered.append(&mut self.state_changes);
-        for (id, app) in &self.rel_written {
-            if let Some(r) = self.relations.get(id) {
-                let data = if *app {
-                    r.local_app.clone()
-                } else {
-                    r.local_unit.clone()
-                };
-                buffered.push(Change::RelationData {
-                    relation_id: *id,
-                    app: *app,
-                    data: data.clone(),
-                });
-                effects.push(Effect::RelationDataSet {
-                    relation_id: *id,
-                    app: *app,
-                    data,
-                });
-            }
-        }
-        for p in &self.ports_open {
-            buffered.push(Change::PortOpened {
-                endpoint: p.endpoint.clone(),
-                port: p.range.to_string(),
-            });
-        }
-        for p in &self.ports_close {
-            buffered.push(Change::PortClosed {
-                endpoint: p.endpoint.clone(),
-                port: p.range.to_string(),
-            });
-        }
-        for (storage, count) in &self.storage_add {
-            buffered.push(Change::StorageAdded {
-                storage: storage.clone(),
-                count: *count,
-            });
-            effects.push(Effect::StorageRequested {
-                storage: storage.clone(),
-                count: *count,
-            });
-        }
-        let (secret_changes, secret_effects) = self.secret_commit();
-        buffered.extend(secret_changes);
-        effects.extend(secret_effects);
-        if let Some(r) = self.reboot {
-            buffered.push(Change::Reboot {
-                now: r == Reboot::Now,
-            });
-            if exit_ok || r == Reboot::Now {
-                effects.push(Effect::RebootRequested);
-            }
-        }
-
-        let mut committed = std::mem::take(&mut self.immediate);
-        let discarded;
-        if commit {
-            agent.opened_ports = self.opened_now();
-            agent.charm_state = self.state;
-            agent.secrets = self.owned;
-            agent.secrets_created = self.next_secret;
-            committed.extend(buffered);
-            discarded = Vec::new();
-        } else {
-            // A `--now` reboot still happens; nothing else of the hook is kept.
-            effects.retain(|e| reboot_now && *e == Effect::RebootRequested);
-            discarded = buffered;
-        }
-        for (id, revision) in &self.tracked {
-            effects.push(Effect::SecretTracked {
-                id: id.clone(),
-                revision: *revision,
-            });
-        }
-
-        HookOutcome {
-            hook: self.hook,
-            result: if exit_ok {
-                HookResult::Ok
-            } else {
-                HookResult::Error
-            },
-            effects,
-            calls: self.calls,
-            committed,
-            discarded,
-            logs: self.logs,
-            statuses: self.statuses,
-            action,
-            reboot: self.reboot,
         }
     }
 

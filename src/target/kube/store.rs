@@ -127,6 +127,15 @@ pub struct Answer {
     pub body: Value,
 }
 
+/// `404 NotFound` for the object `name` of the path's resource.
+fn not_found(t: &ApiPath, name: &str) -> Answer {
+    status(
+        404,
+        "NotFound",
+        format!("{} \"{name}\" not found", t.resource),
+    )
+}
+
 fn status(code: u16, reason: &str, message: String) -> Answer {
     Answer {
         code,
@@ -325,6 +334,7 @@ impl Cluster {
         answer
     }
 
+    /// Route a request to its verb: a method on one named object, or on the collection.
     fn dispatch(
         &mut self,
         method: &str,
@@ -339,13 +349,6 @@ impl Cluster {
             resource: t.resource.clone(),
             name: name.clone(),
         });
-        let not_found = |name: &str| {
-            status(
-                404,
-                "NotFound",
-                format!("{} \"{name}\" not found", t.resource),
-            )
-        };
         if let Some(sub) = &t.subresource {
             if sub != "status" {
                 return status(
@@ -356,145 +359,170 @@ impl Cluster {
             }
         }
         match (method, key) {
-            ("GET", Some(key)) => match self.objects.get(&key) {
-                Some(o) => ok(200, o.clone()),
-                None => not_found(&key.name),
-            },
-            ("GET", None) => {
-                let param = |k: &str| query_param(query, k);
-                if param("watch").is_some_and(|v| v == "true" || v == "1") {
-                    // No changes happen while the charm watches: the stream ends at once.
-                    return ok(200, Value::Null);
-                }
-                let labels = param("labelSelector").unwrap_or_default();
-                let fields = param("fieldSelector").unwrap_or_default();
-                let items: Vec<Value> = self
-                    .objects
-                    .iter()
-                    .filter(|(k, _)| {
-                        k.api == t.api
-                            && k.resource == t.resource
-                            && (t.namespace.is_empty() || k.namespace == t.namespace)
-                    })
-                    .map(|(_, o)| o)
-                    .filter(|o| selects_labels(&labels, o) && selects_fields(&fields, o))
-                    .cloned()
-                    .collect();
-                ok(
-                    200,
-                    json!({
-                        "kind": format!("{}List", kind_of(&t.resource)),
-                        "apiVersion": t.api,
-                        "metadata": {"resourceVersion": self.version.to_string()},
-                        "items": items,
-                    }),
-                )
-            }
-            ("POST", None) => {
-                let Some(mut obj) = parse_body(body) else {
-                    return status(400, "BadRequest", "the body is not a JSON object".into());
-                };
-                let name = match obj["metadata"]["name"].as_str() {
-                    Some(n) if !n.is_empty() => n.to_string(),
-                    _ => match obj["metadata"]["generateName"].as_str() {
-                        Some(prefix) => {
-                            let n = format!("{prefix}{:05x}", self.version + 1);
-                            obj["metadata"]["name"] = json!(n);
-                            n
-                        }
-                        None => {
-                            return status(
-                                422,
-                                "Invalid",
-                                "metadata.name: Required value: name or generateName is required"
-                                    .into(),
-                            );
-                        }
-                    },
-                };
-                if self.get(&t.api, &t.namespace, &t.resource, &name).is_some() {
-                    return status(
-                        409,
-                        "AlreadyExists",
-                        format!("{} \"{name}\" already exists", t.resource),
-                    );
-                }
-                ok(201, self.put(&t.api, &t.namespace, &t.resource, obj))
-            }
-            ("PUT", Some(key)) => {
-                let Some(obj) = parse_body(body) else {
-                    return status(400, "BadRequest", "the body is not a JSON object".into());
-                };
-                let Some(old) = self.objects.get(&key) else {
-                    return not_found(&key.name);
-                };
-                let obj = keep_identity(old, obj, &key.name);
-                ok(200, self.put(&t.api, &t.namespace, &t.resource, obj))
-            }
-            ("PATCH", Some(key)) => {
-                let Some(kind) = PatchKind::from_content_type(content_type) else {
-                    return status(
-                        415,
-                        "UnsupportedMediaType",
-                        format!("the body of the request was in an unknown format: {content_type}"),
-                    );
-                };
-                let old = self.objects.get(&key).cloned();
-                let base = match (&old, kind) {
-                    (Some(o), _) => o.clone(),
-                    (None, PatchKind::Apply) => json!({"metadata": {"name": key.name}}),
-                    (None, _) => return not_found(&key.name),
-                };
-                let patched = match kind {
-                    PatchKind::Json => {
-                        let Ok(patch) = serde_json::from_slice::<json_patch::Patch>(body) else {
-                            return status(400, "BadRequest", "not a JSON patch".into());
-                        };
-                        let mut doc = base;
-                        if let Err(e) = json_patch::patch(&mut doc, &patch) {
-                            return status(422, "Invalid", format!("the JSON patch: {e}"));
-                        }
-                        doc
-                    }
-                    _ => {
-                        let Some(patch) = parse_body(body) else {
-                            return status(400, "BadRequest", "the body is not an object".into());
-                        };
-                        let mut doc = base;
-                        if kind == PatchKind::Merge {
-                            json_patch::merge(&mut doc, &patch);
-                        } else {
-                            strategic_merge(&mut doc, &patch);
-                        }
-                        doc
-                    }
-                };
-                let patched = match &old {
-                    Some(o) => keep_identity(o, patched, &key.name),
-                    None => patched,
-                };
-                let code = if old.is_some() { 200 } else { 201 };
-                ok(code, self.put(&t.api, &t.namespace, &t.resource, patched))
-            }
-            ("DELETE", Some(key)) => match self.objects.remove(&key) {
-                Some(o) => ok(200, o),
-                None => not_found(&key.name),
-            },
-            ("DELETE", None) => {
-                let labels = query_param(query, "labelSelector").unwrap_or_default();
-                self.objects.retain(|k, o| {
-                    !(k.api == t.api
-                        && k.resource == t.resource
-                        && k.namespace == t.namespace
-                        && selects_labels(&labels, o))
-                });
-                ok(
-                    200,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
-                )
-            }
+            ("GET", Some(key)) => self.read(t, &key),
+            ("GET", None) => self.list(t, query),
+            ("POST", None) => self.create(t, body),
+            ("PUT", Some(key)) => self.replace(t, &key, body),
+            ("PATCH", Some(key)) => self.patch(t, &key, content_type, body),
+            ("DELETE", Some(key)) => self.delete(t, key),
+            ("DELETE", None) => self.delete_collection(t, query),
             (m, _) => status(405, "MethodNotAllowed", format!("{m} is not allowed here")),
         }
+    }
+
+    /// `GET` of one object.
+    fn read(&self, t: &ApiPath, key: &Key) -> Answer {
+        match self.objects.get(key) {
+            Some(o) => ok(200, o.clone()),
+            None => not_found(t, &key.name),
+        }
+    }
+
+    /// `GET` of a collection: the objects the selectors pick, or a watch.
+    fn list(&self, t: &ApiPath, query: &str) -> Answer {
+        let param = |k: &str| query_param(query, k);
+        if param("watch").is_some_and(|v| v == "true" || v == "1") {
+            // No changes happen while the charm watches: the stream ends at once.
+            return ok(200, Value::Null);
+        }
+        let labels = param("labelSelector").unwrap_or_default();
+        let fields = param("fieldSelector").unwrap_or_default();
+        let items: Vec<Value> = self
+            .objects
+            .iter()
+            .filter(|(k, _)| {
+                k.api == t.api
+                    && k.resource == t.resource
+                    && (t.namespace.is_empty() || k.namespace == t.namespace)
+            })
+            .map(|(_, o)| o)
+            .filter(|o| selects_labels(&labels, o) && selects_fields(&fields, o))
+            .cloned()
+            .collect();
+        ok(
+            200,
+            json!({
+                "kind": format!("{}List", kind_of(&t.resource)),
+                "apiVersion": t.api,
+                "metadata": {"resourceVersion": self.version.to_string()},
+                "items": items,
+            }),
+        )
+    }
+
+    /// `POST` to a collection: a new object, named or with a generated name.
+    fn create(&mut self, t: &ApiPath, body: &[u8]) -> Answer {
+        let Some(mut obj) = parse_body(body) else {
+            return status(400, "BadRequest", "the body is not a JSON object".into());
+        };
+        let name = match obj["metadata"]["name"].as_str() {
+            Some(n) if !n.is_empty() => n.to_string(),
+            _ => match obj["metadata"]["generateName"].as_str() {
+                Some(prefix) => {
+                    let n = format!("{prefix}{:05x}", self.version + 1);
+                    obj["metadata"]["name"] = json!(n);
+                    n
+                }
+                None => {
+                    return status(
+                        422,
+                        "Invalid",
+                        "metadata.name: Required value: name or generateName is required".into(),
+                    );
+                }
+            },
+        };
+        if self.get(&t.api, &t.namespace, &t.resource, &name).is_some() {
+            return status(
+                409,
+                "AlreadyExists",
+                format!("{} \"{name}\" already exists", t.resource),
+            );
+        }
+        ok(201, self.put(&t.api, &t.namespace, &t.resource, obj))
+    }
+
+    /// `PUT` of one object: replaces an existing one.
+    fn replace(&mut self, t: &ApiPath, key: &Key, body: &[u8]) -> Answer {
+        let Some(obj) = parse_body(body) else {
+            return status(400, "BadRequest", "the body is not a JSON object".into());
+        };
+        let Some(old) = self.objects.get(key) else {
+            return not_found(t, &key.name);
+        };
+        let obj = keep_identity(old, obj, &key.name);
+        ok(200, self.put(&t.api, &t.namespace, &t.resource, obj))
+    }
+
+    /// `PATCH` of one object, in the kind the content type names (a server-side apply
+    /// creates the object).
+    fn patch(&mut self, t: &ApiPath, key: &Key, content_type: &str, body: &[u8]) -> Answer {
+        let Some(kind) = PatchKind::from_content_type(content_type) else {
+            return status(
+                415,
+                "UnsupportedMediaType",
+                format!("the body of the request was in an unknown format: {content_type}"),
+            );
+        };
+        let old = self.objects.get(key).cloned();
+        let base = match (&old, kind) {
+            (Some(o), _) => o.clone(),
+            (None, PatchKind::Apply) => json!({"metadata": {"name": key.name}}),
+            (None, _) => return not_found(t, &key.name),
+        };
+        let patched = match kind {
+            PatchKind::Json => {
+                let Ok(patch) = serde_json::from_slice::<json_patch::Patch>(body) else {
+                    return status(400, "BadRequest", "not a JSON patch".into());
+                };
+                let mut doc = base;
+                if let Err(e) = json_patch::patch(&mut doc, &patch) {
+                    return status(422, "Invalid", format!("the JSON patch: {e}"));
+                }
+                doc
+            }
+            _ => {
+                let Some(patch) = parse_body(body) else {
+                    return status(400, "BadRequest", "the body is not an object".into());
+                };
+                let mut doc = base;
+                if kind == PatchKind::Merge {
+                    json_patch::merge(&mut doc, &patch);
+                } else {
+                    strategic_merge(&mut doc, &patch);
+                }
+                doc
+            }
+        };
+        let patched = match &old {
+            Some(o) => keep_identity(o, patched, &key.name),
+            None => patched,
+        };
+        let code = if old.is_some() { 200 } else { 201 };
+        ok(code, self.put(&t.api, &t.namespace, &t.resource, patched))
+    }
+
+    /// `DELETE` of one object.
+    fn delete(&mut self, t: &ApiPath, key: Key) -> Answer {
+        match self.objects.remove(&key) {
+            Some(o) => ok(200, o),
+            None => not_found(t, &key.name),
+        }
+    }
+
+    /// `DELETE` of a collection: the objects the label selector picks.
+    fn delete_collection(&mut self, t: &ApiPath, query: &str) -> Answer {
+        let labels = query_param(query, "labelSelector").unwrap_or_default();
+        self.objects.retain(|k, o| {
+            !(k.api == t.api
+                && k.resource == t.resource
+                && k.namespace == t.namespace
+                && selects_labels(&labels, o))
+        });
+        ok(
+            200,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
+        )
     }
 
     /// The StatefulSet controller, in one rule: the pod follows its StatefulSet's template.
