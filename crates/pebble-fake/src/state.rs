@@ -476,7 +476,7 @@ pub struct WorkloadFaults {
 
 /// Told whenever a container's services may have changed state, under the container's
 /// lock, before the charm can see the change: what depends on the workload running (its
-/// HTTP API, [`crate::target::workload_http`]) follows it without a race.
+/// HTTP API, which charmfuzz's `target::workload_http` serves) follows it without a race.
 pub trait ServiceWatch: Send + Sync {
     /// `running(service)` says whether the service runs now; `faults`, how the workload
     /// misbehaves.
@@ -1302,7 +1302,7 @@ fn title_case(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::pebble::layer::parse_layer;
+    use crate::layer::parse_layer;
 
     fn state() -> (tempfile::TempDir, ContainerState) {
         let d = tempfile::tempdir().unwrap();
