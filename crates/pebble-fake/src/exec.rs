@@ -26,6 +26,7 @@
 
 use super::Container;
 use super::gotime::format_duration;
+use crate::Lock;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -455,7 +456,7 @@ pub(crate) async fn drive(c: Arc<Container>, job: ExecJob, ends: SessionEnds) {
         Ok(ws) => ws,
         Err(msg) => {
             finish(&c, &job, Err((msg, false)));
-            c.sessions.lock().expect("poisoned").remove(&job.task_id);
+            c.sessions.locked().remove(&job.task_id);
             return;
         }
     };
@@ -476,7 +477,7 @@ pub(crate) async fn drive(c: Arc<Container>, job: ExecJob, ends: SessionEnds) {
                     && let Some(name) = v["signal"]["name"].as_str()
                 {
                     {
-                        let mut st = ctl_c.state.lock().expect("poisoned");
+                        let mut st = ctl_c.state.locked();
                         if let Some(r) = find_record(&mut st, ctl_epoch, &ctl_task_id) {
                             r.signals.push(name.to_string());
                         }
@@ -496,7 +497,7 @@ pub(crate) async fn drive(c: Arc<Container>, job: ExecJob, ends: SessionEnds) {
     let stdin_task = tokio::spawn(async move {
         loop {
             let msg = in_stream.next().await;
-            let mut st = in_c.state.lock().expect("poisoned");
+            let mut st = in_c.state.locked();
             let rec = find_record(&mut st, in_epoch, &in_task_id);
             match msg {
                 Some(Ok(Message::Binary(b))) => {
@@ -590,7 +591,7 @@ pub(crate) async fn drive(c: Arc<Container>, job: ExecJob, ends: SessionEnds) {
     // Pebble closes the control websocket when the process exits, then finishes the task.
     control_task.abort();
     finish(&c, &job, result);
-    c.sessions.lock().expect("poisoned").remove(&job.task_id);
+    c.sessions.locked().remove(&job.task_id);
 
     // Keep stdio open until the client is done with it (it closes without close frames).
     tokio::select! {
@@ -619,7 +620,7 @@ fn find_record<'a>(
 /// Finishes the exec task: `Ok(exit code)`, or `Err((message, set exit code -1))`.
 fn finish(c: &Container, job: &ExecJob, result: Result<i32, (String, bool)>) {
     {
-        let mut st = c.state.lock().expect("poisoned");
+        let mut st = c.state.locked();
         if st.epoch != job.epoch {
             return;
         }

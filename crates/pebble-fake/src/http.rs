@@ -13,6 +13,7 @@ use super::files::{FileError, Ownership};
 use super::gotime::{Timestamp, format_duration, parse_duration};
 use super::layer::parse_layer;
 use super::state::{ApiError, ExecRecord, NotifyRecord, RequestRecord, SignalRecord, Status};
+use crate::Lock;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -245,7 +246,7 @@ pub(crate) async fn handle(c: Arc<Container>, req: Request<Incoming>) -> Reply {
         status: reply.status().as_u16(),
         chunked,
     };
-    c.state.lock().expect("poisoned").request_log.push(record);
+    c.state.locked().request_log.push(record);
     reply
 }
 
@@ -273,7 +274,7 @@ async fn route(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
     match segs.as_slice() {
         ["v1", "system-info"] => match m {
             "GET" => {
-                let st = c.state.lock().expect("poisoned");
+                let st = c.state.locked();
                 Ok(sync(
                     json!({"boot-id": st.boot_id(), "version": st.version}),
                 ))
@@ -309,7 +310,7 @@ async fn route(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
         },
         ["v1", "changes", id] => match m {
             "GET" => {
-                let st = c.state.lock().expect("poisoned");
+                let st = c.state.locked();
                 let ci = st.change_index(id).ok_or_else(|| {
                     ApiError::not_found(format!("cannot find change with id {id:?}"))
                 })?;
@@ -339,7 +340,7 @@ async fn route(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
                 if format != "yaml" {
                     return Err(ApiError::bad_request(format!("invalid format {format:?}")));
                 }
-                let st = c.state.lock().expect("poisoned");
+                let st = c.state.locked();
                 Ok(sync(Value::String(st.plan.to_yaml())))
             }
             _ => not_allowed(),
@@ -347,7 +348,7 @@ async fn route(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
         ["v1", "services"] => match m {
             "GET" => {
                 let names = query.list("names");
-                let st = c.state.lock().expect("poisoned");
+                let st = c.state.locked();
                 let infos: Vec<Value> = st
                     .service_infos(&names)
                     .into_iter()
@@ -375,7 +376,7 @@ async fn route(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
                 let action = f_str(&body, "action")?;
                 let services = f_list(&body, "services")?;
                 let id = {
-                    let mut st = c.state.lock().expect("poisoned");
+                    let mut st = c.state.locked();
                     st.services_action(&action, &services)?
                 };
                 c.bump();
@@ -397,7 +398,7 @@ async fn route(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
                     ));
                 }
                 let names = query.list("names");
-                let st = c.state.lock().expect("poisoned");
+                let st = c.state.locked();
                 Ok(sync(Value::Array(st.checks_json(level, &names))))
             }
             "POST" => {
@@ -408,7 +409,7 @@ async fn route(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
                 let action = f_str(&body, "action")?;
                 let checks = f_list(&body, "checks")?;
                 let changed = {
-                    let mut st = c.state.lock().expect("poisoned");
+                    let mut st = c.state.locked();
                     st.checks_action(&action, &checks)?
                 };
                 c.bump();
@@ -431,7 +432,7 @@ async fn route(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
         },
         ["v1", "notices", id] => match m {
             "GET" => {
-                let st = c.state.lock().expect("poisoned");
+                let st = c.state.locked();
                 let n = st.notices.iter().find(|n| n.id == *id).ok_or_else(|| {
                     ApiError::not_found(format!("cannot find notice with ID {id:?}"))
                 })?;
@@ -448,7 +449,7 @@ async fn route(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
         },
         ["v1", "identities"] => match m {
             "GET" => {
-                let st = c.state.lock().expect("poisoned");
+                let st = c.state.locked();
                 let mut out = serde_json::Map::new();
                 for (name, ident) in &st.identities {
                     let mut i = ident.clone();
@@ -494,7 +495,7 @@ fn get_changes(c: &Arc<Container>, q: &Query) -> ApiResult {
         ));
     }
     let for_svc = q.get("for");
-    let st = c.state.lock().expect("poisoned");
+    let st = c.state.locked();
     let list: Vec<Value> = st
         .changes
         .iter()
@@ -511,7 +512,7 @@ fn get_changes(c: &Arc<Container>, q: &Query) -> ApiResult {
 
 fn abort_change(c: &Arc<Container>, id: &str, body: &[u8]) -> ApiResult {
     let reply = {
-        let mut st = c.state.lock().expect("poisoned");
+        let mut st = c.state.locked();
         let ci = st
             .change_index(id)
             .ok_or_else(|| ApiError::not_found(format!("cannot find change with id {id:?}")))?;
@@ -535,7 +536,7 @@ fn abort_change(c: &Arc<Container>, id: &str, body: &[u8]) -> ApiResult {
             }
         }
         st.change_updated(ci);
-        let sessions = c.sessions.lock().expect("poisoned");
+        let sessions = c.sessions.locked();
         for tid in running_exec {
             if let Some(s) = sessions.get(&tid) {
                 s.abort.notify_one();
@@ -550,7 +551,7 @@ fn abort_change(c: &Arc<Container>, id: &str, body: &[u8]) -> ApiResult {
 async fn wait_change(c: &Arc<Container>, id: &str, q: &Query) -> ApiResult {
     let mut rx = c.version_tx.subscribe();
     {
-        let st = c.state.lock().expect("poisoned");
+        let st = c.state.locked();
         if st.change_index(id).is_none() {
             return Err(ApiError::not_found(format!(
                 "cannot find change with id {id:?}"
@@ -571,7 +572,7 @@ async fn wait_change(c: &Arc<Container>, id: &str, q: &Query) -> ApiResult {
         };
     loop {
         {
-            let st = c.state.lock().expect("poisoned");
+            let st = c.state.locked();
             match st.change_index(id) {
                 Some(ci) if st.changes[ci].ready() => return Ok(sync(st.changes[ci].to_json())),
                 Some(_) => {}
@@ -618,7 +619,7 @@ fn post_layers(c: &Arc<Container>, body: &[u8]) -> ApiResult {
     let layer = parse_layer(&label, &layer_text)
         .map_err(|e| ApiError::bad_request(format!("cannot parse layer YAML: {e}")))?;
     {
-        let mut st = c.state.lock().expect("poisoned");
+        let mut st = c.state.locked();
         let plan = st
             .plan
             .add_layer(layer, combine)
@@ -662,7 +663,7 @@ fn get_files(c: &Arc<Container>, req: &Request<Incoming>, q: &Query) -> ApiResul
             if accept != "multipart/form-data" {
                 return Err(ApiError::bad_request("must accept multipart/form-data"));
             }
-            let st = c.state.lock().expect("poisoned");
+            let st = c.state.locked();
             let b = boundary(st.request_log.len() + 1);
             let mut body: Vec<u8> = Vec::new();
             let mut first = true;
@@ -734,7 +735,7 @@ fn get_files(c: &Arc<Container>, req: &Request<Incoming>, q: &Query) -> ApiResul
                     "path must be absolute, got {path:?}"
                 )));
             }
-            let st = c.state.lock().expect("poisoned");
+            let st = c.state.locked();
             match st
                 .fs
                 .list(&st.users, path, q.get("pattern"), itself == "true")
@@ -834,7 +835,7 @@ async fn post_files(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
                         other => return Err(type_err("dirs", other, "[]daemon.makeDirsItem")),
                     };
                     let mut results = Vec::new();
-                    let mut st = c.state.lock().expect("poisoned");
+                    let mut st = c.state.locked();
                     let st = &mut *st;
                     for d in &dirs {
                         let path = f_str(d, "path")?;
@@ -859,7 +860,7 @@ async fn post_files(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
                         other => return Err(type_err("paths", other, "[]daemon.removePathsItem")),
                     };
                     let mut results = Vec::new();
-                    let mut st = c.state.lock().expect("poisoned");
+                    let mut st = c.state.locked();
                     for p in &paths {
                         let path = f_str(p, "path")?;
                         let r = st.fs.remove(&path, f_bool(p, "recursive")?);
@@ -976,7 +977,7 @@ async fn write_files(c: &Arc<Container>, body: Bytes, boundary: String) -> ApiRe
     }
     let mut errors: BTreeMap<String, Option<FileError>> = BTreeMap::new();
     {
-        let mut st = c.state.lock().expect("poisoned");
+        let mut st = c.state.locked();
         let st = &mut *st;
         for (path, data) in &contents {
             let info = &infos[path];
@@ -1080,7 +1081,7 @@ fn post_notice(c: &Arc<Container>, body: &[u8]) -> ApiResult {
         }
     };
     let id = {
-        let mut st = c.state.lock().expect("poisoned");
+        let mut st = c.state.locked();
         let id = st.add_notice_at(
             Some(0),
             "custom",
@@ -1143,7 +1144,7 @@ async fn get_notices(c: &Arc<Container>, q: &Query) -> ApiResult {
     let mut rx = c.version_tx.subscribe();
     loop {
         let list: Vec<Value> = {
-            let st = c.state.lock().expect("poisoned");
+            let st = c.state.locked();
             st.sorted_notices()
                 .into_iter()
                 .filter(|n| types.is_empty() || types.contains(&n.type_))
@@ -1172,7 +1173,7 @@ fn post_signals(c: &Arc<Container>, body: &[u8]) -> ApiResult {
     if services.is_empty() {
         return Err(ApiError::bad_request("must specify one or more services"));
     }
-    let mut st = c.state.lock().expect("poisoned");
+    let mut st = c.state.locked();
     let mut errors = Vec::new();
     for name in &services {
         let running = st
@@ -1231,7 +1232,7 @@ fn post_identities(c: &Arc<Container>, body: &[u8]) -> ApiResult {
             )));
         }
     }
-    let mut st = c.state.lock().expect("poisoned");
+    let mut st = c.state.locked();
     match action.as_str() {
         "add" | "update" | "replace" => {
             for (name, ident) in &idents {
@@ -1308,7 +1309,7 @@ fn post_exec(c: &Arc<Container>, body: &[u8]) -> ApiResult {
         )
         .filter(|d| !d.is_zero())
     };
-    let mut st = c.state.lock().expect("poisoned");
+    let mut st = c.state.locked();
     let mut record = ExecRecord {
         change_id: None,
         task_id: None,
@@ -1442,10 +1443,7 @@ fn post_exec(c: &Arc<Container>, body: &[u8]) -> ApiResult {
     };
     drop(st);
     let (session, ends) = exec::new_session(split_stderr);
-    c.sessions
-        .lock()
-        .expect("poisoned")
-        .insert(task_id.clone(), session);
+    c.sessions.locked().insert(task_id.clone(), session);
     tokio::spawn(exec::drive(c.clone(), job, ends));
     c.bump();
     Ok(async_reply(
@@ -1481,13 +1479,13 @@ fn websocket(c: &Arc<Container>, mut req: Request<Incoming>, tid: &str, wsid: &s
         ));
     }
     let sender = {
-        let st = c.state.lock().expect("poisoned");
+        let st = c.state.locked();
         let known_task = st
             .changes
             .iter()
             .any(|ch| ch.tasks.iter().any(|t| t.id == tid));
         drop(st);
-        let mut sessions = c.sessions.lock().expect("poisoned");
+        let mut sessions = c.sessions.locked();
         let Some(session) = sessions.get_mut(tid) else {
             return Err(ApiError::not_found(if known_task {
                 format!("task {tid:?} is not an executing command")

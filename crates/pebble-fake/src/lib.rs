@@ -188,6 +188,18 @@ impl Default for PebbleConfig {
     }
 }
 
+/// Takes a lock: the one way every `Mutex` here is locked. A poisoned lock means a thread
+/// of the fake panicked while holding it, a bug in the fake, so the caller panics too.
+pub(crate) trait Lock<T> {
+    fn locked(&self) -> std::sync::MutexGuard<'_, T>;
+}
+
+impl<T> Lock<T> for Mutex<T> {
+    fn locked(&self) -> std::sync::MutexGuard<'_, T> {
+        self.lock().expect("poisoned")
+    }
+}
+
 /// One container's daemon: its state, its socket, its connections.
 pub(crate) struct Container {
     pub socket: PathBuf,
@@ -372,11 +384,11 @@ impl FakePebble {
     }
 
     fn lock(&self, name: &str) -> Result<std::sync::MutexGuard<'_, ContainerState>, PebbleError> {
-        Ok(self.container(name)?.state.lock().expect("poisoned"))
+        Ok(self.container(name)?.state.locked())
     }
 
     fn bring_up(&self, c: &Arc<Container>) -> Result<(), PebbleError> {
-        let mut listener = c.listener.lock().expect("poisoned");
+        let mut listener = c.listener.locked();
         if listener.is_some() {
             return Ok(());
         }
@@ -391,7 +403,7 @@ impl FakePebble {
         let l = tokio::net::UnixListener::from_std(std_listener).map_err(bind_err)?;
         let gen_rx = c.gen_tx.subscribe();
         *listener = Some(self.rt().spawn(accept_loop(c.clone(), l, gen_rx)));
-        c.state.lock().expect("poisoned").up = true;
+        c.state.locked().up = true;
         Ok(())
     }
 
@@ -400,11 +412,11 @@ impl FakePebble {
         // reports as "socket not found … (container restarted?)").
         let _ = std::fs::remove_file(&c.socket);
         c.gen_tx.send_modify(|g| *g += 1);
-        if let Some(h) = c.listener.lock().expect("poisoned").take() {
+        if let Some(h) = c.listener.locked().take() {
             h.abort();
         }
-        c.sessions.lock().expect("poisoned").clear();
-        c.state.lock().expect("poisoned").up = false;
+        c.sessions.locked().clear();
+        c.state.locked().up = false;
         c.bump();
     }
 
@@ -466,7 +478,7 @@ impl FakePebble {
     pub fn renew(&self, name: &str) -> Result<(), PebbleError> {
         let c = self.container(name)?.clone();
         self.take_down(&c);
-        c.state.lock().expect("poisoned").forget_story();
+        c.state.locked().forget_story();
         self.new_boot(&c, name, false)
     }
 
@@ -476,7 +488,7 @@ impl FakePebble {
         name: &str,
         keep_storage: bool,
     ) -> Result<(), PebbleError> {
-        let mut st = c.state.lock().expect("poisoned");
+        let mut st = c.state.locked();
         st.reset_daemon();
         st.boot += 1;
         st.epoch += 1;
@@ -547,7 +559,7 @@ impl FakePebble {
     /// they are).
     pub fn set_service_watch(&self, watch: Arc<dyn ServiceWatch>) {
         for c in self.containers.values() {
-            let mut st = c.state.lock().expect("poisoned");
+            let mut st = c.state.locked();
             st.service_watch = state::WatchSlot(Some(watch.clone()));
             st.services_moved();
         }
@@ -557,7 +569,7 @@ impl FakePebble {
     /// sockets).
     pub fn resend_services(&self) {
         for c in self.containers.values() {
-            c.state.lock().expect("poisoned").services_moved();
+            c.state.locked().services_moved();
         }
     }
 
@@ -595,7 +607,7 @@ impl FakePebble {
     /// `<container>-pebble-check-failed`). Returns false if no such running check.
     pub fn fail_check(&self, name: &str, check: &str, message: &str) -> Result<bool, PebbleError> {
         let c = self.container(name)?;
-        let ok = c.state.lock().expect("poisoned").fail_check(check, message);
+        let ok = c.state.locked().fail_check(check, message);
         c.bump();
         Ok(ok)
     }
@@ -603,7 +615,7 @@ impl FakePebble {
     /// A failing health check passes again (`up`, a new `perform-check` change).
     pub fn recover_check(&self, name: &str, check: &str) -> Result<bool, PebbleError> {
         let c = self.container(name)?;
-        let ok = c.state.lock().expect("poisoned").recover_check(check);
+        let ok = c.state.locked().recover_check(check);
         c.bump();
         Ok(ok)
     }
@@ -617,14 +629,10 @@ impl FakePebble {
         data: BTreeMap<String, String>,
     ) -> Result<String, PebbleError> {
         let c = self.container(name)?;
-        let id = c.state.lock().expect("poisoned").add_notice_at(
-            Some(0),
-            "custom",
-            key,
-            data,
-            None,
-            Timestamp::now(),
-        );
+        let id =
+            c.state
+                .locked()
+                .add_notice_at(Some(0), "custom", key, data, None, Timestamp::now());
         c.bump();
         Ok(id)
     }
@@ -775,7 +783,7 @@ impl FakePebble {
     pub fn snapshot(&self) -> Result<PebbleSnapshot, PebbleError> {
         let mut containers = BTreeMap::new();
         for (name, c) in &self.containers {
-            let st = c.state.lock().expect("poisoned");
+            let st = c.state.locked();
             let fs = st.fs.image().map_err(|source| PebbleError::Filesystem {
                 container: name.clone(),
                 what: "read",
@@ -838,7 +846,7 @@ impl FakePebble {
             // Drop connections and running execs of the present.
             self.take_down(&c);
             {
-                let mut st = c.state.lock().expect("poisoned");
+                let mut st = c.state.locked();
                 st.epoch += 1;
                 st.boot = s.boot;
                 st.plan = s.plan.clone();
@@ -892,11 +900,11 @@ impl FakePebble {
         for c in self.containers.values() {
             let _ = std::fs::remove_file(&c.socket);
             c.gen_tx.send_modify(|g| *g += 1);
-            if let Some(h) = c.listener.lock().expect("poisoned").take() {
+            if let Some(h) = c.listener.locked().take() {
                 h.abort();
             }
-            c.sessions.lock().expect("poisoned").clear();
-            c.state.lock().expect("poisoned").up = false;
+            c.sessions.locked().clear();
+            c.state.locked().up = false;
         }
         rt.shutdown_timeout(Duration::from_secs(2));
     }
