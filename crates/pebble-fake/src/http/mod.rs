@@ -6,7 +6,6 @@
 //! `result.message` (and `result.kind` where Pebble sets one). `pull` answers
 //! `multipart/form-data` laid out as Go's `mime/multipart` writer lays it out. Request
 //! bodies may be chunked (`push` always is): hyper decodes that.
-
 //!
 //! Layout: this module holds the envelopes, the request-body decoding shared by every
 //! route and the route table ([`Endpoint`]); the handlers live with their API area:
