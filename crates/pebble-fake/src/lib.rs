@@ -89,6 +89,7 @@ mod files;
 mod gotime;
 mod http;
 mod layer;
+mod snapshot;
 mod state;
 
 pub use exec::{
@@ -100,6 +101,7 @@ pub use gotime::{Timestamp, format_duration, parse_duration};
 pub use layer::{
     Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck, parse_layer,
 };
+pub use snapshot::{ContainerSnapshot, PebbleSnapshot};
 pub use state::{
     Change, CheckRuntime, CheckStatus, ExecRecord, Notice, NotifyRecord, RequestRecord,
     ServiceInfo, ServiceState, ServiceStatus, SignalRecord, Status, Task,
@@ -110,7 +112,6 @@ use exec::ExecSession;
 use files::ContainerFs;
 use state::ContainerState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::convert::Infallible;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -229,30 +230,6 @@ pub struct ContainerLogs {
     pub signals: Vec<SignalRecord>,
 }
 
-/// One container's part of a [`PebbleSnapshot`].
-#[derive(Debug, Clone)]
-pub struct ContainerSnapshot {
-    pub up: bool,
-    pub boot: u64,
-    pub plan: Plan,
-    pub services: BTreeMap<String, state::ServiceRuntime>,
-    pub changes: Vec<Change>,
-    pub last_change_id: u64,
-    pub last_task_id: u64,
-    pub checks: BTreeMap<String, CheckRuntime>,
-    pub notices: Vec<Notice>,
-    pub last_notice_id: u64,
-    pub identities: BTreeMap<String, serde_json::Value>,
-    pub users: Users,
-    pub exec_answers: ExecAnswers,
-    pub exec_calls: Vec<u32>,
-    pub start_failures: BTreeMap<String, i32>,
-    pub faults: WorkloadFaults,
-    pub persistent_paths: Vec<String>,
-    pub logs: ContainerLogs,
-    pub fs: FsImage,
-}
-
 /// Puts the image's directories and files in `fs`, leaving what is there (mounted storage
 /// that outlived the container) alone.
 fn put_image(fs: &mut files::ContainerFs, image: &ContainerImage) -> io::Result<()> {
@@ -265,12 +242,6 @@ fn put_image(fs: &mut files::ContainerFs, image: &ContainerImage) -> io::Result<
         }
     }
     Ok(())
-}
-
-/// Every container's Pebble state and filesystem at one moment.
-#[derive(Debug, Clone)]
-pub struct PebbleSnapshot {
-    pub containers: BTreeMap<String, ContainerSnapshot>,
 }
 
 /// The fake Pebble server: one daemon per workload container, all served by one tokio
@@ -402,7 +373,7 @@ impl FakePebble {
         let _guard = self.rt().enter();
         let l = tokio::net::UnixListener::from_std(std_listener).map_err(bind_err)?;
         let gen_rx = c.gen_tx.subscribe();
-        *listener = Some(self.rt().spawn(accept_loop(c.clone(), l, gen_rx)));
+        *listener = Some(self.rt().spawn(http::accept_loop(c.clone(), l, gen_rx)));
         c.state.locked().up = true;
         Ok(())
     }
@@ -777,117 +748,6 @@ impl FakePebble {
         })
     }
 
-    // ---- snapshots -------------------------------------------------------------------
-
-    /// Captures every container's state, logs and filesystem.
-    pub fn snapshot(&self) -> Result<PebbleSnapshot, PebbleError> {
-        let mut containers = BTreeMap::new();
-        for (name, c) in &self.containers {
-            let st = c.state.locked();
-            let fs = st.fs.image().map_err(|source| PebbleError::Filesystem {
-                container: name.clone(),
-                what: "read",
-                root: st.fs.root().to_path_buf(),
-                source,
-            })?;
-            containers.insert(
-                name.clone(),
-                ContainerSnapshot {
-                    up: st.up,
-                    boot: st.boot,
-                    plan: st.plan.clone(),
-                    services: st.services.clone(),
-                    changes: st.changes.clone(),
-                    last_change_id: st.last_change_id,
-                    last_task_id: st.last_task_id,
-                    checks: st.checks.clone(),
-                    notices: st.notices.clone(),
-                    last_notice_id: st.last_notice_id,
-                    identities: st.identities.clone(),
-                    users: st.users.clone(),
-                    exec_answers: st.exec_answers.clone(),
-                    exec_calls: st.exec_calls.clone(),
-                    start_failures: st.start_failures.clone(),
-                    faults: st.faults,
-                    persistent_paths: st.persistent_paths.clone(),
-                    logs: ContainerLogs {
-                        requests: st.request_log.clone(),
-                        execs: st.exec_log.clone(),
-                        notifies: st.notify_log.clone(),
-                        signals: st.signal_log.clone(),
-                    },
-                    fs,
-                },
-            );
-        }
-        Ok(PebbleSnapshot { containers })
-    }
-
-    /// Puts every container back as the snapshot has it (reachability included). Execs
-    /// that were still running when the snapshot was taken end in error (there is no
-    /// process to resume).
-    pub fn restore(&self, snap: &PebbleSnapshot) -> Result<(), PebbleError> {
-        let ours: Vec<&String> = self.containers.keys().collect();
-        let theirs: Vec<&String> = snap.containers.keys().collect();
-        if ours != theirs {
-            let join = |v: Vec<&String>| {
-                v.into_iter()
-                    .map(String::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            return Err(PebbleError::SnapshotMismatch {
-                snapshot: join(theirs),
-                server: join(ours),
-            });
-        }
-        for (name, s) in &snap.containers {
-            let c = self.containers[name].clone();
-            // Drop connections and running execs of the present.
-            self.take_down(&c);
-            {
-                let mut st = c.state.locked();
-                st.epoch += 1;
-                st.boot = s.boot;
-                st.plan = s.plan.clone();
-                st.services = s.services.clone();
-                st.changes = s.changes.clone();
-                st.last_change_id = s.last_change_id;
-                st.last_task_id = s.last_task_id;
-                st.checks = s.checks.clone();
-                st.notices = s.notices.clone();
-                st.last_notice_id = s.last_notice_id;
-                st.identities = s.identities.clone();
-                st.users = s.users.clone();
-                st.exec_answers = s.exec_answers.clone();
-                st.exec_calls = s.exec_calls.clone();
-                st.start_failures = s.start_failures.clone();
-                st.faults = s.faults;
-                st.persistent_paths = s.persistent_paths.clone();
-                st.request_log = s.logs.requests.clone();
-                st.exec_log = s.logs.execs.clone();
-                st.notify_log = s.logs.notifies.clone();
-                st.signal_log = s.logs.signals.clone();
-                st.interrupt_running_execs("exec interrupted: state restored from a snapshot");
-                st.services_moved();
-                let root = st.fs.root().to_path_buf();
-                st.fs
-                    .restore(&s.fs)
-                    .map_err(|source| PebbleError::Filesystem {
-                        container: name.clone(),
-                        what: "restore",
-                        root,
-                        source,
-                    })?;
-            }
-            if s.up {
-                self.bring_up(&c)?;
-            }
-            c.bump();
-        }
-        Ok(())
-    }
-
     /// Stops every container and the runtime, and removes the sockets.
     pub fn shutdown(mut self) {
         self.shutdown_inner();
@@ -913,43 +773,5 @@ impl FakePebble {
 impl Drop for FakePebble {
     fn drop(&mut self) {
         self.shutdown_inner();
-    }
-}
-
-async fn accept_loop(
-    c: Arc<Container>,
-    listener: tokio::net::UnixListener,
-    mut gen_rx: watch::Receiver<u64>,
-) {
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) => {
-                    tokio::spawn(serve(c.clone(), stream, c.gen_tx.subscribe()));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-            _ = gen_rx.changed() => break,
-        }
-    }
-}
-
-async fn serve(
-    c: Arc<Container>,
-    stream: tokio::net::UnixStream,
-    mut gen_rx: watch::Receiver<u64>,
-) {
-    let svc = hyper::service::service_fn(move |req| {
-        let c = c.clone();
-        async move { Ok::<_, Infallible>(http::handle(c, req).await) }
-    });
-    // Go's net/http writes canonical header names (`Content-Type`); so do we.
-    let conn = hyper::server::conn::http1::Builder::new()
-        .title_case_headers(true)
-        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-        .with_upgrades();
-    tokio::select! {
-        _ = conn => {}
-        _ = gen_rx.changed() => {}
     }
 }

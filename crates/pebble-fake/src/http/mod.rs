@@ -31,7 +31,10 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
 
 pub(crate) type Reply = Response<Full<Bytes>>;
 
@@ -355,6 +358,47 @@ async fn route(c: &Arc<Container>, req: Request<Incoming>) -> ApiResult {
             message: format!("method {method:?} not allowed"),
             kind: None,
         }),
+    }
+}
+
+/// Accepts connections on a container's socket until the container goes down.
+pub(crate) async fn accept_loop(
+    c: Arc<Container>,
+    listener: tokio::net::UnixListener,
+    mut gen_rx: watch::Receiver<u64>,
+) {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, _)) => {
+                    tokio::spawn(serve(c.clone(), stream, c.gen_tx.subscribe()));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            _ = gen_rx.changed() => break,
+        }
+    }
+}
+
+/// Serves one connection (HTTP/1.1, upgradable to a websocket) until it closes or the
+/// container goes down.
+async fn serve(
+    c: Arc<Container>,
+    stream: tokio::net::UnixStream,
+    mut gen_rx: watch::Receiver<u64>,
+) {
+    let svc = hyper::service::service_fn(move |req| {
+        let c = c.clone();
+        async move { Ok::<_, Infallible>(handle(c, req).await) }
+    });
+    // Go's net/http writes canonical header names (`Content-Type`); so do we.
+    let conn = hyper::server::conn::http1::Builder::new()
+        .title_case_headers(true)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+        .with_upgrades();
+    tokio::select! {
+        _ = conn => {}
+        _ = gen_rx.changed() => {}
     }
 }
 
