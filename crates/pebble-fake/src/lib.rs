@@ -1,5 +1,24 @@
 //! A fake Pebble, one per workload container.
 //!
+//! Pebble is the service manager of a Juju workload container; a charm's `ops` talks to it
+//! over an HTTP API on a Unix socket. This crate serves that API, byte for byte as `ops`
+//! sees it, from a state machine instead of a real workload, so that a charm's real
+//! `ops.pebble.Client` can run against it (see the crate's README for an overview).
+//!
+//! ```no_run
+//! use pebble_fake::{ExecAnswer, ExecAnswers, FakePebble};
+//!
+//! let dir = std::path::Path::new("/tmp/pebble-demo");
+//! let answers = ExecAnswers::default().with(ExecAnswer::new(&["app", "version"]).stdout("1.2\n"));
+//! let pebble = FakePebble::start(dir, &["workload".to_string()], answers)?;
+//! // Point ops.pebble.Client(socket_path=...) at this socket, run the charm, then look:
+//! let socket = pebble.socket_path("workload")?;
+//! let running = pebble.running_services("workload")?;
+//! # let _ = (socket, running);
+//! pebble.shutdown();
+//! # Ok::<(), pebble_fake::PebbleError>(())
+//! ```
+//!
 //! # What Pebble is, and why a charm talks to it
 //!
 //! On Kubernetes, a Juju unit is a pod: the charm container (the unit agent plus the
@@ -83,6 +102,14 @@
 //! - Identities are stored and listed (passwords masked) without further meaning.
 //! - Ids, boot ids and multipart boundaries are deterministic; timestamps are the wall
 //!   clock.
+//!
+//! # Layout
+//!
+//! This file holds [`FakePebble`], the harness's handle (start, down and up, restarts,
+//! scripted failures, inspection); `http` is the server and its routes by API area,
+//! `state` one daemon's state (services, changes, checks, notices, logs), `layer` layers
+//! and the plan, `files` the container filesystem, `exec` the scripted commands and their
+//! websocket sessions, `snapshot` snapshots, and `gotime` Go's time formats.
 
 mod exec;
 mod files;
