@@ -11,7 +11,8 @@
 //!   `secret-add`, `status-set`, …), with Juju's rules and its commit-on-success semantics,
 //!   as a pure state machine the process plumbing calls.
 //! - [`pebble`]: a fake Pebble per workload container, a real HTTP server on a Unix
-//!   socket speaking the API `ops.pebble.Client` uses.
+//!   socket speaking the API `ops.pebble.Client` uses (the `pebble-fake` crate in
+//!   `crates/pebble-fake`, re-exported here).
 
 pub mod agent;
 pub mod cgroup;
@@ -20,7 +21,7 @@ pub mod config;
 pub mod hooktools;
 pub mod kube;
 pub mod outcome;
-pub mod pebble;
+pub use pebble_fake as pebble;
 pub mod pod;
 pub mod runner;
 pub mod sandbox;

@@ -1,6 +1,6 @@
 """The real ops Pebble client against charmfuzz's fake Pebble.
 
-Run by `cargo test --test pebble` (tests/pebble.rs), which starts the fake Pebble with the
+Run by `cargo test -p pebble-fake --test pebble` (crates/pebble-fake/tests/pebble.rs), which starts the fake Pebble with the
 exec answers this file expects and passes its socket in CHARMFUZZ_PEBBLE_SOCKET. Every test
 uses its own names and paths, so the order does not matter.
 """
@@ -19,7 +19,8 @@ from ops import pebble
 
 SOCKET = os.environ.get('CHARMFUZZ_PEBBLE_SOCKET')
 pytestmark = pytest.mark.skipif(
-    not SOCKET, reason='run through `cargo test --test pebble`, which starts the fake Pebble'
+    not SOCKET,
+    reason='run through `cargo test -p pebble-fake --test pebble`, which starts the fake Pebble',
 )
 
 

@@ -1,5 +1,24 @@
 //! A fake Pebble, one per workload container.
 //!
+//! Pebble is the service manager of a Juju workload container; a charm's `ops` talks to it
+//! over an HTTP API on a Unix socket. This crate serves that API, byte for byte as `ops`
+//! sees it, from a state machine instead of a real workload, so that a charm's real
+//! `ops.pebble.Client` can run against it (see the crate's README for an overview).
+//!
+//! ```no_run
+//! use pebble_fake::{ExecAnswer, ExecAnswers, FakePebble};
+//!
+//! let dir = std::path::Path::new("/tmp/pebble-demo");
+//! let answers = ExecAnswers::default().with(ExecAnswer::new(&["app", "version"]).stdout("1.2\n"));
+//! let pebble = FakePebble::start(dir, &["workload".to_string()], answers)?;
+//! // Point ops.pebble.Client(socket_path=...) at this socket, run the charm, then look:
+//! let socket = pebble.socket_path("workload")?;
+//! let running = pebble.running_services("workload")?;
+//! # let _ = (socket, running);
+//! pebble.shutdown();
+//! # Ok::<(), pebble_fake::PebbleError>(())
+//! ```
+//!
 //! # What Pebble is, and why a charm talks to it
 //!
 //! On Kubernetes, a Juju unit is a pod: the charm container (the unit agent plus the
@@ -83,12 +102,21 @@
 //! - Identities are stored and listed (passwords masked) without further meaning.
 //! - Ids, boot ids and multipart boundaries are deterministic; timestamps are the wall
 //!   clock.
+//!
+//! # Layout
+//!
+//! This file holds [`FakePebble`], the harness's handle (start, down and up, restarts,
+//! scripted failures, inspection); `http` is the server and its routes by API area,
+//! `state` one daemon's state (services, changes, checks, notices, logs), `layer` layers
+//! and the plan, `files` the container filesystem, `exec` the scripted commands and their
+//! websocket sessions, `snapshot` snapshots, and `gotime` Go's time formats.
 
 mod exec;
 mod files;
 mod gotime;
 mod http;
 mod layer;
+mod snapshot;
 mod state;
 
 pub use exec::{
@@ -100,6 +128,7 @@ pub use gotime::{Timestamp, format_duration, parse_duration};
 pub use layer::{
     Check, ExecCheck, HttpCheck, Layer, LogTarget, Plan, Service, TcpCheck, parse_layer,
 };
+pub use snapshot::{ContainerSnapshot, PebbleSnapshot};
 pub use state::{
     Change, CheckRuntime, CheckStatus, ExecRecord, Notice, NotifyRecord, RequestRecord,
     ServiceInfo, ServiceState, ServiceStatus, SignalRecord, Status, Task,
@@ -110,7 +139,6 @@ use exec::ExecSession;
 use files::ContainerFs;
 use state::ContainerState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::convert::Infallible;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -188,6 +216,18 @@ impl Default for PebbleConfig {
     }
 }
 
+/// Takes a lock: the one way every `Mutex` here is locked. A poisoned lock means a thread
+/// of the fake panicked while holding it, a bug in the fake, so the caller panics too.
+pub(crate) trait Lock<T> {
+    fn locked(&self) -> std::sync::MutexGuard<'_, T>;
+}
+
+impl<T> Lock<T> for Mutex<T> {
+    fn locked(&self) -> std::sync::MutexGuard<'_, T> {
+        self.lock().expect("poisoned")
+    }
+}
+
 /// One container's daemon: its state, its socket, its connections.
 pub(crate) struct Container {
     pub socket: PathBuf,
@@ -217,30 +257,6 @@ pub struct ContainerLogs {
     pub signals: Vec<SignalRecord>,
 }
 
-/// One container's part of a [`PebbleSnapshot`].
-#[derive(Debug, Clone)]
-pub struct ContainerSnapshot {
-    pub up: bool,
-    pub boot: u64,
-    pub plan: Plan,
-    pub services: BTreeMap<String, state::ServiceRuntime>,
-    pub changes: Vec<Change>,
-    pub last_change_id: u64,
-    pub last_task_id: u64,
-    pub checks: BTreeMap<String, CheckRuntime>,
-    pub notices: Vec<Notice>,
-    pub last_notice_id: u64,
-    pub identities: BTreeMap<String, serde_json::Value>,
-    pub users: Users,
-    pub exec_answers: ExecAnswers,
-    pub exec_calls: Vec<u32>,
-    pub start_failures: BTreeMap<String, i32>,
-    pub faults: WorkloadFaults,
-    pub persistent_paths: Vec<String>,
-    pub logs: ContainerLogs,
-    pub fs: FsImage,
-}
-
 /// Puts the image's directories and files in `fs`, leaving what is there (mounted storage
 /// that outlived the container) alone.
 fn put_image(fs: &mut files::ContainerFs, image: &ContainerImage) -> io::Result<()> {
@@ -253,12 +269,6 @@ fn put_image(fs: &mut files::ContainerFs, image: &ContainerImage) -> io::Result<
         }
     }
     Ok(())
-}
-
-/// Every container's Pebble state and filesystem at one moment.
-#[derive(Debug, Clone)]
-pub struct PebbleSnapshot {
-    pub containers: BTreeMap<String, ContainerSnapshot>,
 }
 
 /// The fake Pebble server: one daemon per workload container, all served by one tokio
@@ -372,11 +382,11 @@ impl FakePebble {
     }
 
     fn lock(&self, name: &str) -> Result<std::sync::MutexGuard<'_, ContainerState>, PebbleError> {
-        Ok(self.container(name)?.state.lock().expect("poisoned"))
+        Ok(self.container(name)?.state.locked())
     }
 
     fn bring_up(&self, c: &Arc<Container>) -> Result<(), PebbleError> {
-        let mut listener = c.listener.lock().expect("poisoned");
+        let mut listener = c.listener.locked();
         if listener.is_some() {
             return Ok(());
         }
@@ -390,8 +400,8 @@ impl FakePebble {
         let _guard = self.rt().enter();
         let l = tokio::net::UnixListener::from_std(std_listener).map_err(bind_err)?;
         let gen_rx = c.gen_tx.subscribe();
-        *listener = Some(self.rt().spawn(accept_loop(c.clone(), l, gen_rx)));
-        c.state.lock().expect("poisoned").up = true;
+        *listener = Some(self.rt().spawn(http::accept_loop(c.clone(), l, gen_rx)));
+        c.state.locked().up = true;
         Ok(())
     }
 
@@ -400,11 +410,11 @@ impl FakePebble {
         // reports as "socket not found … (container restarted?)").
         let _ = std::fs::remove_file(&c.socket);
         c.gen_tx.send_modify(|g| *g += 1);
-        if let Some(h) = c.listener.lock().expect("poisoned").take() {
+        if let Some(h) = c.listener.locked().take() {
             h.abort();
         }
-        c.sessions.lock().expect("poisoned").clear();
-        c.state.lock().expect("poisoned").up = false;
+        c.sessions.locked().clear();
+        c.state.locked().up = false;
         c.bump();
     }
 
@@ -466,7 +476,7 @@ impl FakePebble {
     pub fn renew(&self, name: &str) -> Result<(), PebbleError> {
         let c = self.container(name)?.clone();
         self.take_down(&c);
-        c.state.lock().expect("poisoned").forget_story();
+        c.state.locked().forget_story();
         self.new_boot(&c, name, false)
     }
 
@@ -476,7 +486,7 @@ impl FakePebble {
         name: &str,
         keep_storage: bool,
     ) -> Result<(), PebbleError> {
-        let mut st = c.state.lock().expect("poisoned");
+        let mut st = c.state.locked();
         st.reset_daemon();
         st.boot += 1;
         st.epoch += 1;
@@ -547,7 +557,7 @@ impl FakePebble {
     /// they are).
     pub fn set_service_watch(&self, watch: Arc<dyn ServiceWatch>) {
         for c in self.containers.values() {
-            let mut st = c.state.lock().expect("poisoned");
+            let mut st = c.state.locked();
             st.service_watch = state::WatchSlot(Some(watch.clone()));
             st.services_moved();
         }
@@ -557,7 +567,7 @@ impl FakePebble {
     /// sockets).
     pub fn resend_services(&self) {
         for c in self.containers.values() {
-            c.state.lock().expect("poisoned").services_moved();
+            c.state.locked().services_moved();
         }
     }
 
@@ -595,7 +605,7 @@ impl FakePebble {
     /// `<container>-pebble-check-failed`). Returns false if no such running check.
     pub fn fail_check(&self, name: &str, check: &str, message: &str) -> Result<bool, PebbleError> {
         let c = self.container(name)?;
-        let ok = c.state.lock().expect("poisoned").fail_check(check, message);
+        let ok = c.state.locked().fail_check(check, message);
         c.bump();
         Ok(ok)
     }
@@ -603,7 +613,7 @@ impl FakePebble {
     /// A failing health check passes again (`up`, a new `perform-check` change).
     pub fn recover_check(&self, name: &str, check: &str) -> Result<bool, PebbleError> {
         let c = self.container(name)?;
-        let ok = c.state.lock().expect("poisoned").recover_check(check);
+        let ok = c.state.locked().recover_check(check);
         c.bump();
         Ok(ok)
     }
@@ -617,14 +627,10 @@ impl FakePebble {
         data: BTreeMap<String, String>,
     ) -> Result<String, PebbleError> {
         let c = self.container(name)?;
-        let id = c.state.lock().expect("poisoned").add_notice_at(
-            Some(0),
-            "custom",
-            key,
-            data,
-            None,
-            Timestamp::now(),
-        );
+        let id =
+            c.state
+                .locked()
+                .add_notice_at(Some(0), "custom", key, data, None, Timestamp::now());
         c.bump();
         Ok(id)
     }
@@ -769,117 +775,6 @@ impl FakePebble {
         })
     }
 
-    // ---- snapshots -------------------------------------------------------------------
-
-    /// Captures every container's state, logs and filesystem.
-    pub fn snapshot(&self) -> Result<PebbleSnapshot, PebbleError> {
-        let mut containers = BTreeMap::new();
-        for (name, c) in &self.containers {
-            let st = c.state.lock().expect("poisoned");
-            let fs = st.fs.image().map_err(|source| PebbleError::Filesystem {
-                container: name.clone(),
-                what: "read",
-                root: st.fs.root().to_path_buf(),
-                source,
-            })?;
-            containers.insert(
-                name.clone(),
-                ContainerSnapshot {
-                    up: st.up,
-                    boot: st.boot,
-                    plan: st.plan.clone(),
-                    services: st.services.clone(),
-                    changes: st.changes.clone(),
-                    last_change_id: st.last_change_id,
-                    last_task_id: st.last_task_id,
-                    checks: st.checks.clone(),
-                    notices: st.notices.clone(),
-                    last_notice_id: st.last_notice_id,
-                    identities: st.identities.clone(),
-                    users: st.users.clone(),
-                    exec_answers: st.exec_answers.clone(),
-                    exec_calls: st.exec_calls.clone(),
-                    start_failures: st.start_failures.clone(),
-                    faults: st.faults,
-                    persistent_paths: st.persistent_paths.clone(),
-                    logs: ContainerLogs {
-                        requests: st.request_log.clone(),
-                        execs: st.exec_log.clone(),
-                        notifies: st.notify_log.clone(),
-                        signals: st.signal_log.clone(),
-                    },
-                    fs,
-                },
-            );
-        }
-        Ok(PebbleSnapshot { containers })
-    }
-
-    /// Puts every container back as the snapshot has it (reachability included). Execs
-    /// that were still running when the snapshot was taken end in error (there is no
-    /// process to resume).
-    pub fn restore(&self, snap: &PebbleSnapshot) -> Result<(), PebbleError> {
-        let ours: Vec<&String> = self.containers.keys().collect();
-        let theirs: Vec<&String> = snap.containers.keys().collect();
-        if ours != theirs {
-            let join = |v: Vec<&String>| {
-                v.into_iter()
-                    .map(String::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            return Err(PebbleError::SnapshotMismatch {
-                snapshot: join(theirs),
-                server: join(ours),
-            });
-        }
-        for (name, s) in &snap.containers {
-            let c = self.containers[name].clone();
-            // Drop connections and running execs of the present.
-            self.take_down(&c);
-            {
-                let mut st = c.state.lock().expect("poisoned");
-                st.epoch += 1;
-                st.boot = s.boot;
-                st.plan = s.plan.clone();
-                st.services = s.services.clone();
-                st.changes = s.changes.clone();
-                st.last_change_id = s.last_change_id;
-                st.last_task_id = s.last_task_id;
-                st.checks = s.checks.clone();
-                st.notices = s.notices.clone();
-                st.last_notice_id = s.last_notice_id;
-                st.identities = s.identities.clone();
-                st.users = s.users.clone();
-                st.exec_answers = s.exec_answers.clone();
-                st.exec_calls = s.exec_calls.clone();
-                st.start_failures = s.start_failures.clone();
-                st.faults = s.faults;
-                st.persistent_paths = s.persistent_paths.clone();
-                st.request_log = s.logs.requests.clone();
-                st.exec_log = s.logs.execs.clone();
-                st.notify_log = s.logs.notifies.clone();
-                st.signal_log = s.logs.signals.clone();
-                st.interrupt_running_execs("exec interrupted: state restored from a snapshot");
-                st.services_moved();
-                let root = st.fs.root().to_path_buf();
-                st.fs
-                    .restore(&s.fs)
-                    .map_err(|source| PebbleError::Filesystem {
-                        container: name.clone(),
-                        what: "restore",
-                        root,
-                        source,
-                    })?;
-            }
-            if s.up {
-                self.bring_up(&c)?;
-            }
-            c.bump();
-        }
-        Ok(())
-    }
-
     /// Stops every container and the runtime, and removes the sockets.
     pub fn shutdown(mut self) {
         self.shutdown_inner();
@@ -892,11 +787,11 @@ impl FakePebble {
         for c in self.containers.values() {
             let _ = std::fs::remove_file(&c.socket);
             c.gen_tx.send_modify(|g| *g += 1);
-            if let Some(h) = c.listener.lock().expect("poisoned").take() {
+            if let Some(h) = c.listener.locked().take() {
                 h.abort();
             }
-            c.sessions.lock().expect("poisoned").clear();
-            c.state.lock().expect("poisoned").up = false;
+            c.sessions.locked().clear();
+            c.state.locked().up = false;
         }
         rt.shutdown_timeout(Duration::from_secs(2));
     }
@@ -905,43 +800,5 @@ impl FakePebble {
 impl Drop for FakePebble {
     fn drop(&mut self) {
         self.shutdown_inner();
-    }
-}
-
-async fn accept_loop(
-    c: Arc<Container>,
-    listener: tokio::net::UnixListener,
-    mut gen_rx: watch::Receiver<u64>,
-) {
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) => {
-                    tokio::spawn(serve(c.clone(), stream, c.gen_tx.subscribe()));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-            _ = gen_rx.changed() => break,
-        }
-    }
-}
-
-async fn serve(
-    c: Arc<Container>,
-    stream: tokio::net::UnixStream,
-    mut gen_rx: watch::Receiver<u64>,
-) {
-    let svc = hyper::service::service_fn(move |req| {
-        let c = c.clone();
-        async move { Ok::<_, Infallible>(http::handle(c, req).await) }
-    });
-    // Go's net/http writes canonical header names (`Content-Type`); so do we.
-    let conn = hyper::server::conn::http1::Builder::new()
-        .title_case_headers(true)
-        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-        .with_upgrades();
-    tokio::select! {
-        _ = conn => {}
-        _ = gen_rx.changed() => {}
     }
 }

@@ -1,11 +1,10 @@
-//! The fake Pebble (`charmfuzz::target::pebble`) on the wire: raw HTTP over its Unix socket
-//! for the byte-level details (envelopes, chunked push, multipart pull, 504 waits), the
-//! harness API (down/up, fresh restarts, snapshots), and the real `ops.pebble.Client`
-//! driven from Python (tests/python/test_pebble_client.py).
+//! The fake Pebble (`pebble_fake`, charmfuzz's `target::pebble`) on the wire: raw HTTP
+//! over its Unix socket for the byte-level details (envelopes, chunked push, multipart
+//! pull, 504 waits), the harness API (down/up, fresh restarts, snapshots), and the real
+//! `ops.pebble.Client` driven from Python (tests/python/test_pebble_client.py), with the
+//! venv at `$CHARMFUZZ_VENV` or the workspace's `.venv`.
 
-use charmfuzz::target::pebble::{
-    ExecAnswer, ExecAnswers, FakePebble, PebbleError, ServiceStatus, Status,
-};
+use pebble_fake::{ExecAnswer, ExecAnswers, FakePebble, PebbleError, ServiceStatus, Status};
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -458,7 +457,7 @@ fn snapshot_and_restore() {
     assert_eq!(p.checks("web").unwrap()[0].status.as_str(), "up");
     let files = p.files("web").unwrap();
     match &files.entries["/etc/app.conf"] {
-        charmfuzz::target::pebble::FsEntry::File { mode, .. } => assert_eq!(*mode, 0o600),
+        pebble_fake::FsEntry::File { mode, .. } => assert_eq!(*mode, 0o600),
         other => panic!("{other:?}"),
     }
     // The restored daemon answers, and keeps counting ids from where it was.
@@ -487,7 +486,7 @@ fn socket_paths_must_fit() {
 fn venv_python() -> PathBuf {
     let venv = std::env::var_os("CHARMFUZZ_VENV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
     let py = venv.join("bin/python");
     assert!(
         py.exists(),
@@ -648,5 +647,5 @@ except pebble.ConnectionError as e:
 fn the_server_can_be_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<FakePebble>();
-    assert_send_sync::<charmfuzz::target::pebble::PebbleSnapshot>();
+    assert_send_sync::<pebble_fake::PebbleSnapshot>();
 }
