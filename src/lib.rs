@@ -14,6 +14,7 @@ pub mod pyenv;
 pub mod repro;
 pub mod reproduce;
 pub mod spec;
+pub mod stats;
 pub mod story;
 pub mod target;
 pub mod triage;
