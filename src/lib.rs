@@ -13,6 +13,7 @@ pub mod minimize;
 pub mod pyenv;
 pub mod repro;
 pub mod spec;
+pub mod stats;
 pub mod story;
 pub mod target;
 pub mod triage;

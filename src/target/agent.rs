@@ -85,7 +85,7 @@ pub fn jujuc_main(tool: &str, args: Vec<String>) -> i32 {
     // Read stdin only when it is not a terminal: hooks run with stdin from /dev/null or a
     // pipe, so this never blocks there.
     let mut stdin = String::new();
-    let is_tty = unsafe { libc::isatty(0) } == 1;
+    let is_tty = io::IsTerminal::is_terminal(&io::stdin());
     if !is_tty {
         let mut raw = Vec::new();
         let _ = io::stdin().read_to_end(&mut raw);
