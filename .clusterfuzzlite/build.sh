@@ -10,7 +10,7 @@
 #   $OUT/lifecycle_seed_corpus.zip      seeds, $OUT/lifecycle.dict a dictionary of steps,
 #   $OUT/lifecycle.options              the libFuzzer flags charmfuzz needs
 #
-# The fuzz target finds the bundle from its own path (src/fuzzing.rs, bundle_dir), so no
+# The fuzz target finds the bundle from its own path (src/fuzzing/settings.rs, bundle_dir), so no
 # environment variable is needed on the runner.
 #
 # Settings (environment): CHARMFUZZ_BUNDLE_CHARM, the charm directory relative to the

@@ -4,7 +4,7 @@ Juju runs a charm by executing ``$CHARM_DIR/dispatch`` once per hook; the charm'
 starts, imports ``ops`` (about 150 ms), handles one event and exits. charmfuzz plays
 thousands of hooks per minute, so this worker pays the start-up once: it imports ``ops``
 and the charm's own imports, then forks a fresh child per hook. The child looks to the
-charm exactly like a process Juju started (spec ``juju-boundary.md`` §1): a clean
+charm exactly like a process Juju started (``juju-model.md`` §B1): a clean
 environment holding only the dispatch variables, stdin from ``/dev/null``, the charm
 directory as cwd, and the charm's own entry point run as ``__main__`` so that its own
 ``ops.main(...)`` arguments apply.

@@ -5,7 +5,7 @@
 # reproducers and by examples/charms/tests), pytest, coverage and ruff.
 set -euo pipefail
 
-# Pinned versions. ops 3.9.0 / ops-scenario 8.9.0 are what spec/juju-boundary.md was written
+# Pinned versions. ops 3.9.0 / ops-scenario 8.9.0 are what docs/juju-model.md was written
 # against; bump them together and re-run the charm tests.
 OPS_VERSION="${CHARMFUZZ_OPS_VERSION:-3.9.0}"
 PACKAGES=(

@@ -71,7 +71,7 @@ impl Charm {
         charm
     }
 
-    /// The engine options from the config (Juju version and §8 switches).
+    /// The engine options from the config (Juju version and §L8 switches).
     /// The charm as a run against the real charm decodes it: Pebble checks exist only once
     /// the charm's layers declare them (the `checks` samples serve stories told without a
     /// charm). Seeds, the mutator and the target must all decode with this one.

@@ -206,7 +206,7 @@ impl LifecycleMap {
     }
 }
 
-/// Every hook Juju can deliver to this charm, by full name (spec §1: hooks per endpoint,
+/// Every hook Juju can deliver to this charm, by full name (juju-model.md §L1: hooks per endpoint,
 /// storage, container and action; series upgrades on machines only; collect-metrics only
 /// with metrics declared).
 pub fn possible_hooks(spec: &CharmSpec) -> BTreeSet<String> {
@@ -221,7 +221,7 @@ pub fn possible_hooks(spec: &CharmSpec) -> BTreeSet<String> {
             }
             HookKind::CollectMetrics if !spec.has_metrics => continue,
             k if k.is_relation() => {
-                // A peer relation is never broken (§2.15.5): it ends with the application.
+                // A peer relation is never broken (§L2.15.5): it ends with the application.
                 for e in &spec.endpoints {
                     if !(k == HookKind::RelationBroken && e.role == Role::Peer) {
                         v.insert(k.hook_name(Some(&e.name)));

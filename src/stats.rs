@@ -3,7 +3,7 @@
 //! Juju does things to a unit (a user integrates a relation, a pod is recreated, a Pebble
 //! check fails) and each such *action* makes the agent deliver hooks. Which kinds of action
 //! can ever happen depends on the charm's metadata (its endpoints, storage, containers,
-//! substrate) and on the fuzzing config (the Juju version, the §8 switches); how often the
+//! substrate) and on the fuzzing config (the Juju version, the §L8 switches); how often the
 //! decoder picks each depends on its weights. This module answers both questions for
 //! `charmfuzz spec` and `charmfuzz stats`:
 //!

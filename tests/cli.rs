@@ -76,7 +76,7 @@ fn validate_names_the_step_and_rule_of_a_bad_trace() {
         out.contains(&format!("step {first_after} (event 0")),
         "{out}"
     );
-    assert!(out.contains("§2.15.2"), "{out}");
+    assert!(out.contains("§L2.15.2"), "{out}");
 }
 
 #[test]

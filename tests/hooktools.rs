@@ -1,5 +1,5 @@
 //! The unit agent's hook tools: exact answers for the argv ops 3.9 builds (spec
-//! juju-boundary §2.2), Juju's rules and error texts (§2.1), the flush semantics (§2.3),
+//! juju-model.md §B2.2), Juju's rules and error texts (§B2.1), the flush semantics (§B2.3),
 //! the effects fed back to the engine, and a walk through a whole story.
 
 mod common;

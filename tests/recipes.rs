@@ -1,4 +1,4 @@
-//! Every row of spec §7 ("abstract action → emitted hooks"), driven through the World.
+//! Every row of juju-model.md §L7 ("abstract action → emitted hooks"), driven through the World.
 //!
 //! Each test applies actions and drains the hooks Juju would deliver (taking the first
 //! candidate where Juju's order is open), then compares hook names.
@@ -108,7 +108,7 @@ fn deploy_k8s_leader_and_non_leader() {
 
 #[test]
 fn deploy_k8s_pebble_ready_before_and_after_start() {
-    // Pebble up while setup is still running: pebble-ready before config-changed (§2.1, §8.2).
+    // Pebble up while setup is still running: pebble-ready before config-changed (§L2.1, §L8.2).
     let mut w = World::new(common::k8s_rich(), common::opts());
     w.apply(&k8s_deploy_action(true, vec![])).unwrap();
     w.apply(&Action::WorkloadStarted {
@@ -307,7 +307,7 @@ fn peers_scale_up_down_and_peer_app_data() {
 fn leadership() {
     let (mut w, _) = k8s_deploy(false);
     assert_eq!(apply(&mut w, Action::LeadershipGained), ["leader-elected"]);
-    // Losing it runs no hook (code reading, §2.4).
+    // Losing it runs no hook (code reading, §L2.4).
     assert!(apply(&mut w, Action::LeadershipLost).is_empty());
     assert_eq!(
         apply(&mut w, Action::LeaderSet),
@@ -317,7 +317,7 @@ fn leadership() {
     w.apply(&Action::LeadershipGained).unwrap();
     w.apply(&Action::LeadershipLost).unwrap();
     assert!(drain(&mut w).is_empty());
-    // §8.5 switch: the ex-leader gets leader-settings-changed.
+    // §L8.5 switch: the ex-leader gets leader-settings-changed.
     let mut opts = common::opts();
     opts.lsc_on_leadership_loss = true;
     let mut w2 = World::new(common::k8s_rich(), opts);
@@ -586,10 +586,10 @@ fn actions_queue_before_install_and_run_during_hook_error() {
         params: Default::default(),
     })
     .unwrap();
-    // install first: never an action before install (§2.15.2).
+    // install first: never an action before install (§L2.15.2).
     let h = w.candidates().remove(0);
     assert_eq!(w.deliver(&h).unwrap().hook, "install");
-    // install fails: the next hook is install again, with only actions in between (§2.14).
+    // install fails: the next hook is install again, with only actions in between (§L2.14).
     w.complete(HookResult::Error, &[]).unwrap();
     w.apply(&Action::RunAction {
         name: "rotate-password".into(),

@@ -4,7 +4,7 @@
 //!
 //! The main charm is `tests/fixtures/charms/kitchen-sink`: a Kubernetes sidecar charm that
 //! observes every event ops offers and, across its handlers, calls every ops API that
-//! reaches a hook tool (`spec/juju-boundary.md` §2.2) or a Pebble endpoint (§3.3-3.4). Its
+//! reaches a hook tool (`docs/juju-model.md` §B2.2) or a Pebble endpoint (§B3.3-§B3.4). Its
 //! companion `kitchen-sink-machine` covers what only a machine charm gets: the
 //! series-upgrade and collect-metrics hooks, `juju-reboot`, `add-metric`, and charm state
 //! kept by the controller (`state-get/set/delete`, `use_juju_for_storage=True`). Both are
@@ -69,7 +69,7 @@ const MACHINE_ONLY: &[HookKind] = &[
     HookKind::CollectMetrics,
 ];
 
-/// Every hook tool in §2.2 that ops reaches from a Kubernetes charm with its default
+/// Every hook tool in §B2.2 that ops reaches from a Kubernetes charm with its default
 /// (SQLite) unit state. The machine charm adds [`MACHINE_TOOLS`]. Never called: `secret-ids`
 /// (ops' Model does not use it), `pod-spec-set` (legacy podspec charms), and the tools ops
 /// never calls at all (`unit-get`, `leader-get`, `leader-set`).
@@ -128,7 +128,7 @@ fn has_file(c: &ToolCall) -> bool {
 
 type ToolForm = (&'static str, &'static str, fn(&ToolCall) -> bool);
 
-/// The forms of a tool that ops builds for different APIs (argv as in §2.2).
+/// The forms of a tool that ops builds for different APIs (argv as in §B2.2).
 const TOOL_FORMS: &[ToolForm] = &[
     ("status-set", "--application=True", |c| {
         has(c, "--application=True")
@@ -178,7 +178,7 @@ const TOOL_FORMS: &[ToolForm] = &[
     ("credential-get", "(not trusted)", |c| c.code != 0),
 ];
 
-/// The Pebble endpoints `ops.pebble.Client` uses (§3.3-3.4), as (what, method, path
+/// The Pebble endpoints `ops.pebble.Client` uses (§B3.3-§B3.4), as (what, method, path
 /// pattern): `*` matches one path segment; a `?k=v` part must be in the query.
 const PEBBLE: &[(&str, &str, &str)] = &[
     ("get_system_info / can_connect", "GET", "/v1/system-info"),
@@ -662,7 +662,7 @@ fn kitchen_sinks_reach_every_hook_kind_tool_and_pebble_endpoint() {
         problems.push(format!("hook kinds never run: {never_run:?}"));
     }
 
-    // (b) Exactly the hook tools of §2.2 that ops reaches (and each form of them).
+    // (b) Exactly the hook tools of §B2.2 that ops reaches (and each form of them).
     let called: BTreeSet<&str> = tool_calls.keys().copied().collect();
     let expected: BTreeSet<&str> = TOOLS.iter().chain(MACHINE_TOOLS).copied().collect();
     let never_called: Vec<&&str> = expected.difference(&called).collect();

@@ -1,9 +1,9 @@
 //! Tests of the trace validator (`engine::validate`), with hand-written traces.
 //!
 //! Every rule has at least one invalid trace that must be rejected with that rule at the
-//! expected step, and the spec's recipes (§2.1, §2.12, §2.13, §2.14, §7) have valid traces
+//! expected step, and the spec's recipes (§L2.1, §L2.12, §L2.13, §L2.14, §L7) have valid traces
 //! that must be accepted. Traces are built with a small builder that fills in the full
-//! `JUJU_*` environment of each event the way Juju would (§1.1, §1.2).
+//! `JUJU_*` environment of each event the way Juju would (§L1.1, §L1.2).
 
 use charmfuzz::engine::validate::{Rule, Violation, validate};
 use charmfuzz::engine::{
@@ -228,7 +228,7 @@ impl T {
         self
     }
 
-    /// An event with the common environment of §1.1.
+    /// An event with the common environment of §L1.1.
     fn base(&mut self, hook: &str, kind: HookKind) -> Event {
         self.ctx += 1;
         let unit = self.unit();
@@ -492,7 +492,7 @@ fn bad(t: &T, rule: Rule, step: usize) -> Violation {
 
 const PG: &str = "postgresql";
 
-/// K8s deploy per §2.1 / §7 "deploy (K8s)": install → relation-created* → leader hook →
+/// K8s deploy per §L2.1 / §L7 "deploy (K8s)": install → relation-created* → leader hook →
 /// pebble-ready* → storage-attached → config-changed → start, then the relation members
 /// join. Relation 0 is the peer relation (`cluster`, peer webapp/1), 1 is `db` with
 /// postgresql/0. Storage `data/0`.
@@ -523,7 +523,7 @@ fn k8s_started(leader: bool) -> T {
     t
 }
 
-/// Machine deploy per §2.1: storage-attached* → install → relation-created → lsc →
+/// Machine deploy per §L2.1: storage-attached* → install → relation-created → lsc →
 /// config-changed → start. Relation 0 is the peer relation `replicas` with dbserver/1.
 fn machine_started() -> T {
     let mut t = T::new(machine_spec());
@@ -568,7 +568,7 @@ fn valid_k8s_deploy_happy_path() {
 
 #[test]
 fn valid_k8s_deploy_pebble_ready_before_install_is_not_needed() {
-    // §8.2: pebble-ready only after start is fine too; app-level changed for a relation
+    // §L8.2: pebble-ready only after start is fine too; app-level changed for a relation
     // that existed at deploy (remote data may already be there).
     let mut t = T::new(k8s_spec());
     t.deploy(
@@ -652,7 +652,7 @@ fn valid_suspend_and_resume_gives_created_again() {
 
 #[test]
 fn valid_teardown_k8s() {
-    // §2.12 code order: storage-detaching → non-peer departed (departing = this unit) →
+    // §L2.12 code order: storage-detaching → non-peer departed (departing = this unit) →
     // broken → peer departed → stop → remove.
     let mut t = k8s_started(true);
     t.act(Action::RemoveUnit)
@@ -696,7 +696,7 @@ fn valid_teardown_relations_before_storage_when_switched_on() {
 
 #[test]
 fn valid_removal_before_install() {
-    // §2.1 with §2.15.2: a unit removed before install runs gets no install/start/stop/
+    // §L2.1 with §L2.15.2: a unit removed before install runs gets no install/start/stop/
     // remove, and nothing else either: its deploy-time storage was attached, but
     // nothing but storage-attached ever runs before install.
     let removed = || {
@@ -764,7 +764,7 @@ fn valid_resolved_no_retry_commits_the_skipped_hook() {
 
 #[test]
 fn valid_k8s_pod_recreated() {
-    // §2.13 / §7: [stop] → upgrade-charm → config-changed → start (+ lsc) → pebble-ready*.
+    // §L2.13 / §L7: [stop] → upgrade-charm → config-changed → start (+ lsc) → pebble-ready*.
     let mut t = k8s_started(false);
     t.act(Action::PodRecreated)
         .hook(K::Stop)
@@ -1072,7 +1072,7 @@ fn violation_display_names_step_event_hook_and_section() {
     let v = bad(&t, Rule::RelationMembership, 1);
     assert_eq!(
         v.to_string(),
-        "step 1 (event 2, db-relation-joined): §2.15.6 joined(postgresql/1) twice in one membership"
+        "step 1 (event 2, db-relation-joined): §L2.15.6 joined(postgresql/1) twice in one membership"
     );
 }
 
@@ -1089,7 +1089,7 @@ fn rules_have_sections_and_descriptions() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Trace and action shape (§2.1, §2.0)
+// Trace and action shape (§L2.1, §L2.0)
 
 #[test]
 fn trace_must_start_with_deploy() {
@@ -1159,7 +1159,7 @@ fn remote_unit_names_are_never_reused() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Environment and hook names (§1.2, §1.3)
+// Environment and hook names (§L1.2, §L1.3)
 
 #[test]
 fn env_common_var_missing() {
@@ -1314,7 +1314,7 @@ fn catalogue_collect_metrics() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Causes (§2.0) and before-start (§2.1)
+// Causes (§L2.0) and before-start (§L2.1)
 
 #[test]
 fn unprompted_config_changed() {
@@ -1382,7 +1382,7 @@ fn before_start_no_update_status() {
 }
 
 // ---------------------------------------------------------------------------------------
-// §2.3 per-relation rules
+// §L2.3 per-relation rules
 
 #[test]
 fn unknown_relation() {
@@ -1464,7 +1464,7 @@ fn relation_state_created_for_removed_relation() {
 }
 
 // ---------------------------------------------------------------------------------------
-// §2.15.1 – §2.15.15
+// §L2.15.1 – §L2.15.15
 
 #[test]
 fn r1_nothing_after_remove() {
@@ -1923,7 +1923,7 @@ fn r14_nothing_of_the_kind_while_dying() {
 
 #[test]
 fn r14_queued_and_churn_hooks_still_run_while_dying() {
-    // §2.0 step 13: a queued config-changed (after upgrade-charm) runs even once Dying.
+    // §L2.0.13: a queued config-changed (after upgrade-charm) runs even once Dying.
     let mut t = machine_started();
     t.act(Action::Refresh).hook(K::UpgradeCharm);
     t.act(Action::RemoveUnit).hook(K::ConfigChanged);
@@ -1969,7 +1969,7 @@ fn r15_actions_declared_after_install_fifo() {
 }
 
 // ---------------------------------------------------------------------------------------
-// §2.12 teardown and §2.14 hook errors
+// §L2.12 teardown and §L2.14 hook errors
 
 #[test]
 fn teardown_stop_after_relations() {

@@ -1,6 +1,6 @@
 //! The generator and the validator check each other: many thousands of random byte strings
 //! decode to traces that the (separately written) validator accepts, for a rich Kubernetes
-//! spec, a machine spec and a minimal spec, under every §8 switch and several Juju versions.
+//! spec, a machine spec and a minimal spec, under every §L8 switch and several Juju versions.
 
 mod common;
 use charmfuzz::charm::Charm;

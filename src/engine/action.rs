@@ -4,7 +4,7 @@
 //! workload container restarts, a timer fires. Each such cause is an [`Action`]. Applying it
 //! to the [`World`](super::World) changes what Juju knows about the deployment (its "remote
 //! state"); the unit agent then turns the difference into hooks, one at a time, in the order
-//! of its resolver chain (spec §2.0). One action can yield several hooks (removing a relation
+//! of its resolver chain (juju-model.md §L2.0). One action can yield several hooks (removing a relation
 //! gives a `relation-departed` per remote unit, then `relation-broken`) and several actions
 //! can fold into one hook (two quick `juju config` calls give one `config-changed`).
 //!
@@ -189,7 +189,7 @@ pub enum Action {
     /// `juju destroy-model`.
     DestroyModel,
     /// `juju remove-unit --force --no-wait` (only with the `forced-removal` switch): the unit
-    /// goes without storage or relation teardown, straight to `stop` and `remove` (§2.12).
+    /// goes without storage or relation teardown, straight to `stop` and `remove` (§L2.12).
     ForceRemoveUnit,
     /// A Pebble service the charm started in the container exits, and keeps failing as
     /// Pebble restarts it (`backoff`). No hook: Juju is not told (a check on it, if the
@@ -436,7 +436,7 @@ impl ActionKind {
         }
     }
 
-    /// Removal of this unit (the start of teardown, spec §2.12).
+    /// Removal of this unit (the start of teardown, juju-model.md §L2.12).
     pub fn is_removal(self) -> bool {
         matches!(
             self,
@@ -514,7 +514,7 @@ impl Action {
 }
 
 /// Something the charm did during an event that later actions may depend on. The target
-/// reports these after each successful event (spec §2.14: a failed hook commits nothing);
+/// reports these after each successful event (juju-model.md §L2.14: a failed hook commits nothing);
 /// they are recorded on the event so a trace replays without the charm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "kebab-case")]

@@ -3,7 +3,7 @@
 //! Juju runs the charm's `dispatch` once per hook with `JUJU_DISPATCH_PATH` naming the hook
 //! (`hooks/db-relation-changed`) or the action (`actions/backup`), and a set of `JUJU_*`
 //! environment variables that say which relation, remote unit, storage instance, container,
-//! secret or action the hook is about (spec §1). An [`Event`] is exactly that: the hook name
+//! secret or action the hook is about (juju-model.md §L1). An [`Event`] is exactly that: the hook name
 //! and the environment, so a target can dispatch it without knowing anything else.
 
 use super::action::Effect;
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// The kind of a hook, without the endpoint/storage/container prefix (spec §1.3).
+/// The kind of a hook, without the endpoint/storage/container prefix (juju-model.md §L1.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HookKind {
@@ -153,7 +153,7 @@ impl HookKind {
             HookKind::LeaderElected | HookKind::LeaderSettingsChanged
         )
     }
-    /// Whether `ops` lets a handler `event.defer()` this kind (spec §1.3, §4.2).
+    /// Whether `ops` lets a handler `event.defer()` this kind (juju-model.md §L1.3, §L4.2).
     pub fn is_deferrable(self) -> bool {
         !matches!(
             self,
@@ -185,7 +185,7 @@ impl fmt::Display for HookKind {
 }
 
 /// What happened when the event ran, as far as the engine needs to know: a failed hook is
-/// re-delivered by Juju (spec §2.14), so the next hook depends on it.
+/// re-delivered by Juju (juju-model.md §L2.14), so the next hook depends on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum HookResult {

@@ -8,10 +8,10 @@
 //!   a *remote* state (what the controller says: config, relations, leadership, storage,
 //!   secrets, pending actions) and a *local* state (what hooks have already run).
 //! - An [`Action`] changes the remote state; the world's resolver then yields the hooks Juju
-//!   may deliver next, in the priority order of spec §2.0.
+//!   may deliver next, in the priority order of juju-model.md §L2.0.
 //! - [`decode`] turns bytes into a [`Trace`], choosing at every point among the actions
 //!   and hooks that are valid right now; [`encode`] turns a trace back into bytes.
-//! - [`validate`] checks any trace, independently of the generator, against spec §2.15.
+//! - [`validate`] checks any trace, independently of the generator, against juju-model.md §L2.15.
 
 pub mod action;
 pub mod codec;

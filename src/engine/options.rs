@@ -1,6 +1,6 @@
 //! Switches for the points where Juju's behaviour is version dependent or not settled.
 //!
-//! `spec/juju-lifecycle.md` §8 lists orderings on which Juju's code, its docs and observed
+//! `docs/juju-model.md` §L8 lists orderings on which Juju's code, its docs and observed
 //! logs disagree. The engine follows the code by default and lets each open point be
 //! widened, so a charm can be fuzzed against both readings. The Juju version gates hook
 //! kinds that newer agents added (custom notices from 3.4, check events from 3.6).
@@ -41,7 +41,7 @@ impl JujuVersion {
     pub fn has_secret_config(self) -> bool {
         self >= JujuVersion::new(3, 4, 0)
     }
-    /// `collect-metrics` was dropped in Juju 3.6.11 (spec §6).
+    /// `collect-metrics` was dropped in Juju 3.6.11 (juju-model.md §L6).
     pub fn has_collect_metrics(self) -> bool {
         self < JujuVersion::new(3, 6, 11)
     }
@@ -98,32 +98,32 @@ impl<'de> Deserialize<'de> for JujuVersion {
     }
 }
 
-/// Engine switches. Every field defaults to what Juju's code does (spec §8); turning one
+/// Engine switches. Every field defaults to what Juju's code does (juju-model.md §L8); turning one
 /// on widens the set of orderings the engine may produce to include what the docs allow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct EngineOptions {
     pub juju_version: JujuVersion,
-    /// §8.1: during teardown, let the relation block run before `storage-detaching`
+    /// §L8.1: during teardown, let the relation block run before `storage-detaching`
     /// (Juju's code and OPS708 put storage first; the docs disagree).
     pub teardown_relations_before_storage: bool,
-    /// §8.3: on Kubernetes, hold `storage-attached` until after the first `start` (the
+    /// §L8.3: on Kubernetes, hold `storage-attached` until after the first `start` (the
     /// docs' reading). Off: any idle point after `install` (the code and MONGO106).
     pub k8s_storage_after_start: bool,
-    /// §8.4: after K8s pod churn, allow `leader-settings-changed` before `start` (docs)
+    /// §L8.4: after K8s pod churn, allow `leader-settings-changed` before `start` (docs)
     /// as well as after it (code).
     pub lsc_before_start_after_churn: bool,
-    /// §8.5: an ex-leader receives `leader-settings-changed` when it loses leadership (docs).
+    /// §L8.5: an ex-leader receives `leader-settings-changed` when it loses leadership (docs).
     pub lsc_on_leadership_loss: bool,
-    /// §8.8: non-leader units of the owning application are ordinary consumers of an
+    /// §L8.8: non-leader units of the owning application are ordinary consumers of an
     /// app-owned secret and get `secret-changed` (J-PR16997). Scenario rejects it.
     pub secret_changed_for_owner_app_peers: bool,
-    /// §2.3: the rare race where a relation dies before `relation-created` ran, giving
+    /// §L2.3: the rare race where a relation dies before `relation-created` ran, giving
     /// `relation-broken` without `relation-created`. Off by default (spec: [L]).
     pub broken_without_created: bool,
-    /// §2.14: allow `juju resolved --no-retry`, which skips a failed hook as if it ran.
+    /// §L2.14: allow `juju resolved --no-retry`, which skips a failed hook as if it ran.
     pub resolved_no_retry: bool,
-    /// §2.12: `--force` removal may skip the whole teardown; when on, the removal actions
+    /// §L2.12: `--force` removal may skip the whole teardown; when on, the removal actions
     /// may end the unit without teardown hooks.
     pub forced_removal: bool,
     /// The workload misbehaves: services the charm started exit, its programs fail, its

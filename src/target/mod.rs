@@ -5,7 +5,7 @@
 //! play those events against the charm's own Python: the servers that answer what a
 //! charm asks of Juju and of its workloads, the processes the charm runs in, and the
 //! sandbox around them. Each piece here imitates one side of the boundary described in
-//! `spec/juju-boundary.md` as faithfully as the real charm can observe it.
+//! `docs/juju-model.md` as faithfully as the real charm can observe it.
 //!
 //! - [`hooktools`]: the unit agent's answers to the charm's hook tools (`relation-get`,
 //!   `secret-add`, `status-set`, …), with Juju's rules and its commit-on-success semantics,

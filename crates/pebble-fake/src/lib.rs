@@ -43,7 +43,7 @@
 //! messages (`ops` turns them into `APIError`, `PathError`, `ChangeError`, `ExecError`,
 //! and charms branch on them: `Container.exists()` is a 404 from a file listing). The
 //! shapes and messages here follow Pebble's Go source; see
-//! `spec/juju-boundary.md` §3.
+//! `docs/juju-model.md` §B3.
 //!
 //! What is *not* real is the workload: services are a state machine that starts at once
 //! (optionally failing on purpose, see [`FakePebble::set_start_failure`]), health checks

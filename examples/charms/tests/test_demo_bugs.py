@@ -141,7 +141,7 @@ def k8s_state(*, peers: dict[int, dict[str, str]] | None = None) -> testing.Stat
 
 def k8s_setup(ctx: testing.Context, state: testing.State, *, storage=True, pebble_ready=True):
     """install → replicas-relation-created → leader-elected → [data-storage-attached] →
-    config-changed → start → [web-pebble-ready] (§2.1, §7 "deploy (K8s)")."""
+    config-changed → start → [web-pebble-ready] (§L2.1, §L7 "deploy (K8s)")."""
     s = Story(ctx, state)
     s.run("install", ctx.on.install())
     s.run("replicas-relation-created", ctx.on.relation_created(s.rel(PEER_ID)))
@@ -213,7 +213,7 @@ def story_bug2(ctx: testing.Context):
 def story_bug3(ctx: testing.Context):
     """setup as leader; leadership moves to demo/1 (no hook here); rotate-password."""
     s = k8s_setup(ctx, k8s_state(peers={1: {}}), storage=False, pebble_ready=False)
-    s.change(leader=False)  # Juju gives the lease to demo/1: no hook on demo/0 (§2.4)
+    s.change(leader=False)  # Juju gives the lease to demo/1: no hook on demo/0 (§L2.4)
     return s, "rotate-password", ctx.on.action("rotate-password")
 
 
@@ -506,7 +506,7 @@ def machine_story_m3(ctx: testing.Context):
     s.run("leader-elected", ctx.on.leader_elected())
     s.run("config-changed", ctx.on.config_changed())
     s.run("start", ctx.on.start())
-    s.change(leader=False)  # Juju gives the lease to demo-machine/1: no hook here (§2.4)
+    s.change(leader=False)  # Juju gives the lease to demo-machine/1: no hook here (§L2.4)
     return s, "db-relation-broken", ctx.on.relation_broken(s.rel(DB_ID))
 
 
@@ -787,7 +787,7 @@ def test_check_failed_after_the_workload_container_restarted(charm):
     Kubernetes restarts a container whose alive-level check fails (Juju makes Pebble's alive
     checks the pod's liveness probe), so the queued web-pebble-check-failed can run against
     a fresh Pebble, with no layer yet, before the web-pebble-ready that follows the restart
-    (§2.9). Restarting `web` there raised "service does not exist"; the charm now leaves it
+    (§L2.9). Restarting `web` there raised "service does not exist"; the charm now leaves it
     to pebble-ready.
     """
     module = load_charm_module(charm)
@@ -815,7 +815,7 @@ def test_demo_machine_happy_path(charm, host):
     cache0 = testing.Storage("cache", index=0)
     s = Story(ctx, machine_state(peers={1: {}}, storages=[cache0]))
 
-    # Machine deploy (§2.1, §7): storage-attached before install.
+    # Machine deploy (§L2.1, §L7): storage-attached before install.
     s.run("cache-storage-attached", ctx.on.storage_attached(cache0))
     s.run("install", ctx.on.install())
     assert host.ran("apt-get", "install", "-y", "demo-server")
@@ -899,12 +899,12 @@ def test_demo_machine_happy_path(charm, host):
     s.run("config-changed", ctx.on.config_changed())
     assert s.state.unit_status == testing.ActiveStatus()
 
-    # `juju refresh`: upgrade-charm then config-changed (§2.6).
+    # `juju refresh`: upgrade-charm then config-changed (§L2.6).
     s.run("upgrade-charm", ctx.on.upgrade_charm())
     s.run("config-changed", ctx.on.config_changed())
     assert s.state.workload_version == "1.4.0"
 
-    # `juju remove-relation demo-machine postgresql` (§2.3): departed, then broken.
+    # `juju remove-relation demo-machine postgresql` (§L2.3): departed, then broken.
     s.run(
         "db-relation-departed",
         ctx.on.relation_departed(s.rel(DB_ID), remote_unit=0, departing_unit=0),
@@ -916,7 +916,7 @@ def test_demo_machine_happy_path(charm, host):
     assert s.rel(PEER_ID).local_app_data["database"] == "none"
     assert s.state.unit_status == testing.BlockedStatus("needs a db relation")
 
-    # `juju remove-unit` (§2.12): leadership goes silently; storage-detaching first, then
+    # `juju remove-unit` (§L2.12): leadership goes silently; storage-detaching first, then
     # the peer relation departs, stop, remove.
     s.change(leader=False)
     s.run("cache-storage-detaching", ctx.on.storage_detaching(cache0))

@@ -1,11 +1,11 @@
 //! Juju actions (`juju run <unit> <action>`), dispatched to the charm as `actions/<name>`.
 //!
 //! (These are the charm's actions, not the trace's [`Action`] steps.) An action runs only
-//! if the charm declares it in `actions.yaml`, never before `install` (§2.15.15, checked with
-//! the other gates in `lifecycle`), in the order the user queued them (§2.11: FIFO), with the
+//! if the charm declares it in `actions.yaml`, never before `install` (§L2.15.15, checked with
+//! the other gates in `lifecycle`), in the order the user queued them (§L2.11: FIFO), with the
 //! parameters the user gave (Juju may add defaults). Actions may run while a failed hook
 //! waits for its retry; they are not retried themselves, and a failed action does not put
-//! the unit in error (§2.14).
+//! the unit in error (§L2.14).
 
 use super::{Found, Rule, Validator, found};
 use crate::engine::action::Action;
@@ -26,7 +26,7 @@ impl Validator<'_> {
 
     pub(super) fn check_action(&self, ev: &Event) -> Option<Found> {
         let name = ev.env("JUJU_ACTION_NAME")?;
-        // §2.15.15: declared actions only.
+        // §L2.15.15: declared actions only.
         if self.spec.action(name).is_none() {
             return found(
                 Rule::Action,
@@ -51,7 +51,7 @@ impl Validator<'_> {
                 format!("action id {uuid} was {want}, event runs {name}"),
             );
         }
-        // §2.11: FIFO.
+        // §L2.11: FIFO.
         if pos != 0 {
             return found(
                 Rule::Action,

@@ -1,13 +1,13 @@
 //! Config and trust, and the two timers: the hooks a plain remote-state prompt asks for.
 //!
 //! `juju config`, `juju trust` and a change of the unit's address all reach the charm the
-//! same way: the config hash Juju watches changes, so one `config-changed` runs (§2.5),
-//! however many changes came meanwhile. `update-status` (§2.7, never before the first
-//! `start`) and `collect-metrics` (§1.3: machine charms with metrics, before Juju 3.6.11)
+//! same way: the config hash Juju watches changes, so one `config-changed` runs (§L2.5),
+//! however many changes came meanwhile. `update-status` (§L2.7, never before the first
+//! `start`) and `collect-metrics` (§L1.3: machine charms with metrics, before Juju 3.6.11)
 //! are the same shape on a timer. Each is a pending flag that an action sets and the one
 //! hook clears, with no identity of its own; that is why the timers sit here rather than
 //! in a family of their own. The first `config-changed` also queues the first `start`
-//! (§2.15.12).
+//! (§L2.15.12).
 
 use super::{Found, Rule, Validator, found};
 use crate::engine::action::Action;
@@ -39,14 +39,14 @@ impl Validator<'_> {
                 if !self.update_status_pending {
                     return found(Rule::Unprompted, "update-status without the timer");
                 }
-                // §2.7: never before the first start.
+                // §L2.7: never before the first start.
                 if !self.ever_started {
                     return found(Rule::BeforeStart, "update-status before the first start");
                 }
                 None
             }
             K::CollectMetrics => {
-                // §1.3: machine charms with metrics, before 3.6.11.
+                // §L1.3: machine charms with metrics, before 3.6.11.
                 if self.k8s || !self.spec.has_metrics || !self.version.has_collect_metrics() {
                     return found(
                         Rule::Catalogue,

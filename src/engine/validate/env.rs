@@ -1,7 +1,7 @@
-//! §1.2: the hook environment.
+//! §L1.2: the hook environment.
 //!
 //! Juju runs every hook (and action) with a set of `JUJU_*` variables: the common ones every
-//! hook carries (§1.1: the unit, the model, the Juju version, the hook name and dispatch
+//! hook carries (§L1.1: the unit, the model, the Juju version, the hook name and dispatch
 //! path …) and, per kind, the ones that say what the hook is about (the relation and remote
 //! unit, the storage instance, the container and notice or check, the secret, the action,
 //! the target base). The charm reads its whole situation from them, so they must be exactly
@@ -18,9 +18,9 @@ use crate::engine::event::{Event, HookKind};
 use crate::engine::options::JujuVersion;
 
 // ---------------------------------------------------------------------------------------
-// Environment tables (§1.1, §1.2)
+// Environment tables (§L1.1, §L1.2)
 
-/// Variables every hook and action carries (§1.1; the trace keeps only `JUJU_*`).
+/// Variables every hook and action carries (§L1.1; the trace keeps only `JUJU_*`).
 const COMMON_VARS: [&str; 19] = [
     "JUJU_UNIT_NAME",
     "JUJU_MODEL_NAME",
@@ -43,7 +43,7 @@ const COMMON_VARS: [&str; 19] = [
     "JUJU_CHARM_NO_PROXY",
 ];
 
-/// Every kind-specific variable of §1.2: each must appear exactly on the kinds that carry it.
+/// Every kind-specific variable of §L1.2: each must appear exactly on the kinds that carry it.
 const KIND_VARS: [&str; 21] = [
     "JUJU_RELATION",
     "JUJU_RELATION_ID",
@@ -75,7 +75,7 @@ const REL_VARS: [&str; 4] = [
     "JUJU_REMOTE_APP",
 ];
 
-/// The kind-specific variables a hook of `kind` carries (§1.2).
+/// The kind-specific variables a hook of `kind` carries (§L1.2).
 fn kind_vars(kind: HookKind) -> Vec<&'static str> {
     use HookKind as K;
     let mut v: Vec<&'static str> = Vec::new();
@@ -266,7 +266,7 @@ impl Validator<'_> {
                 ),
             ));
         }
-        // §2.3 rule 2: the departing unit is this unit when this unit/app is not Alive,
+        // §L2.3.2: the departing unit is this unit when this unit/app is not Alive,
         // else the remote unit. An orphaned subordinate may race its own death.
         if kind == K::RelationDeparted
             && let (Some(d), Some(u)) = (ev.env("JUJU_DEPARTING_UNIT"), remote)

@@ -2,8 +2,8 @@
 //!
 //! One unit of an application holds the leader lease. `leader-elected` runs on the leader,
 //! once per gain of the lease; `leader-settings-changed` runs on the other units when the
-//! leader settings change, and never on the leader itself (§2.15.8). A Dying unit runs
-//! neither (§2.15.14) and resigns the lease silently (§2.12). Juju re-checks leadership
+//! leader settings change, and never on the leader itself (§L2.15.8). A Dying unit runs
+//! neither (§L2.15.14) and resigns the lease silently (§L2.12). Juju re-checks leadership
 //! right before running the hooks that need it (J-RUNHOOK), so a lost lease also drops a
 //! failed `leader-elected` (or app-owned secret hook) that was waiting for its retry.
 
@@ -16,7 +16,7 @@ impl Validator<'_> {
     pub(super) fn deploy_leadership(&mut self, leader: bool) {
         self.leader = leader;
         self.elected_pending = leader;
-        // §2.1: exactly one leader hook at startup; a leader that later loses the
+        // §L2.1: exactly one leader hook at startup; a leader that later loses the
         // lease still has the initial leader-settings version to catch up on.
         self.lsc_pending = true;
     }
@@ -34,7 +34,7 @@ impl Validator<'_> {
                 if self.leader {
                     self.leader = false;
                     self.elected_pending = false;
-                    // §8.5: the docs' lsc for the ex-leader; also the code's catch-up lsc.
+                    // §L8.5: the docs' lsc for the ex-leader; also the code's catch-up lsc.
                     self.lsc_pending = true;
                     // J-RUNHOOK: leader-elected / app-owned secret hooks are skipped at
                     // run time when no longer leader, so a failed one is not retried.
@@ -67,7 +67,7 @@ impl Validator<'_> {
     pub(super) fn check_leadership(&self, ev: &Event) -> Option<Found> {
         match ev.kind {
             HookKind::LeaderElected => {
-                // §2.15.8: only on the leader, once per gain.
+                // §L2.15.8: only on the leader, once per gain.
                 if !self.leader {
                     found(Rule::Leadership, "leader-elected on a non-leader")
                 } else if !self.elected_pending {

@@ -1,18 +1,18 @@
 //! The unit's own lifecycle: deploy, install, start, stop, remove, and hook errors.
 //!
-//! A unit comes into being with `juju deploy`/`add-unit` (§2.1): it installs once, runs the
+//! A unit comes into being with `juju deploy`/`add-unit` (§L2.1): it installs once, runs the
 //! first `config-changed`, then starts; it starts again only after a restart or reboot, and
 //! stops only when started — for a K8s pod shutdown while Alive, or at the end of a Dying
-//! unit's teardown, after its storage is detached and its relations are broken (§2.12).
-//! Once `remove` ran nothing more happens to it (§2.15.1). Some hooks come as adjacent
-//! *queued pairs* (§2.15.12: the first `config-changed` → `start`, `upgrade-charm` →
-//! `config-changed`), and a Dying unit runs none of the hooks of an Alive one (§2.15.14).
+//! unit's teardown, after its storage is detached and its relations are broken (§L2.12).
+//! Once `remove` ran nothing more happens to it (§L2.15.1). Some hooks come as adjacent
+//! *queued pairs* (§L2.15.12: the first `config-changed` → `start`, `upgrade-charm` →
+//! `config-changed`), and a Dying unit runs none of the hooks of an Alive one (§L2.15.14).
 //!
 //! A hook that fails puts the unit in error: Juju then runs only actions until the same
-//! hook, with the same environment, is retried (§2.14); `juju resolved --no-retry` commits
+//! hook, with the same environment, is retried (§L2.14); `juju resolved --no-retry` commits
 //! it as if it had run.
 //!
-//! Here: the trace envelope and `Deploy` (§2.1), the removal and `Resolved` actions, the
+//! Here: the trace envelope and `Deploy` (§L2.1), the removal and `Resolved` actions, the
 //! retry check, the gates every hook passes first (after remove, queued pair, before
 //! install, while Dying), the checks and commits of install/start/stop/remove, and the
 //! teardown order before stop/remove.
@@ -24,7 +24,7 @@ use crate::engine::trace::TRACE_FORMAT;
 use std::collections::BTreeMap;
 
 impl Validator<'_> {
-    /// §2.1: the envelope names this charm, its substrate and a unit of it, and the story
+    /// §L2.1: the envelope names this charm, its substrate and a unit of it, and the story
     /// starts with its `Deploy`.
     pub(super) fn check_envelope(&mut self) {
         let trace = self.trace;
@@ -94,7 +94,7 @@ impl Validator<'_> {
             }
             Action::Resolved { retry } => {
                 if !retry && let Some(f) = self.failed.take() {
-                    // §2.14: `resolved --no-retry` commits the hook as if it had run (but
+                    // §L2.14: `resolved --no-retry` commits the hook as if it had run (but
                     // not the charm's own effects), without queueing adjacent follow-ups.
                     self.commit(&f.event, false);
                     self.queued = None;
@@ -107,7 +107,7 @@ impl Validator<'_> {
                 if self.dying.is_none() {
                     self.dying = Some(DyingCause::Removal);
                 }
-                // §2.12: leadership is resigned silently.
+                // §L2.12: leadership is resigned silently.
                 self.leader = false;
                 self.elected_pending = false;
             }
@@ -115,7 +115,7 @@ impl Validator<'_> {
         }
     }
 
-    /// §2.14: after a failed hook, only actions until the same hook runs again. Returns
+    /// §L2.14: after a failed hook, only actions until the same hook runs again. Returns
     /// whether `ev` is that retry; any other hook is reported and ends the wait.
     pub(super) fn hook_retry(&mut self, step: usize, index: usize, ev: &Event) -> bool {
         let mut retry = false;
@@ -136,7 +136,7 @@ impl Validator<'_> {
         retry
     }
 
-    /// §2.14: a hook that ran to completion ends the error state; a failed one (not an
+    /// §L2.14: a hook that ran to completion ends the error state; a failed one (not an
     /// action: actions are not retried) waits for its retry.
     pub(super) fn hook_result(&mut self, step: usize, index: usize, ev: &Event) {
         match ev.result {
@@ -157,7 +157,7 @@ impl Validator<'_> {
     // -----------------------------------------------------------------------------------
     // The gates every (non-retry) hook passes first, in this order.
 
-    /// §2.15.1: no event at all after remove.
+    /// §L2.15.1: no event at all after remove.
     pub(super) fn after_remove(&self) -> Option<Found> {
         if self.removed {
             return found(Rule::AfterRemove, "event after remove");
@@ -165,7 +165,7 @@ impl Validator<'_> {
         None
     }
 
-    /// §2.15.12 / §2.11: queued pairs are adjacent (actions included).
+    /// §L2.15.12 / §L2.11: queued pairs are adjacent (actions included).
     pub(super) fn inside_queued_pair(&self, ev: &Event) -> Option<Found> {
         use HookKind as K;
         if let Some(q) = self.queued
@@ -185,8 +185,8 @@ impl Validator<'_> {
         None
     }
 
-    /// §2.15.2 / §2.15.15: nothing before install (machine storage excepted; actions may
-    /// run while a failed install waits for its retry, §2.0 step 9).
+    /// §L2.15.2 / §L2.15.15: nothing before install (machine storage excepted; actions may
+    /// run while a failed install waits for its retry, §L2.0.9).
     pub(super) fn before_install(&self, ev: &Event) -> Option<Found> {
         use HookKind as K;
         let kind = ev.kind;
@@ -198,7 +198,7 @@ impl Validator<'_> {
             } else if kind != K::Install && (self.k8s || !kind.is_storage()) {
                 return found(Rule::BeforeInstall, format!("{} before install", ev.hook));
             } else if kind.is_storage() && self.dying.is_some() && self.failed.is_none() {
-                // §2.15.2 with §2.1: a unit removed before it installed gets no further
+                // §L2.15.2 with §L2.1: a unit removed before it installed gets no further
                 // hook, not even a storage-detaching for what was attached at deploy.
                 return found(
                     Rule::BeforeInstall,
@@ -209,10 +209,10 @@ impl Validator<'_> {
         None
     }
 
-    /// §2.15.14 (and §2.0 step 13: a Dying unit never installs). Two exceptions from
-    /// the resolver chain: a hook already *queued* still runs (§2.0 step 13: the
+    /// §L2.15.14 (and §L2.0.13: a Dying unit never installs). Two exceptions from
+    /// the resolver chain: a hook already *queued* still runs (§L2.0.13: the
     /// config-changed after upgrade-charm), and the upgrade of a recreated K8s pod runs
-    /// at agent start, before the Dying branch of nextOp (J-LOOP, §2.13).
+    /// at agent start, before the Dying branch of nextOp (J-LOOP, §L2.13).
     pub(super) fn while_dying(&self, ev: &Event) -> Option<Found> {
         use HookKind as K;
         let kind = ev.kind;
@@ -241,8 +241,8 @@ impl Validator<'_> {
         None
     }
 
-    /// Hooks that may run inside a queued pair (§2.0: series-upgrade resolver outranks it;
-    /// §2.15.12: machine-reboot start; §2.8: machine storage special cases).
+    /// Hooks that may run inside a queued pair (§L2.0: series-upgrade resolver outranks it;
+    /// §L2.15.12: machine-reboot start; §L2.8: machine storage special cases).
     pub(super) fn pair_exempt(&self, ev: &Event) -> bool {
         match ev.kind {
             HookKind::PreSeriesUpgrade | HookKind::PostSeriesUpgrade => true,
@@ -259,11 +259,11 @@ impl Validator<'_> {
         use HookKind as K;
         match ev.kind {
             K::Install => {
-                // §2.15.3: install at most once.
+                // §L2.15.3: install at most once.
                 if self.installed {
                     return found(Rule::StartStop, "install twice");
                 }
-                // §2.15.9 / §2.8: machine storage provisioned with the unit is attached
+                // §L2.15.9 / §L2.8: machine storage provisioned with the unit is attached
                 // before install.
                 if !self.k8s
                     && let Some((id, _)) = self
@@ -276,7 +276,7 @@ impl Validator<'_> {
                 None
             }
             K::Start => {
-                // §2.15.3 and the trace convention: the first start after the first
+                // §L2.15.3 and the trace convention: the first start after the first
                 // config-changed, else only after a restart/reboot since the last start.
                 if self.first_start_queued || (self.restart_pending && self.ever_started) {
                     None
@@ -287,12 +287,12 @@ impl Validator<'_> {
                 }
             }
             K::Stop => {
-                // §2.15.3: only if started since the last stop.
+                // §L2.15.3: only if started since the last stop.
                 if !self.running {
                     return found(Rule::StartStop, "stop while not started");
                 }
-                // A K8s pod shutdown stops the unit whatever its life (§2.13); the Dying
-                // unit's own stop comes after its teardown (§2.12).
+                // A K8s pod shutdown stops the unit whatever its life (§L2.13); the Dying
+                // unit's own stop comes after its teardown (§L2.12).
                 if self.shutdown_pending {
                     None
                 } else if self.dying.is_some() {
@@ -305,11 +305,11 @@ impl Validator<'_> {
                 }
             }
             K::Remove => {
-                // §2.15.3: remove once (§2.15.1 covers "twice"), only for a Dying unit.
+                // §L2.15.3: remove once (§L2.15.1 covers "twice"), only for a Dying unit.
                 if self.dying.is_none() {
                     return found(Rule::StartStop, "remove of an Alive unit");
                 }
-                // §2.12: stop (if started) comes before remove.
+                // §L2.12: stop (if started) comes before remove.
                 if self.running && !self.opts.forced_removal {
                     return found(Rule::Teardown, "remove before stop");
                 }
@@ -319,7 +319,7 @@ impl Validator<'_> {
         }
     }
 
-    /// §2.12: what must be done before `stop`/`remove` of a Dying unit.
+    /// §L2.12: what must be done before `stop`/`remove` of a Dying unit.
     fn teardown_done(&self, what: &str) -> Option<Found> {
         if self.opts.forced_removal {
             return None;
@@ -352,7 +352,7 @@ impl Validator<'_> {
         match ev.kind {
             K::Install => {
                 self.installed = true;
-                // §2.5: config-changed follows install via the config hash mismatch.
+                // §L2.5: config-changed follows install via the config hash mismatch.
                 self.config_pending = true;
             }
             K::Start => {
@@ -371,7 +371,7 @@ impl Validator<'_> {
     }
 }
 
-/// §2.14: the retry of a failed hook is the same hook with the same environment, except
+/// §L2.14: the retry of a failed hook is the same hook with the same environment, except
 /// for the new hook context id.
 fn same_hook(a: &Event, b: &Event) -> bool {
     if a.hook != b.hook || a.kind != b.kind {

@@ -5,11 +5,11 @@
 //! The engine is meant to be *valid by construction*: the world and decoder only ever
 //! produce orderings Juju can produce. This module is the second opinion. It re-reads a
 //! finished trace — the actions and the hook events delivered after each — and checks every
-//! event against the rules of `spec/juju-lifecycle.md`, keeping its own small record of the
+//! event against the rules of `docs/juju-model.md`, keeping its own small record of the
 //! unit (installed? started? leader? Dying? which relations exist, who joined, which
 //! storage is attached, which secrets the charm owns, which hook failed …).
 //!
-//! It is written **independently of the generator** (`world.rs`, `codec.rs`) and shares no
+//! It is written **independently of the generator** (`engine/world/`, `engine/codec/`) and shares no
 //! code or state-machine with it, so that the two check each other: a trace the generator
 //! makes but the validator rejects is a bug in one of them. It is also what checks
 //! hand-written or edited JSON traces before they are replayed or turned into seeds.
@@ -18,20 +18,20 @@
 //!
 //! Each rule is a [`Rule`] variant naming its spec section:
 //!
-//! - trace shape (§2.1): one `Deploy`, first; unit, charm and substrate agree with the spec;
-//! - action shape (§2.0): the actions describe a possible deployment (unique relation ids,
+//! - trace shape (§L2.1): one `Deploy`, first; unit, charm and substrate agree with the spec;
+//! - action shape (§L2.0): the actions describe a possible deployment (unique relation ids,
 //!   remote unit names `<app>/<n>` never reused, known relations/storage/peers);
-//! - environment (§1.2): every common `JUJU_*` variable present, exactly the per-kind
-//!   variables of §1.2 and consistent with the hook, the relation and the unit; the hook
-//!   name agrees with its kind and prefix (§1.2); kinds that do not exist on this substrate,
-//!   charm or version (§1.3);
-//! - causes (§2.0): a hook runs only when something in the remote state asks for it (a config
+//! - environment (§L1.2): every common `JUJU_*` variable present, exactly the per-kind
+//!   variables of §L1.2 and consistent with the hook, the relation and the unit; the hook
+//!   name agrees with its kind and prefix (§L1.2); kinds that do not exist on this substrate,
+//!   charm or version (§L1.3);
+//! - causes (§L2.0): a hook runs only when something in the remote state asks for it (a config
 //!   change, a timer, a data write, a notice, a leadership or restart action …);
-//! - the per-relation invariants of §2.3 and the never-valid list §2.15.1–15, one variant
-//!   each; teardown order (§2.12); hook-error retries (§2.14); nothing but `start`-gated
-//!   hooks before the first `start` (§2.1).
+//! - the per-relation invariants of §L2.3 and the never-valid list §L2.15.1–§L2.15.15, one variant
+//!   each; teardown order (§L2.12); hook-error retries (§L2.14); nothing but `start`-gated
+//!   hooks before the first `start` (§L2.1).
 //!
-//! Where the spec marks a behaviour uncertain ([M]/[L], §8) the validator accepts both
+//! Where the spec marks a behaviour uncertain ([M]/[L], §L8) the validator accepts both
 //! readings when the matching switch in [`EngineOptions`] is on, and at least Juju's code
 //! reading when it is off; when in doubt it accepts. Retries of a failed hook are not
 //! re-checked against the state (Juju re-runs the failed hook whatever happened meanwhile).
@@ -39,7 +39,7 @@
 //! # What it does not check
 //!
 //! Liveness (that a pending hook eventually runs: a trace may stop at any point), the
-//! priority order *among* pending hooks (§2.0: Go map order and coalescing make most of it
+//! priority order *among* pending hooks (§L2.0: Go map order and coalescing make most of it
 //! unobservable), the values of host-specific variables (`JUJU_CHARM_DIR`, socket and API
 //! addresses, machine id, proxies), secret labels, action parameter schemas, storage
 //! `multiple:` ranges, relation `limit:`s, the `phase` printed on each step, and anything the
@@ -65,7 +65,7 @@
 //! - `actions`: Juju actions (`juju run`), not the trace's steps;
 //! - `upgrades`: refresh and `upgrade-charm`, the series upgrade;
 //! - `churn`: pod recreation, charm container restarts, machine reboots;
-//! - `env`: the environment of every hook (§1.2), checked apart from the state rules.
+//! - `env`: the environment of every hook (§L1.2), checked apart from the state rules.
 
 mod actions;
 mod churn;
@@ -92,72 +92,72 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
-    /// §1.2: every common `JUJU_*` variable is present; exactly the per-kind variables of
+    /// §L1.2: every common `JUJU_*` variable is present; exactly the per-kind variables of
     /// the hook's kind are, with values consistent with the trace.
     Env,
-    /// §1.2: the hook name agrees with the kind and its prefix, `JUJU_HOOK_NAME` and
+    /// §L1.2: the hook name agrees with the kind and its prefix, `JUJU_HOOK_NAME` and
     /// `JUJU_DISPATCH_PATH`.
     HookName,
-    /// §1.3: the hook kind exists for this substrate, charm and Juju version.
+    /// §L1.3: the hook kind exists for this substrate, charm and Juju version.
     Catalogue,
-    /// §2.0: the actions describe a possible deployment (known relations, storage, units;
+    /// §L2.0: the actions describe a possible deployment (known relations, storage, units;
     /// ids and unit names never reused).
     ActionShape,
-    /// §2.0: a hook runs only when the remote state asks for it.
+    /// §L2.0: a hook runs only when the remote state asks for it.
     Unprompted,
-    /// §2.1: the trace starts with exactly one `Deploy`, for this charm, unit and substrate.
+    /// §L2.1: the trace starts with exactly one `Deploy`, for this charm, unit and substrate.
     TraceShape,
-    /// §2.1: no relation joined/changed/departed or update-status before the first `start`
+    /// §L2.1: no relation joined/changed/departed or update-status before the first `start`
     /// of an Alive unit.
     BeforeStart,
-    /// §2.3: a relation hook names a relation that does not exist.
+    /// §L2.3: a relation hook names a relation that does not exist.
     UnknownRelation,
-    /// §2.3: a relation hook does not follow the relation's remote state (joined for a unit
+    /// §L2.3: a relation hook does not follow the relation's remote state (joined for a unit
     /// that is not there, departed for one still there, broken for a live relation, changed
     /// without a data change, app-level peer changed on the leader).
     RelationState,
-    /// §2.12: teardown order: storage-detaching, then relations (non-peer departed/broken,
+    /// §L2.12: teardown order: storage-detaching, then relations (non-peer departed/broken,
     /// then peer departed), then stop, then remove.
     Teardown,
-    /// §2.14: after a failed hook only actions run until the same hook is retried.
+    /// §L2.14: after a failed hook only actions run until the same hook is retried.
     HookRetry,
-    /// §2.15.1: no event after `remove`.
+    /// §L2.15.1: no event after `remove`.
     AfterRemove,
-    /// §2.15.2: nothing before `install` except (machine) storage hooks.
+    /// §L2.15.2: nothing before `install` except (machine) storage hooks.
     BeforeInstall,
-    /// §2.15.3: `install`/`remove` once; `stop` only when started (and for a reason);
+    /// §L2.15.3: `install`/`remove` once; `stop` only when started (and for a reason);
     /// `start` only first after the first `config-changed`, then only as a restart.
     StartStop,
-    /// §2.15.4: `relation-created` before anything else of the relation, once per entry;
+    /// §L2.15.4: `relation-created` before anything else of the relation, once per entry;
     /// nothing after `relation-broken`.
     RelationCreated,
-    /// §2.15.5: no `relation-broken` for a peer relation or while members remain.
+    /// §L2.15.5: no `relation-broken` for a peer relation or while members remain.
     RelationBroken,
-    /// §2.15.6: `joined(u)` once per membership; changed/departed only for joined units;
+    /// §L2.15.6: `joined(u)` once per membership; changed/departed only for joined units;
     /// after `joined(u)` the relation's next hook is `changed(u)`.
     RelationMembership,
-    /// §2.15.7: no relation hooks for undeclared endpoints or implicit `juju-info`.
+    /// §L2.15.7: no relation hooks for undeclared endpoints or implicit `juju-info`.
     UndeclaredEndpoint,
-    /// §2.15.8: `leader-elected` only on the leader, once per gain; lsc never on the
+    /// §L2.15.8: `leader-elected` only on the leader, once per gain; lsc never on the
     /// leader; neither on a Dying unit.
     Leadership,
-    /// §2.15.9: storage hooks for declared, provisioned instances; attached/detaching once
+    /// §L2.15.9: storage hooks for declared, provisioned instances; attached/detaching once
     /// each, in that order; machine storage at deploy attached before `install`.
     Storage,
-    /// §2.15.10: workload events for declared containers, on Kubernetes, version-gated.
+    /// §L2.15.10: workload events for declared containers, on Kubernetes, version-gated.
     Workload,
-    /// §2.15.11: secret-rotate/expired/remove only to the owner; secret-changed never to the
+    /// §L2.15.11: secret-rotate/expired/remove only to the owner; secret-changed never to the
     /// owner.
     Secret,
-    /// §2.15.12: nothing between `upgrade-charm` and its `config-changed`, nor between the
+    /// §L2.15.12: nothing between `upgrade-charm` and its `config-changed`, nor between the
     /// first `config-changed` and `start`.
     QueuedPair,
-    /// §2.15.13: nothing between `pre-series-upgrade` and `post-series-upgrade`.
+    /// §L2.15.13: nothing between `pre-series-upgrade` and `post-series-upgrade`.
     SeriesUpgrade,
-    /// §2.15.14: no config-changed, update-status, upgrade-charm, leader-*, relation-created,
+    /// §L2.15.14: no config-changed, update-status, upgrade-charm, leader-*, relation-created,
     /// secret hooks (or install) while Dying.
     WhileDying,
-    /// §2.15.15: actions only for declared names, never before install, in FIFO order.
+    /// §L2.15.15: actions only for declared names, never before install, in FIFO order.
     Action,
 }
 
@@ -191,7 +191,7 @@ impl Rule {
         Rule::Action,
     ];
 
-    /// The section of `spec/juju-lifecycle.md` the rule comes from.
+    /// The section of `docs/juju-model.md` the rule comes from.
     pub fn section(self) -> &'static str {
         match self {
             Rule::Env | Rule::HookName => "1.2",
@@ -222,7 +222,7 @@ impl Rule {
     /// A one-line statement of the rule.
     pub fn description(self) -> &'static str {
         match self {
-            Rule::Env => "hook environment as in §1.2",
+            Rule::Env => "hook environment as in §L1.2",
             Rule::HookName => "hook name agrees with its kind, prefix and dispatch path",
             Rule::Catalogue => "hook kind exists for this substrate, charm and Juju version",
             Rule::ActionShape => "actions describe a possible deployment",
@@ -254,7 +254,7 @@ impl Rule {
 
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "§{} {}", self.section(), self.description())
+        write!(f, "§L{} {}", self.section(), self.description())
     }
 }
 
@@ -278,7 +278,7 @@ impl fmt::Display for Violation {
             Some(e) => write!(f, "step {} (event {e}, {})", self.step, self.hook)?,
             None => write!(f, "step {} ({})", self.step, self.hook)?,
         }
-        write!(f, ": §{} {}", self.rule.section(), self.message)
+        write!(f, ": §L{} {}", self.rule.section(), self.message)
     }
 }
 
@@ -319,7 +319,7 @@ fn storage_name(id: &str) -> Option<&str> {
 enum DyingCause {
     /// RemoveUnit / RemoveApplication / DestroyModel.
     Removal,
-    /// A subordinate whose last container-scoped relation went away (§2.3 Subordinates).
+    /// A subordinate whose last container-scoped relation went away (§L2.3.14).
     Orphaned,
 }
 
@@ -416,7 +416,7 @@ struct Validator<'a> {
     restart_pending: bool,
     /// K8s shutdown (pod churn): `stop` may run while Alive.
     shutdown_pending: bool,
-    /// §2.15.12: the hook that must come next.
+    /// §L2.15.12: the hook that must come next.
     queued: Option<HookKind>,
     failed: Option<Failed>,
 
@@ -538,7 +538,7 @@ impl<'a> Validator<'a> {
         for (i, step) in trace.steps.iter().enumerate() {
             let is_deploy = matches!(step.action, Action::Deploy { .. });
             if !self.deployed && !is_deploy {
-                // §2.1: nothing happens to a unit before it is deployed.
+                // §L2.1: nothing happens to a unit before it is deployed.
                 for (j, ev) in step.events.iter().enumerate() {
                     self.report(
                         i,
@@ -558,7 +558,7 @@ impl<'a> Validator<'a> {
     }
 
     // -----------------------------------------------------------------------------------
-    // Actions: update the remote state (§2.0 "remote snapshot")
+    // Actions: update the remote state (§L2.0 "remote snapshot")
 
     /// Each family applies (and checks the shape of) its own actions.
     fn action(&mut self, step: usize, action: &Action) {
@@ -618,7 +618,7 @@ impl<'a> Validator<'a> {
 
     fn event(&mut self, step: usize, index: usize, ev: &Event) {
         self.pebble_ready_seen(ev);
-        // §2.14: after a failed hook, only actions until the same hook runs again.
+        // §L2.14: after a failed hook, only actions until the same hook runs again.
         let retry = self.hook_retry(step, index, ev);
 
         // A retry carries the failed event's environment, already checked when it first
@@ -640,7 +640,7 @@ impl<'a> Validator<'a> {
             self.report(step, Some(index), &ev.hook, rule, msg);
         }
 
-        // §2.15.12: the queued follow-up has been attempted (or the pair was broken and
+        // §L2.15.12: the queued follow-up has been attempted (or the pair was broken and
         // reported); exempt hooks leave it in place.
         if self
             .queued
@@ -756,7 +756,7 @@ mod tests {
         };
         assert_eq!(
             v.to_string(),
-            "step 7 (event 2, db-relation-joined): §2.15.6 joined(app/1) twice in one membership"
+            "step 7 (event 2, db-relation-joined): §L2.15.6 joined(app/1) twice in one membership"
         );
     }
 }

@@ -2,18 +2,18 @@
 //!
 //! A relation joins this unit's endpoint to a remote application (or, for a peer endpoint,
 //! to the other units of its own application). Juju drives its hooks from the remote state
-//! (§2.3): `relation-created` first, once per entry into the relation (§2.15.4); then per
+//! (§L2.3): `relation-created` first, once per entry into the relation (§L2.15.4); then per
 //! remote unit `joined(u)` once per membership, at once followed by `changed(u)`, more
-//! `changed(u)` only when `u`'s data changed, `departed(u)` once `u` left (§2.15.6); an
+//! `changed(u)` only when `u`'s data changed, `departed(u)` once `u` left (§L2.15.6); an
 //! app-level `changed` when the remote application's data changed (never to the leader on
 //! the peer relation); and `relation-broken` last, when the relation is removed or
 //! suspended or the unit is Dying, once no member remains — never for a peer relation
-//! (§2.15.5). Undeclared endpoints and the implicit `juju-info` relation get no hooks
-//! (§2.15.7). A Dying unit tears its relations down after its storage, peers last (§2.12).
+//! (§L2.15.5). Undeclared endpoints and the implicit `juju-info` relation get no hooks
+//! (§L2.15.7). A Dying unit tears its relations down after its storage, peers last (§L2.12).
 //!
 //! The peer relation exists from deploy, with the application's other units as members;
 //! scaling the application adds and removes them. A subordinate whose last container-scoped
-//! relation goes away is orphaned and becomes Dying (§2.3 Subordinates).
+//! relation goes away is orphaned and becomes Dying (§L2.3.14).
 //!
 //! After the first violation on a relation, its later state checks are skipped (it is
 //! *poisoned*) to avoid a cascade of reports.
@@ -243,7 +243,7 @@ impl Validator<'_> {
         let r = self.relations.get_mut(&relation_id).expect("checked");
         r.removed = true;
         let was_container = r.container_scope;
-        // §2.3 Subordinates: no Alive container-scoped relation left → Dying.
+        // §L2.3.14: no Alive container-scoped relation left → Dying.
         if self.spec.subordinate
             && was_container
             && self.dying.is_none()
@@ -264,7 +264,7 @@ impl Validator<'_> {
             self.report(step, None, what, Rule::ActionShape, msg);
         } else {
             r.suspended = false;
-            // §2.3: resumed relations are entered again; created fires again.
+            // §L2.3: resumed relations are entered again; created fires again.
             if r.broken {
                 r.broken = false;
                 r.created = false;
@@ -315,7 +315,7 @@ impl Validator<'_> {
                     let msg = format!("{unit:?} is not a peer");
                     self.report(step, None, what, Rule::ActionShape, msg);
                 }
-                // §7: a removed leader peer may hand this unit leader-settings-changed.
+                // §L7: a removed leader peer may hand this unit leader-settings-changed.
                 self.lsc_pending = true;
                 if let Some(id) = self.peer_relation_id() {
                     self.relations
@@ -337,7 +337,7 @@ impl Validator<'_> {
     /// the relation's sequence, the teardown order, and the rules of its kind.
     pub(super) fn check_relation(&self, ev: &Event) -> Option<Found> {
         let endpoint = ev.env("JUJU_RELATION")?;
-        // §2.15.7: no hooks for undeclared endpoints or the implicit juju-info relation.
+        // §L2.15.7: no hooks for undeclared endpoints or the implicit juju-info relation.
         if self.spec.endpoint(endpoint).is_none() {
             return if endpoint == "juju-info" {
                 found(
@@ -371,7 +371,7 @@ impl Validator<'_> {
             breaking: r.removed || r.suspended || self.dying.is_some(),
         };
 
-        // §2.15.4: nothing after broken.
+        // §L2.15.4: nothing after broken.
         if r.broken {
             return rel_found(
                 Rule::RelationCreated,
@@ -398,7 +398,7 @@ impl Validator<'_> {
     fn relation_order(&self, h: &RelHook) -> Option<Found> {
         use HookKind as K;
         let RelHook { kind, id, r, .. } = *h;
-        // §2.15.4: created before any other hook of the relation (the §2.3 race, behind
+        // §L2.15.4: created before any other hook of the relation (the §L2.3.11 race, behind
         // `broken_without_created`, allows a lone broken).
         if !r.created {
             let race = kind == K::RelationBroken && self.opts.broken_without_created && h.breaking;
@@ -410,7 +410,7 @@ impl Validator<'_> {
                 );
             }
         }
-        // §2.15.6: after joined(u) the next hook for the relation is changed(u).
+        // §L2.15.6: after joined(u) the next hook for the relation is changed(u).
         if let Some(p) = &r.changed_pending
             && !(kind == K::RelationChanged && h.remote == p)
         {
@@ -420,7 +420,7 @@ impl Validator<'_> {
                 format!("{kind} before changed({p}) that must follow joined({p})"),
             );
         }
-        // §2.1: joined/changed/departed only once the unit has started (unless Dying).
+        // §L2.1: joined/changed/departed only once the unit has started (unless Dying).
         if matches!(
             kind,
             K::RelationJoined | K::RelationChanged | K::RelationDeparted
@@ -432,10 +432,10 @@ impl Validator<'_> {
         None
     }
 
-    /// §2.12: a Dying unit's relation teardown comes after its storage, peers last.
+    /// §L2.12: a Dying unit's relation teardown comes after its storage, peers last.
     fn relation_teardown_order(&self, h: &RelHook) -> Option<Found> {
         let kind = h.kind;
-        // §2.12: relation teardown waits for storage-detaching (code order, §8.1).
+        // §L2.12: relation teardown waits for storage-detaching (code order, §L8.1).
         if self.dying.is_some()
             && !self.opts.teardown_relations_before_storage
             && let Some((sid, _)) = self.storage.iter().find(|(_, s)| s.attached && !s.detached)
@@ -445,7 +445,7 @@ impl Validator<'_> {
                 format!("relation teardown before {sid} was detached"),
             );
         }
-        // §2.12: peers depart only after every non-peer relation is broken.
+        // §L2.12: peers depart only after every non-peer relation is broken.
         if self.dying.is_some()
             && h.r.peer
             && let Some((oid, o)) = self
@@ -466,7 +466,7 @@ impl Validator<'_> {
 
     fn check_app_changed(&self, h: &RelHook) -> Option<Found> {
         let RelHook { id, r, .. } = *h;
-        // §2.3 rule 4: app-level changed; not to the leader on the peer relation,
+        // §L2.3.4: app-level changed; not to the leader on the peer relation,
         // not once the relation is being broken, only after the app data changed.
         if r.peer && self.leader {
             return rel_found(
@@ -536,11 +536,11 @@ impl Validator<'_> {
 
 fn check_created(h: &RelHook) -> Option<Found> {
     let RelHook { id, r, .. } = *h;
-    // §2.15.4: once per entry (again only after suspend → broken → resume).
+    // §L2.15.4: once per entry (again only after suspend → broken → resume).
     if r.created {
         return rel_found(Rule::RelationCreated, id, "relation-created twice");
     }
-    // §2.0 step 5: only for Alive, non-suspended relations.
+    // §L2.0.5: only for Alive, non-suspended relations.
     if r.removed || r.suspended {
         return rel_found(
             Rule::RelationState,
@@ -553,7 +553,7 @@ fn check_created(h: &RelHook) -> Option<Found> {
 
 fn check_joined(h: &RelHook) -> Option<Found> {
     let RelHook { id, r, remote, .. } = *h;
-    // §2.15.6: once per membership.
+    // §L2.15.6: once per membership.
     if r.joined.contains(remote) {
         return rel_found(
             Rule::RelationMembership,
@@ -561,7 +561,7 @@ fn check_joined(h: &RelHook) -> Option<Found> {
             format!("joined({remote}) twice in one membership"),
         );
     }
-    // §2.3 rule 5: only for current remote members of a live relation.
+    // §L2.3.5: only for current remote members of a live relation.
     if !r.members.contains(remote) || h.breaking {
         return rel_found(
             Rule::RelationState,
@@ -574,7 +574,7 @@ fn check_joined(h: &RelHook) -> Option<Found> {
 
 fn check_unit_changed(h: &RelHook) -> Option<Found> {
     let RelHook { id, r, remote, .. } = *h;
-    // §2.15.6: only for joined units.
+    // §L2.15.6: only for joined units.
     if !r.joined.contains(remote) {
         return rel_found(
             Rule::RelationMembership,
@@ -585,7 +585,7 @@ fn check_unit_changed(h: &RelHook) -> Option<Found> {
     if r.changed_pending.as_deref() == Some(remote) {
         return None;
     }
-    // §2.3 rules 2, 3, 6: departures first; then only on a data change.
+    // §L2.3.2, §L2.3.3, §L2.3.6: departures first; then only on a data change.
     if h.breaking || !r.members.contains(remote) {
         return rel_found(
             Rule::RelationState,
@@ -605,7 +605,7 @@ fn check_unit_changed(h: &RelHook) -> Option<Found> {
 
 fn check_departed(h: &RelHook) -> Option<Found> {
     let RelHook { id, r, remote, .. } = *h;
-    // §2.15.6: only for joined units.
+    // §L2.15.6: only for joined units.
     if !r.joined.contains(remote) {
         return rel_found(
             Rule::RelationMembership,
@@ -613,7 +613,7 @@ fn check_departed(h: &RelHook) -> Option<Found> {
             format!("departed({remote}) but {remote} has not joined"),
         );
     }
-    // §2.3 rule 2: only once the unit left (or everything is being torn down).
+    // §L2.3.2: only once the unit left (or everything is being torn down).
     if r.members.contains(remote) && !h.breaking {
         return rel_found(
             Rule::RelationState,
@@ -626,7 +626,7 @@ fn check_departed(h: &RelHook) -> Option<Found> {
 
 fn check_broken(h: &RelHook) -> Option<Found> {
     let RelHook { id, r, .. } = *h;
-    // §2.15.5: never for peers, never while members remain.
+    // §L2.15.5: never for peers, never while members remain.
     if r.peer {
         return rel_found(
             Rule::RelationBroken,
@@ -641,7 +641,7 @@ fn check_broken(h: &RelHook) -> Option<Found> {
             format!("relation-broken while {:?} remain", r.joined),
         );
     }
-    // §2.3 rule 3: only for a removed/suspended relation or a Dying unit.
+    // §L2.3.3: only for a removed/suspended relation or a Dying unit.
     if !h.breaking {
         return rel_found(
             Rule::RelationState,

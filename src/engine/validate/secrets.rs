@@ -3,7 +3,7 @@
 //! A secret has an owner (this unit, or its application, whose leader acts for it) and
 //! consumers. The owner hears about its own secret's lifecycle — rotation due, a revision
 //! expired, a revision no consumer tracks any more — and a consumer hears that a new
-//! revision exists; never the other way round (§2.15.11, §2.10). Which secrets the charm
+//! revision exists; never the other way round (§L2.15.11, §L2.10). Which secrets the charm
 //! owns comes from its own reports ([`Effect::SecretCreated`] …), as do the revisions and
 //! removals that end rotation and expiry.
 
@@ -37,8 +37,8 @@ impl Validator<'_> {
         let id = ev.env("JUJU_SECRET_ID")?;
         let owner = self.owned.get(id).copied();
         if ev.kind == K::SecretChanged {
-            // §2.15.11 / §2.10: never to the owning unit; for an app-owned secret never to
-            // the leader (non-leader peers are consumers since J-PR16997, §8.8).
+            // §L2.15.11 / §L2.10: never to the owning unit; for an app-owned secret never to
+            // the leader (non-leader peers are consumers since J-PR16997, §L8.8).
             match owner {
                 Some(SecretOwner::Unit) => {
                     return found(Rule::Secret, format!("secret-changed for own secret {id}"));
@@ -59,7 +59,7 @@ impl Validator<'_> {
             }
             return None;
         }
-        // §2.15.11: rotate/expired/remove only to the owner unit, or the leader (app).
+        // §L2.15.11: rotate/expired/remove only to the owner unit, or the leader (app).
         match owner {
             None => {
                 return found(
@@ -109,7 +109,7 @@ impl Validator<'_> {
                     self.obsolete.remove(&(id.to_string(), r));
                 }
             }
-            // Rotation and expiry repeat until the charm acts (§2.10).
+            // Rotation and expiry repeat until the charm acts (§L2.10).
             K::SecretRotate | K::SecretExpired => {}
             _ => {}
         }
@@ -122,7 +122,7 @@ impl Validator<'_> {
                 self.owned.insert(id.clone(), *owner);
             }
             Effect::SecretRevised { id } => {
-                // §2.10: a new revision ends rotation.
+                // §L2.10: a new revision ends rotation.
                 self.rotate_due.remove(id);
             }
             Effect::SecretRemoved { id, revision } => match revision {

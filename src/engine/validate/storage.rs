@@ -2,11 +2,11 @@
 //!
 //! A storage instance `<name>/<n>` of a declared store is provisioned with the unit or added
 //! later (`juju add-storage`); it gets `storage-attached` once, then `storage-detaching`
-//! once, when it is detached or the unit goes (§2.15.9). An instance that goes away before
-//! its attached hook gets no hooks, and a Dying unit attaches nothing (§2.8). Machine storage
+//! once, when it is detached or the unit goes (§L2.15.9). An instance that goes away before
+//! its attached hook gets no hooks, and a Dying unit attaches nothing (§L2.8). Machine storage
 //! provisioned with the unit is attached before `install` (checked with install, in
 //! `lifecycle`); a Dying unit detaches its storage before its relations are torn down and
-//! before `stop` (§2.12, checked there too).
+//! before `stop` (§L2.12, checked there too).
 
 use super::{Found, Rule, Stor, Validator, found, storage_name};
 use crate::engine::action::Action;
@@ -53,7 +53,7 @@ impl Validator<'_> {
     pub(super) fn check_storage(&self, ev: &Event) -> Option<Found> {
         let sid = ev.env("JUJU_STORAGE_ID")?;
         let name = storage_name(sid)?;
-        // §2.15.9: declared storage only.
+        // §L2.15.9: declared storage only.
         if self.spec.storage(name).is_none() {
             return found(
                 Rule::Storage,
@@ -67,7 +67,7 @@ impl Validator<'_> {
             if s.attached {
                 return found(Rule::Storage, format!("{sid} attached twice"));
             }
-            // §2.8: an instance that goes away before its attached hook gets no hooks;
+            // §L2.8: an instance that goes away before its attached hook gets no hooks;
             // storage of a Dying unit is not attached.
             if s.detach_requested || s.detached {
                 return found(Rule::Storage, format!("{sid} attached after its detach"));

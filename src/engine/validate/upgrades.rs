@@ -1,11 +1,11 @@
 //! Upgrades: `upgrade-charm` after a refresh, and the machine series upgrade.
 //!
 //! `juju refresh` gives the unit a new charm: `upgrade-charm` runs, followed at once by
-//! its `config-changed` (§2.6, §2.15.12); on Kubernetes the refresh replaces the pod, so it
+//! its `config-changed` (§L2.6, §L2.15.12); on Kubernetes the refresh replaces the pod, so it
 //! also brings the pod churn of `churn`. A machine's series (base) upgrade is a bracket:
 //! `juju upgrade-machine … prepare` asks for `pre-series-upgrade`, `… complete` for
-//! `post-series-upgrade`, and between the two no other hook runs (§2.15.13). Neither exists
-//! on Kubernetes (§1.3).
+//! `post-series-upgrade`, and between the two no other hook runs (§L2.15.13). Neither exists
+//! on Kubernetes (§L1.3).
 
 use super::{Found, Rule, Validator, found};
 use crate::engine::action::Action;
@@ -17,7 +17,7 @@ impl Validator<'_> {
         match action {
             Action::Refresh => {
                 if self.k8s {
-                    // §2.6: on K8s the refresh replaces the pod.
+                    // §L2.6: on K8s the refresh replaces the pod.
                     self.churn(true);
                 } else {
                     self.upgrade_pending = true;
@@ -39,7 +39,7 @@ impl Validator<'_> {
         }
     }
 
-    /// §2.15.13: after pre-series-upgrade nothing until post-series-upgrade.
+    /// §L2.15.13: after pre-series-upgrade nothing until post-series-upgrade.
     pub(super) fn during_series_upgrade(&self, ev: &Event) -> Option<Found> {
         if self.series_active && ev.kind != HookKind::PostSeriesUpgrade {
             return found(Rule::SeriesUpgrade, "event during a series upgrade");
@@ -86,7 +86,7 @@ impl Validator<'_> {
                 self.upgrade_pending = false;
                 self.churn_upgrade = false;
                 self.config_pending = true;
-                // §2.6: the loop restarts after an upgrade: lsc on non-leaders.
+                // §L2.6: the loop restarts after an upgrade: lsc on non-leaders.
                 self.lsc_pending = true;
                 if charm_effects {
                     self.queued = Some(K::ConfigChanged);

@@ -3,7 +3,7 @@
 //! On Kubernetes each declared container runs Pebble, which tells the charm about its
 //! workload: `<container>-pebble-ready` when Pebble (re)starts, `pebble-custom-notice` for a
 //! notice the workload records (Juju 3.4+), `pebble-check-failed`/`-recovered` for a health
-//! check (Juju 3.6+) (§2.15.10, §2.9). Each such hook needs the workload event that asks for
+//! check (Juju 3.6+) (§L2.15.10, §L2.9). Each such hook needs the workload event that asks for
 //! it. A new pod or agent brings every container up without an action of its own.
 //!
 //! The workload's faults (a running service exits; exec fails, Pebble's API errors or
@@ -105,7 +105,7 @@ impl Validator<'_> {
     pub(super) fn check_workload(&self, ev: &Event) -> Option<Found> {
         use HookKind as K;
         let container = ev.env("JUJU_WORKLOAD_NAME")?;
-        // §2.15.10: declared containers, Kubernetes only, version-gated kinds.
+        // §L2.15.10: declared containers, Kubernetes only, version-gated kinds.
         if !self.k8s {
             return found(Rule::Workload, "workload event on a machine charm");
         }

@@ -2,8 +2,8 @@
 //!
 //! The user runs one of the charm's actions with parameters (checked against the action's
 //! schema, defaults filled in); the agent queues it and runs it when it is idle, after the
-//! hooks of higher priority (spec §2.0 step 9). Actions run even while the unit is in error
-//! (spec §2.14), and a failed action leaves the unit as it was.
+//! hooks of higher priority (juju-model.md §L2.0.9). Actions run even while the unit is in error
+//! (juju-model.md §L2.14), and a failed action leaves the unit as it was.
 
 use super::{Hook, NotApplicable, World};
 use crate::engine::action::Action;

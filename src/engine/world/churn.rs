@@ -4,7 +4,7 @@
 //! gone: the new agent runs `upgrade-charm` first), or only its charm container restarted;
 //! either way the old agent runs `stop` while it terminates, and the new one `start`, with
 //! `pebble-ready` from every container's fresh Pebble. A machine reboots, and its agent runs
-//! `start` again. Each restart also resets the agent's in-memory state (spec §2.0 *mem*).
+//! `start` again. Each restart also resets the agent's in-memory state (juju-model.md §L2.0 *mem*).
 
 use super::{Hook, WorkloadEvent, World};
 use crate::engine::action::{Action, ActionKind};
@@ -38,7 +38,7 @@ impl World {
             A::PodRecreated => self.begin_shutdown(Restart::Pod),
             A::CharmContainerRestarted => self.begin_shutdown(Restart::CharmContainer),
             A::MachineRebooted => {
-                // A reboot during a series upgrade runs no start (spec §2.13).
+                // A reboot during a series upgrade runs no start (juju-model.md §L2.13).
                 if self.series == SeriesUpgrade::None {
                     self.restart_pending = self.started;
                 }
@@ -49,7 +49,7 @@ impl World {
     }
 
     pub(super) fn begin_shutdown(&mut self, restart: Restart) {
-        // Shutdown: queued hooks are abandoned (spec §2.0 step 12); deferred events and
+        // Shutdown: queued hooks are abandoned (juju-model.md §L2.0.12); deferred events and
         // unit state go with a replaced pod (the target wipes them).
         self.queued = None;
         // A failed hook is not retried in the new agent (the validator's reading, with
@@ -88,7 +88,7 @@ impl World {
         }
     }
 
-    /// The resolver loop restarted: the in-memory versions reset (spec §2.0 *mem*).
+    /// The resolver loop restarted: the in-memory versions reset (juju-model.md §L2.0 *mem*).
     pub(super) fn loop_restart(&mut self) {
         self.lsc_pending = true;
         self.update_status_pending = false;
@@ -113,7 +113,7 @@ impl World {
             return None;
         }
         let mut out = vec![Hook::Start];
-        // §8.4: the docs put leader-settings-changed before start after churn.
+        // §L8.4: the docs put leader-settings-changed before start after churn.
         if self.opts.lsc_before_start_after_churn && self.lsc_due() {
             out.push(Hook::LeaderSettingsChanged);
         }

@@ -3,7 +3,7 @@
 //! `juju config` sets or resets the application's options, `juju trust` grants or revokes
 //! access to the cloud's credentials, and the unit's network address can change under it.
 //! The agent runs `config-changed` whenever any of the three differs from what the last
-//! `config-changed` saw (spec §2.0, nextOp), and queues `start` after the first one.
+//! `config-changed` saw (juju-model.md §L2.0, nextOp), and queues `start` after the first one.
 
 use super::{Hook, NotApplicable, World};
 use crate::engine::action::{Action, ActionKind};

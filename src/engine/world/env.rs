@@ -1,4 +1,4 @@
-//! Events and their environment (spec §1).
+//! Events and their environment (juju-model.md §L1).
 //!
 //! Juju runs a hook by executing the charm's `dispatch` with the hook's name and a set of
 //! `JUJU_*` environment variables: who the unit is, which model, and what the hook is about
@@ -26,7 +26,7 @@ impl World {
         format!("/var/lib/juju/agents/unit-{}", self.unit.replace('/', "-"))
     }
 
-    /// The environment common to every hook (J-CTX `HookVars`, spec §1.1).
+    /// The environment common to every hook (J-CTX `HookVars`, juju-model.md §L1.1).
     fn base_env(&self, hook_name: &str, dispatch_path: String) -> BTreeMap<String, String> {
         let mut env = BTreeMap::new();
         let mut set = |k: &str, v: String| {

@@ -3,7 +3,7 @@
 //! One unit of an application is its leader: it may write the application's databags and
 //! owns the application's secrets. The controller grants and revokes the lease; the agent
 //! runs `leader-elected` when this unit gains it, and the others learn of the leader's
-//! settings through `leader-settings-changed` (spec §2.4). Losing the lease runs no hook:
+//! settings through `leader-settings-changed` (juju-model.md §L2.4). Losing the lease runs no hook:
 //! the unit resigns silently.
 
 use super::{Hook, SecretRole, SeriesUpgrade, World};
@@ -28,7 +28,7 @@ impl World {
             A::LeadershipGained => self.leader = true,
             A::LeadershipLost => {
                 self.leader = false;
-                // Code reading: resigning runs no hook; the docs' reading (§8.5) gives the
+                // Code reading: resigning runs no hook; the docs' reading (§L8.5) gives the
                 // ex-leader a leader-settings-changed.
                 self.lsc_pending = self.opts.lsc_on_leadership_loss;
                 // Juju checks leadership again before running leader-elected or an
@@ -88,7 +88,7 @@ impl World {
     }
 
     /// Leadership resigns silently when the lease is gone or the unit is dying (J-LEAD,
-    /// spec §2.0 step 6): no hook runs for it.
+    /// juju-model.md §L2.0.6): no hook runs for it.
     pub(super) fn resign_if_needed(&mut self) {
         if self.local_leader && (!self.leader || self.is_dying()) && self.in_flight.is_none() {
             self.local_leader = false;

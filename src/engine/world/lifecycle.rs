@@ -3,14 +3,14 @@
 //! A unit is deployed (with the relations, peers and storage it starts with), installs and
 //! starts, and runs until the user removes it (`remove-unit`, `remove-application`,
 //! `destroy-model`, or `remove-unit --force`); then it is Dying and runs its teardown hooks
-//! (spec §2.12) until it is Dead. Between, the agent's timers fire (`update-status`,
+//! (juju-model.md §L2.12) until it is Dead. Between, the agent's timers fire (`update-status`,
 //! `collect-metrics`), and a failed hook puts the unit in error until it succeeds on a retry
-//! or the user runs `juju resolved` (spec §2.14).
+//! or the user runs `juju resolved` (juju-model.md §L2.14).
 //!
 //! Here: those actions, the unit's own hooks (`install`, `start`, `stop`, `remove`,
 //! `update-status`, `collect-metrics`), and the steps of the resolver chain that belong to no
 //! other family: the retry of a failed hook, the hooks queued by the last one, the time
-//! before `install`, a forced removal, and nextOp (spec §2.0).
+//! before `install`, a forced removal, and nextOp (juju-model.md §L2.0).
 
 use super::{Hook, Life, NotApplicable, SeriesUpgrade, World, hook_relation, split_storage_id};
 use crate::engine::action::{Action, ActionKind, RelationInit};
@@ -39,7 +39,7 @@ impl World {
             // until the new one starts.
             K::RemoveUnit | K::RemoveApplication | K::DestroyModel | K::ForceRemoveUnit => {
                 // Nor between the members of a queued pair: Juju would finish the pair first
-                // and §2.15.14 forbids its config-changed on a Dying unit.
+                // and §L2.15.14 forbids its config-changed on a Dying unit.
                 alive
                     && !upgrading
                     && self.shutdown.is_none()
@@ -83,7 +83,7 @@ impl World {
                     let (name, index) = split_storage_id(s).ok_or_else(|| na("bad storage id"))?;
                     self.add_storage(name, index);
                 }
-                // The leader-settings watcher fires once at agent start (spec §2.4): a
+                // The leader-settings watcher fires once at agent start (juju-model.md §L2.4): a
                 // non-leader gets leader-settings-changed during setup.
                 self.lsc_pending = true;
             }
@@ -94,7 +94,7 @@ impl World {
                     return Err(na("`resolved --no-retry` is switched off"));
                 }
                 if !*retry {
-                    // Skipped, but committed as if it had run (spec §2.14).
+                    // Skipped, but committed as if it had run (juju-model.md §L2.14).
                     let (hook, _) = self.failed.take().unwrap();
                     self.commit(&hook);
                 }
@@ -175,7 +175,7 @@ impl World {
     pub(super) fn begin_teardown(&mut self) {
         self.life = Life::Dying;
         self.phase = Phase::Teardown;
-        // Nothing but teardown, actions and workload events from now on (spec §2.12).
+        // Nothing but teardown, actions and workload events from now on (juju-model.md §L2.12).
         self.lsc_pending = false;
         self.update_status_pending = false;
         self.collect_metrics_pending = false;
@@ -188,7 +188,7 @@ impl World {
             s.expired_pending.clear();
             s.remove_pending.clear();
         }
-        // Storage that never got its attached hook goes without hooks (spec §2.8).
+        // Storage that never got its attached hook goes without hooks (juju-model.md §L2.8).
         // (Not one whose failed storage-attached waits for its retry.)
         let retrying = match self.failed.as_ref() {
             Some((Hook::StorageAttached { id }, _)) => Some(id.clone()),
@@ -200,7 +200,7 @@ impl World {
 
     pub(super) fn refresh_life(&mut self) {
         // A removed relation leaving before this unit ever entered it (no relation-created) goes
-        // without hooks, unless the §2.3 race switch lets relation-broken run.
+        // without hooks, unless the §L2.3.11 race switch lets relation-broken run.
         if !self.opts.broken_without_created || !self.installed {
             // (Not one whose failed relation-created waits for its retry: that one enters.)
             let retrying = self.failed.as_ref().and_then(|(h, _)| hook_relation(h));
@@ -211,19 +211,19 @@ impl World {
             return;
         }
         // A Dying unit with nothing left to run is removed (Dead): one that never
-        // installed gets no install/stop/remove at all (spec §2.1).
+        // installed gets no install/stop/remove at all (juju-model.md §L2.1).
         if self.candidates().is_empty() {
             self.life = Life::Dead;
         }
     }
 
-    // --- the resolver chain's own steps (spec §2.0) ---
+    // --- the resolver chain's own steps (juju-model.md §L2.0) ---
 
-    /// §2.14: a failed hook is re-run; only actions may run meanwhile.
+    /// §L2.14: a failed hook is re-run; only actions may run meanwhile.
     pub(super) fn retry_candidates(&self) -> Option<Vec<Hook>> {
         let (hook, _) = self.failed.as_ref()?;
         let mut out = vec![hook.clone()];
-        // (Not inside a series upgrade: the series resolver outranks actions, §2.15.13.)
+        // (Not inside a series upgrade: the series resolver outranks actions, §L2.15.13.)
         let series_hook = matches!(
             hook,
             Hook::PreSeriesUpgrade { .. } | Hook::PostSeriesUpgrade
@@ -234,13 +234,13 @@ impl World {
         Some(out)
     }
 
-    /// Queued follow-ups run next, adjacent to the hook that queued them (§2.15.12).
+    /// Queued follow-ups run next, adjacent to the hook that queued them (§L2.15.12).
     pub(super) fn queued_candidates(&self) -> Option<Vec<Hook>> {
         self.queued.as_ref().map(|q| vec![q.clone()])
     }
 
-    /// Before install only (machine) storage-attached may run (§2.15.2). A unit removed
-    /// before it installed runs nothing more (§2.1): not even storage-detaching for the
+    /// Before install only (machine) storage-attached may run (§L2.15.2). A unit removed
+    /// before it installed runs nothing more (§L2.1): not even storage-detaching for the
     /// storage attached at deploy.
     pub(super) fn before_install_candidates(&self) -> Option<Vec<Hook>> {
         if self.installed {
@@ -260,7 +260,7 @@ impl World {
         Some(out)
     }
 
-    /// A forced removal skips the storage and relation teardown (§2.12, J-DOC).
+    /// A forced removal skips the storage and relation teardown (§L2.12, J-DOC).
     pub(super) fn forced_removal_candidates(&self) -> Option<Vec<Hook>> {
         if !(self.is_dying() && self.forced_removal) {
             return None;

@@ -1,6 +1,6 @@
 //! The world: one unit's view of its Juju deployment, kept the way the unit agent keeps it.
 //!
-//! Juju's unit agent ("uniter") compares two records (spec §2.0): a **remote state**, what the
+//! Juju's unit agent ("uniter") compares two records (juju-model.md §L2.0): a **remote state**, what the
 //! controller says is true now (config, relations and their members, leadership, storage,
 //! secrets, queued actions, life), and a **local state**, what the unit's hooks have already
 //! seen (installed? started? which relation members joined? which config hash ran?). Each time
@@ -11,10 +11,10 @@
 //! the remote side (and for a few actions, like pod churn, the agent's own memory).
 //! [`World::candidates`] walks the priority chain and returns every hook Juju may deliver next;
 //! usually one, several where Juju's order is unspecified (Go map order over relations and
-//! storage, spec §2.0) or where a §8 switch admits both readings. [`World::deliver`] turns a
+//! storage, juju-model.md §L2.0) or where a §L8 switch admits both readings. [`World::deliver`] turns a
 //! candidate into an [`Event`] with its dispatch environment, and [`World::complete`] commits
 //! the hook's effect on the local state once its outcome is known (a failed hook commits
-//! nothing and is re-delivered, §2.14).
+//! nothing and is re-delivered, §L2.14).
 //!
 //! Everything here is pure: no I/O, no clock, no randomness.
 //!
@@ -42,7 +42,7 @@
 //! - `upgrades`: `juju refresh` (`upgrade-charm`) and machine series upgrades.
 //! - `churn`: pods recreated, charm containers restarted, machines rebooted: the agent
 //!   restarts.
-//! - `env`: the event for a hook and its dispatch environment (spec §1).
+//! - `env`: the event for a hook and its dispatch environment (juju-model.md §L1).
 
 use super::action::{Action, ActionKind, Databag, Effect};
 use super::event::{Event, HookResult};
@@ -83,7 +83,7 @@ pub const MODEL_UUID: &str = "7b1d2c3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Life {
     Alive,
-    /// Removal requested: teardown hooks run (spec §2.12).
+    /// Removal requested: teardown hooks run (juju-model.md §L2.12).
     Dying,
     /// `remove` ran (or there was nothing to tear down): no event ever again.
     Dead,
@@ -173,9 +173,9 @@ pub struct World {
     action_queue: VecDeque<PendingAction>,
     // --- the agent's own bookkeeping ---
     /// A hook queued by the previous hook's commit (`config-changed` → `start`,
-    /// `upgrade-charm` → `config-changed`), run before anything else (spec §2.0).
+    /// `upgrade-charm` → `config-changed`), run before anything else (juju-model.md §L2.0).
     queued: Option<Hook>,
-    /// The hook that failed, re-delivered until it succeeds (spec §2.14).
+    /// The hook that failed, re-delivered until it succeeds (juju-model.md §L2.14).
     failed: Option<(Hook, Event)>,
     /// The hook being run right now, waiting for [`World::complete`].
     in_flight: Option<(Hook, Event)>,
@@ -349,7 +349,7 @@ impl World {
     pub fn is_dead(&self) -> bool {
         self.life == Life::Dead
     }
-    /// The unit is in a hook-error state (spec §2.14).
+    /// The unit is in a hook-error state (juju-model.md §L2.14).
     pub fn in_error(&self) -> bool {
         self.failed.is_some()
     }
@@ -420,7 +420,7 @@ impl World {
     }
 
     // ------------------------------------------------------------------------------------
-    // The resolver chain (spec §2.0)
+    // The resolver chain (juju-model.md §L2.0)
     // ------------------------------------------------------------------------------------
 
     /// Every hook Juju may deliver next, most typical first. Empty when the unit is idle.
@@ -430,7 +430,7 @@ impl World {
         }
         // Juju's priority order; the first step that answers decides.
         const CHAIN: [Resolver; 14] = [
-            World::retry_candidates,            // §2.14: a failed hook is re-run
+            World::retry_candidates,            // §L2.14: a failed hook is re-run
             World::series_candidates,           // step 2: series upgrade (machine)
             World::shutdown_candidates,         // K8s shutdown, then step 4 (pod churn)
             World::queued_candidates,           // follow-ups queued by the last hook
@@ -476,7 +476,7 @@ impl World {
 
     fn start(&mut self, hook: &Hook) -> Event {
         let event = match &self.failed {
-            // A retry is the same hook with the same environment (spec §2.14).
+            // A retry is the same hook with the same environment (juju-model.md §L2.14).
             Some((h, e)) if h == hook => {
                 let mut e = e.clone();
                 e.result = HookResult::Ok;
@@ -499,7 +499,7 @@ impl World {
     }
 
     /// Record how the running hook ended and what the charm did. On success Juju commits
-    /// the hook (and the effects); on failure the hook will be re-delivered (spec §2.14).
+    /// the hook (and the effects); on failure the hook will be re-delivered (juju-model.md §L2.14).
     pub fn complete(&mut self, result: HookResult, effects: &[Effect]) -> Result<(), DeliverError> {
         let (hook, event) = self.in_flight.take().ok_or(DeliverError::Idle)?;
         let retried = self.failed.as_ref().is_some_and(|(h, _)| *h == hook);
@@ -583,7 +583,7 @@ impl World {
             Effect::SecretRevised { id } => {
                 if let Some(s) = self.secret_mut(id) {
                     s.latest_revision += 1;
-                    // A new revision ends the rotation (spec §2.10).
+                    // A new revision ends the rotation (juju-model.md §L2.10).
                     s.rotate_pending = false;
                 }
             }

@@ -5,7 +5,7 @@
 //! relations (`juju integrate`, `juju remove-relation`), a cross-model relation can be
 //! suspended and resumed; remote units join and leave, and write their unit and application
 //! databags. The agent turns each difference into one relation hook at a time, following
-//! Juju's `nextHookForRelation` (spec §2.3): `relation-created`, `-joined`, `-changed`,
+//! Juju's `nextHookForRelation` (juju-model.md §L2.3): `relation-created`, `-joined`, `-changed`,
 //! `-departed`, `-broken`.
 //!
 //! Two action families live here: `Family::Relations` (relations coming
@@ -35,7 +35,7 @@ pub struct Relation {
     pub container_scoped: bool,
     /// Remote: the relation is being removed.
     pub dying: bool,
-    /// Remote: a cross-model relation is suspended (treated as broken, §2.3).
+    /// Remote: a cross-model relation is suspended (treated as broken, §L2.3).
     pub suspended: bool,
     /// Remote: the units in the relation now.
     pub remote_units: BTreeMap<String, RemoteUnit>,
@@ -441,11 +441,11 @@ impl World {
         if non_peer.is_empty() { peer } else { non_peer }
     }
 
-    /// Juju's `nextHookForRelation` (spec §2.3), first matching rule wins.
+    /// Juju's `nextHookForRelation` (juju-model.md §L2.3), first matching rule wins.
     fn next_relation_hook(&self, r: &Relation, unit_dying: bool) -> Option<Hook> {
         let breaking = r.breaking(unit_dying);
         if !r.created {
-            // A relation torn down before relation-created ran: with the §2.3 race
+            // A relation torn down before relation-created ran: with the §L2.3.11 race
             // switch on, Juju may still run relation-broken.
             // (A suspension before relation-created just leaves the relation unentered.)
             if (r.dying || unit_dying)
@@ -555,7 +555,7 @@ impl World {
                     .is_some_and(|r| r.suspended && !r.dying && !unit_dying);
                 if suspended {
                     // Broken by suspension: the relation stays, and is entered again
-                    // (relation-created once more) when resumed (§2.3).
+                    // (relation-created once more) when resumed (§L2.3).
                     if let Some(r) = self.relation_mut(*rel) {
                         r.created = false;
                         r.app_seen = 0;

@@ -1,4 +1,4 @@
-//! Secrets: content the charm owns or is granted, with revisions (spec §2.10).
+//! Secrets: content the charm owns or is granted, with revisions (juju-model.md §L2.10).
 //!
 //! A secret is owned by a unit or by an application (then its leader manages it) and read
 //! by consumers: other applications over a relation, or the user (`juju grant-secret`).
@@ -19,7 +19,7 @@ pub enum SecretRole {
     Owner(SecretOwner),
 }
 
-/// A secret the unit owns or consumes (spec §2.10).
+/// A secret the unit owns or consumes (juju-model.md §L2.10).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Secret {
     pub id: String,
@@ -59,7 +59,7 @@ impl World {
             .filter(|s| matches!(s.role, SecretRole::Consumer(SecretOrigin::User)))
     }
     /// Whether the unit receives owner hooks for `s` right now: its own unit-owned secrets,
-    /// and app-owned ones while it leads (spec §2.10).
+    /// and app-owned ones while it leads (juju-model.md §L2.10).
     pub fn owns_now(&self, s: &Secret) -> bool {
         match s.role {
             SecretRole::Owner(SecretOwner::Unit) => true,
@@ -71,7 +71,7 @@ impl World {
     pub fn revisable(&self, s: &Secret) -> bool {
         match &s.role {
             SecretRole::Consumer(_) => true,
-            // §8.8: another unit of this application (the leader) revised an app-owned
+            // §L8.8: another unit of this application (the leader) revised an app-owned
             // secret this non-leader reads.
             SecretRole::Owner(SecretOwner::App) => {
                 self.opts.secret_changed_for_owner_app_peers && !self.leader
@@ -224,7 +224,7 @@ impl World {
         if let Some(s) = self.secrets.iter().filter(owned).find(|s| s.rotate_pending) {
             return Some(Hook::SecretRotate { id: s.id.clone() });
         }
-        // Never to the owner: an app-owned secret's changes skip the leader (§2.10).
+        // Never to the owner: an app-owned secret's changes skip the leader (§L2.10).
         let to_owner = |s: &Secret| s.role == SecretRole::Owner(SecretOwner::App) && self.leader;
         if let Some(s) = self
             .secrets

@@ -4,7 +4,7 @@
 //! (`name/index`), provisioned with the unit at deploy or added later (`juju add-storage`,
 //! or the charm's own request), and detached by the user (`juju detach-storage`). The agent
 //! runs `storage-attached` for each new instance and `storage-detaching` before one goes,
-//! and detaches all of them when the unit is removed (spec §2.8).
+//! and detaches all of them when the unit is removed (juju-model.md §L2.8).
 
 use super::{Hook, NotApplicable, World};
 use crate::engine::action::{Action, ActionKind};
@@ -137,7 +137,7 @@ impl World {
             .collect()
     }
 
-    /// Step 11: storage. On K8s, optionally held until the first start (§8.3).
+    /// Step 11: storage. On K8s, optionally held until the first start (§L8.3).
     pub(super) fn storage_step_candidates(&self) -> Option<Vec<Hook>> {
         let dying = self.is_dying();
         let storage =
@@ -148,7 +148,7 @@ impl World {
                 self.storage_candidates()
             };
         if dying && self.opts.teardown_relations_before_storage {
-            // §8.1: the docs' order lets the relation block go first.
+            // §L8.1: the docs' order lets the relation block go first.
             let mut out = storage;
             out.extend(self.relation_candidates());
             if !out.is_empty() {

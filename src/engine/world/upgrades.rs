@@ -2,7 +2,7 @@
 //!
 //! `juju refresh` replaces the charm's code: on a machine the agent runs `upgrade-charm`
 //! (then `config-changed`); on Kubernetes the pod is replaced, as in pod churn. A machine's
-//! operating system is upgraded in two user steps (spec §2.13): `prepare` runs
+//! operating system is upgraded in two user steps (juju-model.md §L2.13): `prepare` runs
 //! `pre-series-upgrade`, after which the unit runs no hooks at all until `complete` runs
 //! `post-series-upgrade`.
 
@@ -10,7 +10,7 @@ use super::churn::Restart;
 use super::{Hook, NotApplicable, World};
 use crate::engine::action::{Action, ActionKind};
 
-/// The state of a machine series upgrade (spec §2.13).
+/// The state of a machine series upgrade (juju-model.md §L2.13).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SeriesUpgrade {
     None,
@@ -30,7 +30,7 @@ impl World {
         let k8s = self.is_kubernetes();
         let upgrading = self.series != SeriesUpgrade::None;
         match kind {
-            // Not inside a queued pair (§2.15.12): the pair finishes first.
+            // Not inside a queued pair (§L2.15.12): the pair finishes first.
             K::Refresh => {
                 alive
                     && self.installed

@@ -2,7 +2,7 @@
 //!
 //! On Kubernetes each workload container runs Pebble, which the charm drives: it adds
 //! layers, starts services and declares health checks. Pebble reports to the agent, which
-//! queues workload events in one FIFO (spec §2.9): `pebble-ready` when Pebble comes up,
+//! queues workload events in one FIFO (juju-model.md §L2.9): `pebble-ready` when Pebble comes up,
 //! `pebble-custom-notice` for a notice the workload records, `pebble-check-failed` and
 //! `pebble-check-recovered` as checks change state. A workload can also misbehave without
 //! any hook: a service exits, or the workload takes on a fault the charm meets only when it
@@ -50,7 +50,7 @@ impl Container {
     }
 }
 
-/// A workload event waiting in the agent's FIFO (spec §2.9).
+/// A workload event waiting in the agent's FIFO (juju-model.md §L2.9).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkloadEvent {
     Ready {

@@ -272,7 +272,7 @@ fn action_run(event: &Event, spec: &CharmSpec) -> ActionRun {
     }
 }
 
-/// Juju sets these statuses itself before the hook runs (spec lifecycle §3): the unit's
+/// Juju sets these statuses itself before the hook runs (juju-model.md §L3): the unit's
 /// status as the hook starts, and the history entries it adds.
 fn statuses_before(agent: &UnitAgent, event: &Event) -> (Status, Vec<StatusRecord>) {
     let mut unit_status = agent.unit_status.clone();

@@ -11,8 +11,8 @@
 //! (`--format=json`) for reads, and the *text of stderr* for errors — `relation not found`
 //! becomes `RelationNotFoundError`, `not found` from a `secret-*` tool becomes
 //! `SecretNotFoundError`, `permission denied` is told apart from a gone relation by asking
-//! `is-leader` (spec `juju-boundary.md` §2.1). So the answers here are byte-faithful: the
-//! argument forms ops 3.9 builds (§2.2: the name before the flag in `relation-ids NAME
+//! `is-leader` (`juju-model.md` §B2.1). So the answers here are byte-faithful: the
+//! argument forms ops 3.9 builds (§B2.2: the name before the flag in `relation-ids NAME
 //! --format=json`, Python's `--application=False` in `status-set`, `KEY#file=/tmp/…` in
 //! `secret-add`), the JSON Go's encoder prints, and the error wording `jujuc` uses. A
 //! charm that behaves under this agent behaves the same under Juju.

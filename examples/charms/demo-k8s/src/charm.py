@@ -186,7 +186,7 @@ class DemoCharm(ops.CharmBase):
     # ------------------------------------------------------------------ workload
 
     def _on_web_pebble_ready(self, event: ops.PebbleReadyEvent):
-        # PLANTED BUG-1: pebble-ready can precede the first config-changed (§2.1): no config yet.
+        # PLANTED BUG-1: pebble-ready can precede the first config-changed (§L2.1): no config yet.
         port = self._stored.web_config["port"]
         self.unit.set_ports(port)
         # The container may have restarted after this event was queued (Pebble's socket is
@@ -270,7 +270,7 @@ class DemoCharm(ops.CharmBase):
             event.defer()
             return
         relation = self._db_relation
-        # PLANTED BUG-2: deferred db-relation-changed re-emitted after broken: no relation (§4.2).
+        # PLANTED BUG-2: deferred db-relation-changed re-emitted after broken: no relation (§L4.2).
         data = relation.data[relation.app]
         username, password = data.get("username"), data.get("password")
         endpoints = data.get("endpoints", "")
