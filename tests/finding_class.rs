@@ -38,7 +38,7 @@ fn jujuc() -> PathBuf {
 fn target(dir: &Path) -> Target {
     let charm = Charm::load(dir).unwrap();
     let config = TargetConfig::from_table(&charm.config.target).unwrap();
-    Target::new(charm, dir, config, Some(&jujuc())).unwrap()
+    Target::new(charm, config, Some(&jujuc())).unwrap()
 }
 
 /// Deploy, then the given steps (story JSON, actions only).

@@ -16,7 +16,6 @@ fn demo_target() -> Target {
     let charm = Charm::load(&dir).unwrap().for_target();
     Target::new(
         charm,
-        &dir,
         TargetConfig::default(),
         Some(Path::new(env!("CARGO_BIN_EXE_charmfuzz"))),
     )

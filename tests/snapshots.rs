@@ -25,7 +25,6 @@ fn demo_target() -> Target {
     let charm = Charm::load(&demo_dir()).unwrap().for_target();
     Target::new(
         charm,
-        &demo_dir(),
         TargetConfig::default(),
         Some(Path::new(env!("CARGO_BIN_EXE_charmfuzz"))),
     )

@@ -1,11 +1,12 @@
 //! Reading charm specs (`CharmSpec`) and fuzzing configs (`FuzzConfig`) from fixture charms
 //! and from inline YAML/TOML. See `tests/fixtures/charms/README.md` for the fixtures.
 
+use charmfuzz::charm::{FuzzConfig, FuzzConfigError};
 use charmfuzz::engine::action::ActionKind;
 use charmfuzz::engine::options::JujuVersion;
 use charmfuzz::spec::{
-    CharmSpec, ConfigType, FuzzConfig, FuzzConfigError, Multiple, ParamType, Role, Scope,
-    SpecError, SpecLayout, StorageKind, Substrate,
+    CharmSpec, ConfigType, Multiple, ParamType, Role, Scope, SpecError, SpecLayout, StorageKind,
+    Substrate,
 };
 use serde_json::json;
 use std::fs;

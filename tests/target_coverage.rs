@@ -483,7 +483,7 @@ fn play_fixture(name: &str, mode: Mode, seeds: &[u64], steps: usize) -> Played {
     let mut config = TargetConfig::from_table(&charm.config.target).unwrap();
     config.mode = mode;
     let jujuc = Path::new(env!("CARGO_BIN_EXE_charmfuzz"));
-    let mut target = Target::new(charm, &dir, config, Some(jujuc)).unwrap();
+    let mut target = Target::new(charm, config, Some(jujuc)).unwrap();
     // A story stops at its first finding (the default; a hook that fails every time would
     // otherwise be retried for ever once the story has no steps left).
     target.stop_at_finding = true;

@@ -67,7 +67,7 @@ fn config(containment: Containment) -> TargetConfig {
 }
 
 fn target_for(dir: &Path, charm: Charm, containment: Containment) -> Target {
-    let t = Target::new(charm, dir, config(containment), jujuc())
+    let t = Target::new(charm, config(containment), jujuc())
         .unwrap_or_else(|e| panic!("cannot set up {}: {e}", dir.display()));
     if containment == Containment::Bwrap {
         assert!(t.sandbox().contained());
@@ -630,7 +630,7 @@ fn a_hook_past_the_memory_limit_is_an_out_of_memory_finding_and_the_next_input_r
         let charm = Charm::load(&dir).unwrap();
         let mut cfg = config(containment);
         cfg.memory_mib = 256;
-        let mut t = Target::new(charm, &dir, cfg, jujuc()).unwrap();
+        let mut t = Target::new(charm, cfg, jujuc()).unwrap();
         // 6 GiB (the action's default) written byte by byte, were there no limit.
         let report = play_action(&mut t, "memory", json!({})).expect("runs");
         let finding = report.finding.expect("an out-of-memory finding");
@@ -669,7 +669,7 @@ fn a_fork_bomb_meets_the_ceiling_on_processes_and_the_next_input_runs() {
         let mut cfg = config(containment);
         cfg.max_processes = 64;
         cfg.timeout = 3.0;
-        let mut t = Target::new(charm, &dir, cfg, jujuc()).unwrap();
+        let mut t = Target::new(charm, cfg, jujuc()).unwrap();
         let root = t.sandbox().root().to_path_buf();
         let limit = t
             .process_limit()

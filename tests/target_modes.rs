@@ -36,7 +36,7 @@ fn target_in(dir: &Path, mode: Mode) -> Target {
     let mut config = TargetConfig::from_table(&charm.config.target).unwrap();
     config.mode = mode;
     let jujuc = Path::new(env!("CARGO_BIN_EXE_charmfuzz"));
-    let mut t = Target::new(charm, &dir, config, Some(jujuc)).unwrap();
+    let mut t = Target::new(charm, config, Some(jujuc)).unwrap();
     t.stop_at_finding = false;
     t
 }

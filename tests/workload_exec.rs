@@ -28,7 +28,7 @@ fn target_at(dir: &Path, settings: &str) -> Target {
     table.extend(toml::from_str::<toml::Table>(settings).unwrap());
     let config = TargetConfig::from_table(&table).unwrap();
     let jujuc = PathBuf::from(env!("CARGO_BIN_EXE_charmfuzz"));
-    Target::new(charm, dir, config, Some(&jujuc)).unwrap()
+    Target::new(charm, config, Some(&jujuc)).unwrap()
 }
 
 /// Deploy, the workload's container starting, then the given operations.

@@ -47,7 +47,7 @@ impl RunCommand for Coverage {
         let charm = self.charm.load()?;
         let inputs = self.inputs()?;
         // The charm's worker starts only once the corpus is known not to be empty.
-        let mut target = self.target.start(&charm, &self.charm.charm)?;
+        let mut target = self.target.start(&charm)?;
         let lines = !self.no_lines && target.mode() == Mode::Fork;
         if lines {
             target

@@ -36,7 +36,7 @@ impl RunCommand for Encode {
         let bytes = if story && self.run {
             // The charm's worker starts only now, after the trace was read: the one
             // command that runs the charm only when asked to.
-            let mut target = self.target.start(&charm, &self.charm.charm)?;
+            let mut target = self.target.start(&charm)?;
             let (bytes, report) = target
                 .run_story(&trace)
                 .with_context(|| format!("cannot play {}", self.trace.display()))?;

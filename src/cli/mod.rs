@@ -69,7 +69,7 @@ impl CharmArg {
     /// runs stories against the real charm does first.
     pub fn start(&self, target: &TargetArgs) -> Result<(Charm, Target)> {
         let charm = self.load()?;
-        let target = target.start(&charm, &self.charm)?;
+        let target = target.start(&charm)?;
         Ok((charm, target))
     }
 }
@@ -93,9 +93,9 @@ pub struct TargetArgs {
 impl TargetArgs {
     /// Start the charm's worker, with this binary as the hook-tool executable.
     ///
-    /// For a charm already loaded ([`CharmArg::start`] loads it too); `dir` is where it
-    /// was loaded from.
-    pub fn start(&self, charm: &Charm, dir: &Path) -> Result<Target> {
+    /// For a charm already loaded ([`CharmArg::start`] loads it too); the charm runs from
+    /// the directory it was loaded from.
+    pub fn start(&self, charm: &Charm) -> Result<Target> {
         let mut config = TargetConfig::from_table(&charm.config.target)?;
         if let Some(m) = self.mode {
             config.mode = m;
@@ -111,7 +111,7 @@ impl TargetArgs {
             config.containment = c;
         }
         let jujuc = std::env::current_exe().ok();
-        let target = Target::new(charm.clone(), dir, config, jujuc.as_deref())
+        let target = Target::new(charm.clone(), config, jujuc.as_deref())
             .context("cannot set up the charm")?;
         if !target.sandbox().contained() && target.containment() != Containment::None {
             eprintln!(

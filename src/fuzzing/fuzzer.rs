@@ -42,12 +42,7 @@ pub struct LifecycleFuzzer {
 
 impl LifecycleFuzzer {
     pub fn new(settings: FuzzSettings, charm: Charm) -> Result<LifecycleFuzzer, FuzzSetupError> {
-        let mut target = Target::new(
-            charm,
-            &settings.charm_dir,
-            settings.config.clone(),
-            settings.jujuc.as_deref(),
-        )?;
+        let mut target = Target::new(charm, settings.config.clone(), settings.jujuc.as_deref())?;
         target.want_state = true;
         target.only = settings.only.clone();
         target.lifecycle_features = settings.feedback == Feedback::All;

@@ -865,7 +865,6 @@ mod walk {
         let jujuc = jujuc.is_file().then_some(jujuc);
         let mut target = Target::new(
             charm.clone(),
-            &dir,
             crate::target::TargetConfig::default(),
             jujuc.as_deref(),
         )

@@ -15,11 +15,9 @@
 //! are booleans.
 
 pub mod execs;
-mod fuzzconfig;
 pub mod literals;
 mod parse;
 
-pub use fuzzconfig::{FuzzConfig, FuzzConfigError, Samples};
 pub use parse::SpecError;
 
 use serde::{Deserialize, Serialize};

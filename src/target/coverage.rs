@@ -484,6 +484,7 @@ mod tests {
         // Another mapping of the same fd (as the worker makes) sees our writes and we
         // see its.
         let f = std::fs::File::from(m.fd.try_clone().unwrap());
+        // SAFETY: the memfd belongs to this test; both mappings only read and write bytes.
         let mut other = unsafe { MmapMut::map_mut(&f).unwrap() };
         other[7] = 3;
         assert_eq!(m.counters()[7], 3);

@@ -21,17 +21,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 impl Target {
-    /// Set up a unit of `charm` (from `charm_dir`). `jujuc` is the multi-call hook-tool
-    /// binary (the `charmfuzz` executable); without one, a small Python script stands in.
+    /// Set up a unit of `charm`, run from the charm's own directory ([`Charm::dir`]).
+    /// `jujuc` is the multi-call hook-tool binary (the `charmfuzz` executable); without one,
+    /// a small Python script stands in.
     pub fn new(
         charm: Charm,
-        charm_dir: &Path,
         config: TargetConfig,
         jujuc: Option<&Path>,
     ) -> Result<Target, TargetError> {
         // Checks exist when the charm's layers declare them in the real Pebble (the
         // samples in the fuzzing config are for stories told without a charm).
         let charm = charm.for_target();
+        let charm_dir = charm.dir.clone();
+        let charm_dir = charm_dir.as_path();
         let spec = charm.spec.clone();
         let writable = writable_places(&spec, &config);
         let mut sandbox = Sandbox::create(charm_dir, config.containment, &writable)?;

@@ -3,9 +3,13 @@
 //! Loading happens once per process (per libFuzzer worker); everything per-input is cheap.
 
 use crate::engine::{Decoder, EngineOptions, Vocabulary, Weights};
-use crate::spec::{CharmSpec, FuzzConfig, FuzzConfigError, SpecError};
-use std::path::Path;
+use crate::spec::{CharmSpec, SpecError};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+mod fuzzconfig;
+
+pub use fuzzconfig::{FuzzConfig, FuzzConfigError, Samples};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CharmError {
@@ -18,6 +22,9 @@ pub enum CharmError {
 /// A charm directory, understood.
 #[derive(Debug, Clone)]
 pub struct Charm {
+    /// Where the charm's source tree is (as given to [`Charm::load`]): the target runs the
+    /// charm from here, and coverage and findings name files relative to it.
+    pub dir: PathBuf,
     pub spec: Arc<CharmSpec>,
     pub config: FuzzConfig,
     pub weights: Weights,
@@ -33,7 +40,7 @@ impl Charm {
         if let Some(s) = config.substrate {
             spec.substrate = s;
         }
-        let mut charm = Charm::from_parts(spec, config);
+        let mut charm = Charm::from_parts(dir, spec, config);
         if charm.config.samples.from_source != Some(false) {
             charm.add_words(crate::spec::literals::gather(dir));
         }
@@ -49,7 +56,7 @@ impl Charm {
         }
     }
 
-    pub fn from_parts(spec: CharmSpec, config: FuzzConfig) -> Charm {
+    pub fn from_parts(dir: &Path, spec: CharmSpec, config: FuzzConfig) -> Charm {
         let weights = Weights::with_overrides(config.weights.iter());
         let mut vocab = Vocabulary::for_spec(&spec);
         let s = &config.samples;
@@ -62,6 +69,7 @@ impl Charm {
         vocab.checks = s.checks.clone();
         let strings = config.samples.strings.clone();
         let mut charm = Charm {
+            dir: dir.to_path_buf(),
             spec: Arc::new(spec),
             config,
             weights,
