@@ -2,7 +2,9 @@
 # Create or refresh the Python virtualenv charmfuzz uses to run charms and their tests.
 #
 # The venv holds ops (the charm framework), ops[testing] (Scenario, used by the generated
-# reproducers and by examples/charms/tests), pytest, coverage and ruff.
+# reproducers and by examples/charms/tests), pytest, coverage and ruff, and the snap, apt
+# and systemd charm libraries from PyPI (the machine-host tests drive them against the
+# fake machine).
 set -euo pipefail
 
 # Pinned versions. ops 3.9.0 / ops-scenario 8.9.0 are what docs/juju-model.md was written
@@ -13,6 +15,9 @@ PACKAGES=(
     "pytest>=8,<10"
     "coverage>=7.4,<8"
     "ruff>=0.6,<1"
+    "charmlibs-snap>=1.0.1,<2"
+    "charmlibs-apt>=1,<2"
+    "charmlibs-systemd>=1,<2"
 )
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -108,9 +108,28 @@ pub fn render(
         target.scene_before = None;
         target.scene_every_event = false;
         replay?;
-        let scenes = target.take_scenes();
+        let mut scenes = target.take_scenes();
         if scenes.len() != if every { finding.event + 1 } else { 1 } {
             return Err(ReproError::NotReached(finding.event));
+        }
+        // The machine's answers in each hook itself (the first, before the hook changed
+        // anything), so that the test's shims answer the hook as charmfuzz's machine did.
+        for (i, scene) in scenes.iter_mut().enumerate() {
+            let event = if every { i } else { finding.event };
+            let mut seen = std::collections::BTreeSet::new();
+            for c in run
+                .outcomes
+                .get(event)
+                .into_iter()
+                .flat_map(|o| &o.shim_calls)
+            {
+                if c.program != "snapd" && seen.insert(c.line()) {
+                    scene
+                        .host
+                        .answers
+                        .insert(c.line(), (c.code, c.stdout.clone()));
+                }
+            }
         }
         Ok(scenes)
     };

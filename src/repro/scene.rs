@@ -143,6 +143,10 @@ pub struct DeferredScene {
 pub struct HostScene {
     /// Shimmed programs: name → (exit code, stdout).
     pub shims: BTreeMap<String, (i32, String)>,
+    /// What the machine answered each command line it was asked before the hook (the
+    /// latest answer): `systemctl is-active demo-server` → (0, "active\n"). A command
+    /// asked again in the hook gets this answer; one never asked, its program's shim.
+    pub answers: BTreeMap<String, (i32, String)>,
     /// Absolute paths charmfuzz made writable for the charm.
     pub writable: Vec<String>,
     /// Files under those paths before the hook: absolute path → content.

@@ -161,6 +161,9 @@ pub struct TargetConfig {
     /// Run the charm's process on the input's virtual clock ([`super::clock`]): its sleeps
     /// return at once and move the clock. Fork mode only.
     pub virtual_time: bool,
+    /// A machine charm's machine: what its store and archive hold (`[target.host]`,
+    /// see [`super::host`]).
+    pub host: super::host::HostConfig,
 }
 
 /// A charm process's memory by default: ops and a charm take 30 to 100 MiB; ten times that
@@ -267,6 +270,7 @@ impl Default for TargetConfig {
             image: BTreeMap::new(),
             entry: None,
             virtual_time: true,
+            host: super::host::HostConfig::default(),
         }
     }
 }
@@ -300,6 +304,9 @@ impl TargetConfig {
         for a in &cfg.exec {
             a.conditions()?;
         }
+        cfg.host
+            .validate()
+            .map_err(|e| TargetConfigError(format!("[target.host]: {e}")))?;
         for (container, image) in &cfg.image {
             let relative = image
                 .dirs

@@ -13,12 +13,15 @@
 //! - [`pebble`]: a fake Pebble per workload container, a real HTTP server on a Unix
 //!   socket speaking the API `ops.pebble.Client` uses (the `pebble-fake` crate in
 //!   `crates/pebble-fake`, re-exported here).
+//! - [`host`]: a machine charm's machine (snapd, systemd, apt and dpkg with one state: the
+//!   `host-fake` crate in `crates/host-fake`) and the places its sandbox adds.
 
 pub mod agent;
 pub mod cgroup;
 pub mod clock;
 pub mod config;
 pub mod hooktools;
+pub mod host;
 pub mod kube;
 pub mod outcome;
 pub use pebble_fake as pebble;

@@ -287,6 +287,19 @@ pub struct ShimCall {
     pub program: String,
     pub args: Vec<String>,
     pub code: i32,
+    /// What it printed (a reproducer's shims answer the same).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stdout: String,
+}
+
+impl ShimCall {
+    /// The command line, as a shell would show it.
+    pub fn line(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// What kind of bad end a hook came to.

@@ -235,10 +235,11 @@ fn host_fixture(out: &mut String, scene: &Scene, class: &str) {
         "@pytest.fixture\n\
          def host(tmp_path, monkeypatch):\n    \
          \"\"\"The machine as charmfuzz gave it to the charm.\n\n    \
-         Package and service managers are shims that answer as charmfuzz's did (put first on\n    \
-         PATH). The paths charmfuzz made writable live under tmp_path instead: module-level\n    \
-         constants of the charm that point into them are redirected there, with the files\n    \
-         the charm had written before the failing hook.\n    \
+         Package and service managers are shims that answer as charmfuzz's machine did (put\n    \
+         first on PATH): a command line it was asked before the hook gets its last answer,\n    \
+         any other its program's. The paths charmfuzz made writable live under tmp_path\n    \
+         instead: module-level constants of the charm that point into them are redirected\n    \
+         there, with the files the charm had written before the failing hook.\n    \
          \"\"\"\n",
     );
     out.push_str("    bin_dir = tmp_path / \"bin\"\n    bin_dir.mkdir()\n");
@@ -248,11 +249,19 @@ fn host_fixture(out: &mut String, scene: &Scene, class: &str) {
         .map(|(name, (code, stdout))| format!("{}: ({code}, {})", py_str(name), py_str(stdout)))
         .collect();
     let _ = writeln!(out, "    shims = {{{}}}", shims.join(", "));
+    let answers: Vec<String> = h
+        .answers
+        .iter()
+        .map(|(line, (code, stdout))| format!("{}: ({code}, {})", py_str(line), py_str(stdout)))
+        .collect();
+    let _ = writeln!(out, "    answers = {{{}}}", answers.join(", "));
     out.push_str(
         "    for name, (code, stdout) in shims.items():\n        \
          script = bin_dir / name\n        \
          script.write_text(\n            \
-         f\"#!{sys.executable}\\nimport sys\\nsys.stdout.write({stdout!r})\\nsys.exit({code})\\n\"\n        \
+         f\"#!{sys.executable}\\nimport sys\\nanswers = {answers!r}\\n\"\n            \
+         f\"code, out = answers.get(' '.join([{name!r}] + sys.argv[1:]), ({code}, {stdout!r}))\\n\"\n            \
+         \"sys.stdout.write(out)\\nsys.exit(code)\\n\"\n        \
          )\n        \
          script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)\n    \
          monkeypatch.setenv(\"PATH\", f\"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}\")\n",

@@ -10,13 +10,16 @@ use crate::target::cgroup::ProcessLimit;
 use crate::target::clock;
 use crate::target::config::{Mode, ShimAnswer, shim_query_unanswered};
 use crate::target::hooktools::{HookContext, TOOLS};
+use crate::target::host::FakeHost;
 use crate::target::outcome::{
     EventOutcome, Exit, Lack, LackKind, ShimCall, fault_frame, find_exception,
 };
 use crate::target::pebble::ExecDefault;
+use crate::target::sandbox::Sandbox;
 use crate::target::worker::{ClockRequest, ExitReport, RunRequest, WorkerError, tail_of_file};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How the hook's process ended, as the worker saw it.
@@ -85,6 +88,22 @@ impl Target {
             killed_worker,
             process_limit,
         } = self.run_in_worker(&req, &mut ctx, &mut lacks, &mut shim_calls)?;
+        if let Some(h) = &self.host {
+            // The machine's answers, commands and snapd requests alike, in their order.
+            for c in h.take_calls() {
+                let call = ShimCall {
+                    program: c.program,
+                    args: c.args,
+                    code: c.code,
+                    stdout: c.stdout,
+                };
+                if call.program != "snapd" {
+                    self.host_answers
+                        .insert(call.line(), (call.code, call.stdout.clone()));
+                }
+                shim_calls.push(call);
+            }
+        }
         self.add_hook_lines(&req);
         let exit = exit_of(&report);
         let agent = ctx.finish(exit.ok(), &mut self.agent);
@@ -175,8 +194,13 @@ impl Target {
         shim_calls: &mut Vec<ShimCall>,
     ) -> Result<HookRun, TargetError> {
         let tools: BTreeSet<&str> = TOOLS.iter().copied().collect();
-        let shims = &self.config.shims;
-        let mut serve = |r: ToolRequest| answer_tool(r, &tools, shims, ctx, lacks, shim_calls);
+        let answers = Answers {
+            tools: &tools,
+            shims: &self.config.shims,
+            host: self.host.as_ref(),
+            links: HostLinks::of(&self.sandbox, self.host_program.as_deref()),
+        };
+        let mut serve = |r: ToolRequest| answers.answer(r, ctx, lacks, shim_calls);
         for path in req.lines.iter().chain(&req.stand_ins) {
             let _ = std::fs::remove_file(path);
         }
@@ -275,6 +299,96 @@ impl Target {
     }
 }
 
+/// Who answers the programs the charm runs through the unit agent.
+struct Answers<'a> {
+    tools: &'a BTreeSet<&'a str>,
+    shims: &'a BTreeMap<String, ShimAnswer>,
+    host: Option<&'a FakeHost>,
+    links: Option<HostLinks>,
+}
+
+impl Answers<'_> {
+    /// The unit agent's answer to one call: a hook tool from the hook's context; a program
+    /// of a machine charm's machine from the host (unless the configuration scripted its
+    /// answer); a shim from its configured answer (noting the call, and a lack where the
+    /// answer does not fit the query); anything else not found.
+    fn answer(
+        &self,
+        r: ToolRequest,
+        ctx: &mut HookContext,
+        lacks: &mut Vec<Lack>,
+        shim_calls: &mut Vec<ShimCall>,
+    ) -> ToolResponse {
+        let scripted = self
+            .shims
+            .get(&r.tool)
+            .is_some_and(|a| *a != ShimAnswer::default());
+        match self.host {
+            Some(h) if !self.tools.contains(r.tool.as_str()) && !scripted && h.answers(&r.tool) => {
+                let out = h.run(
+                    &r.tool,
+                    &r.args,
+                    r.stdin.as_deref().unwrap_or("").as_bytes(),
+                );
+                // An install may have brought commands the charm runs next.
+                if let Some(l) = &self.links {
+                    l.link(h);
+                }
+                ToolResponse {
+                    code: out.code,
+                    stdout: out.stdout,
+                    stderr: out.stderr,
+                }
+            }
+            _ => answer_tool(r, self.tools, self.shims, ctx, lacks, shim_calls),
+        }
+    }
+}
+
+/// Links in the tools directory (first on the charm's `PATH`) for the commands the
+/// machine's installs brought, so that the charm finds them as it would on a unit.
+pub(super) struct HostLinks {
+    tools_dir: PathBuf,
+    program: PathBuf,
+    /// The commands linked so far, one per line.
+    record: PathBuf,
+}
+
+impl HostLinks {
+    pub(super) fn of(sandbox: &Sandbox, program: Option<&Path>) -> Option<HostLinks> {
+        program.map(|p| HostLinks {
+            tools_dir: sandbox.tools_dir(),
+            program: p.to_path_buf(),
+            record: sandbox.root().join("host-commands"),
+        })
+    }
+
+    /// Make the links the host's commands need now, and remove those of commands gone.
+    pub(super) fn link(&self, host: &FakeHost) {
+        let wanted: BTreeSet<String> = host.commands().into_iter().collect();
+        let marker = &self.record;
+        let had: BTreeSet<String> = std::fs::read_to_string(marker)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        if wanted == had {
+            return;
+        }
+        for gone in had.difference(&wanted) {
+            let _ = std::fs::remove_file(self.tools_dir.join(gone));
+        }
+        for new in wanted.difference(&had) {
+            let link = self.tools_dir.join(new);
+            if link.symlink_metadata().is_err() {
+                let _ = std::os::unix::fs::symlink(&self.program, &link);
+            }
+        }
+        let list: String = wanted.iter().map(|c| format!("{c}\n")).collect();
+        let _ = std::fs::write(marker, list);
+    }
+}
+
 /// The unit agent's answer to one hook-tool call: a hook tool from the hook's context, a
 /// shim from its configured answer (noting the call, and a lack where the answer does
 /// not fit the query), anything else not found.
@@ -311,6 +425,7 @@ fn answer_tool(
             program: r.tool.clone(),
             args: r.args.clone(),
             code: a.exit,
+            stdout: a.stdout.clone(),
         });
         ToolResponse {
             code: a.exit,

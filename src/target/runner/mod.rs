@@ -67,6 +67,8 @@ pub enum TargetError {
     #[error(transparent)]
     Pebble(#[from] PebbleError),
     #[error(transparent)]
+    Host(#[from] host_fake::HostError),
+    #[error(transparent)]
     WorkloadHttp(#[from] HttpConfigError),
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),
@@ -156,6 +158,8 @@ pub struct UnitSnapshot {
     /// `.unit-state.db` (None before the first hook created it).
     pub unit_state: Option<Vec<u8>>,
     pub pebble: Option<PebbleSnapshot>,
+    /// A machine charm's machine (snaps, units, packages).
+    pub host: Option<crate::target::host::HostState>,
     /// The Kubernetes cluster's objects.
     pub kube: Option<Cluster>,
     /// Pebble's ids of the custom notices recorded so far.
@@ -168,6 +172,12 @@ pub struct Target {
     config: TargetConfig,
     listener: UnixListener,
     pebble: Option<FakePebble>,
+    /// A machine charm's machine: snapd, systemd, apt and dpkg.
+    host: Option<crate::target::host::FakeHost>,
+    /// The program the host's commands are linked to in the tools directory.
+    host_program: Option<PathBuf>,
+    /// The machine's latest answer to each command line in this input, for reproducers.
+    host_answers: BTreeMap<String, (i32, String)>,
     /// The cluster's API, for a Kubernetes charm inside the walls, and the socket the
     /// worker hands its listening socket over on.
     kube: Option<(KubeApi, UnixListener)>,
@@ -328,6 +338,17 @@ impl Target {
         })
     }
 
+    /// Put the links of the commands the machine's installs brought in line with the
+    /// host's state (after a reset or a restore).
+    fn link_host_commands(&self) {
+        if let (Some(h), Some(l)) = (
+            &self.host,
+            event::HostLinks::of(&self.sandbox, self.host_program.as_deref()),
+        ) {
+            l.link(h);
+        }
+    }
+
     /// Back to a unit that was never deployed.
     fn reset(&mut self) -> Result<(), TargetError> {
         self.scenes.clear();
@@ -348,6 +369,12 @@ impl Target {
         }
         if let Some((api, _)) = &self.kube {
             api.reset();
+        }
+        self.host_answers.clear();
+        if let Some(h) = &self.host {
+            h.reset();
+            let _ = h.take_calls();
+            self.link_host_commands();
         }
         if let Some(h) = &self.workload_http {
             h.forget_story();
@@ -478,6 +505,7 @@ impl Target {
             agent: self.agent.clone(),
             unit_state: std::fs::read(&db).ok(),
             pebble: self.pebble.as_ref().map(|p| p.snapshot()).transpose()?,
+            host: self.host.as_ref().map(|h| h.snapshot()),
             kube: self.kube.as_ref().map(|(api, _)| api.snapshot()),
             notice_ids: self.notice_ids.clone(),
         })
@@ -499,6 +527,10 @@ impl Target {
         }
         if let (Some((api, _)), Some(c)) = (&self.kube, &snap.kube) {
             api.restore(c);
+        }
+        if let (Some(h), Some(s)) = (&self.host, &snap.host) {
+            h.restore(s);
+            self.link_host_commands();
         }
         Ok(snap.world.clone())
     }

@@ -122,6 +122,12 @@ impl Target {
                     .shims
                     .insert(name.clone(), (a.exit, a.stdout.clone()));
             }
+            scene.host.answers = self.host_answers.clone();
+            if self.host.is_some() {
+                for p in host_fake::PROGRAMS {
+                    scene.host.shims.entry(p.to_string()).or_default();
+                }
+            }
             for w in self.config.writable.iter().filter(|w| w.is_absolute()) {
                 scene.host.writable.push(w.display().to_string());
                 let view = self.sandbox.writable_view(w);

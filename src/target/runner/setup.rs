@@ -10,10 +10,11 @@ use crate::spec::{CharmSpec, Substrate};
 use crate::target::cgroup::ProcessLimit;
 use crate::target::config::{Mode, TargetConfig};
 use crate::target::hooktools::{TOOLS, UnitAgent};
+use crate::target::host::{self, FakeHost, SandboxFs};
 use crate::target::kube::KubeApi;
 use crate::target::kube::store::PodContainer;
 use crate::target::pebble::{ContainerImage, FakePebble, PebbleConfig};
-use crate::target::sandbox::Sandbox;
+use crate::target::sandbox::{Places, Sandbox};
 use crate::target::workload_http::{self, HttpConfigError, WorkloadHttp};
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixListener;
@@ -35,8 +36,14 @@ impl Target {
         let charm_dir = charm.dir.clone();
         let charm_dir = charm_dir.as_path();
         let spec = charm.spec.clone();
-        let writable = writable_places(&spec, &config);
-        let mut sandbox = Sandbox::create(charm_dir, config.containment, &writable)?;
+        let mut places = Places {
+            writable: writable_places(&spec, &config),
+            ..Places::default()
+        };
+        if spec.substrate == Substrate::Machine {
+            host::machine_places(&mut places, jujuc);
+        }
+        let mut sandbox = Sandbox::create_with(charm_dir, config.containment, &places)?;
         let (python, python_source) = find_python(charm_dir, config.python.as_deref())?;
         // The interpreter's environment (a venv's root is two levels up), the charm's
         // source (its venv/ is linked, not copied) and the jujuc binary stay visible.
@@ -54,7 +61,7 @@ impl Target {
         let entry = sandbox.charm_dir().join(&entry_rel);
         lay_out_charm(&sandbox, &spec, charm_dir)?;
         write_dispatch(&sandbox, &config, charm_dir, &python, &entry_rel)?;
-        install_hook_tools(&sandbox, &config, jujuc, &python)?;
+        install_hook_tools(&sandbox, &spec, &config, jujuc, &python)?;
         let listener = UnixListener::bind(sandbox.agent_socket())
             .map_err(io("binding the unit agent's socket"))?;
         listener
@@ -62,6 +69,7 @@ impl Target {
             .map_err(io("configuring the agent socket"))?;
         let pebble = start_pebble(&sandbox, &spec, &config)?;
         let kube = start_kube(&sandbox, &spec)?;
+        let host = start_host(&sandbox, &spec, &config, jujuc)?;
         let workload_http = start_workload_http(&spec, &config, kube.is_some(), pebble.as_ref())?;
         let agent = UnitAgent::new(sandbox.root().join("resources"));
         let processes = ProcessLimit::create(config.max_processes).ok();
@@ -71,6 +79,9 @@ impl Target {
             sandbox,
             listener,
             pebble,
+            host,
+            host_program: jujuc.map(Path::to_path_buf),
+            host_answers: BTreeMap::new(),
             kube,
             workload_http,
             worker: None,
@@ -237,14 +248,17 @@ fn write_dispatch(
 /// Hook tools and shims, all one program.
 fn install_hook_tools(
     sandbox: &Sandbox,
+    spec: &CharmSpec,
     config: &TargetConfig,
     jujuc: Option<&Path>,
     python: &Path,
 ) -> Result<(), TargetError> {
+    let machine = (spec.substrate == Substrate::Machine).then_some(host_fake::PROGRAMS);
     let names: Vec<&str> = TOOLS
         .iter()
         .copied()
         .chain(config.shims.keys().map(String::as_str))
+        .chain(machine.into_iter().flatten().copied())
         .collect();
     let program = match jujuc {
         Some(p) => p.to_path_buf(),
@@ -256,6 +270,38 @@ fn install_hook_tools(
         .install_tools(&program, &names)
         .map_err(io("linking the hook tools"))?;
     Ok(())
+}
+
+/// A machine charm's machine: snapd, systemd, apt and dpkg with one state, snapd's API
+/// on the socket the snap libraries use (inside the walls: there is no place for it
+/// without them, and the host's own snapd must not be reached).
+fn start_host(
+    sandbox: &Sandbox,
+    spec: &CharmSpec,
+    config: &TargetConfig,
+    jujuc: Option<&Path>,
+) -> Result<Option<FakeHost>, TargetError> {
+    if spec.substrate != Substrate::Machine {
+        return Ok(None);
+    }
+    let layers = sandbox.layer_map();
+    let fs = SandboxFs {
+        layers: layers.clone(),
+        program: jujuc.map(Path::to_path_buf),
+    };
+    // snapd's catalogue of store names, which the snap library reads when it is there
+    // (empty: the library then asks the store, here the fake, name by name).
+    if let Some(names) = layers
+        .as_ref()
+        .and_then(|l| l.locate(Path::new("/var/cache/snapd/names")))
+    {
+        let _ = std::fs::write(names, "");
+    }
+    let mut h = FakeHost::new(config.host.clone(), fs);
+    if let Some(socket) = layers.and_then(|l| l.locate(Path::new(host::SNAPD_SOCKET))) {
+        h.serve_snapd(&socket)?;
+    }
+    Ok(Some(h))
 }
 
 /// A fake Pebble for a Kubernetes charm's workload containers, with each container's

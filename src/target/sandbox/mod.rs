@@ -26,6 +26,9 @@
 //! that host directory is rebuilt from a sandbox directory too (`<root>/skeleton/`), its
 //! children bound read-only into it; `/` is one of those. The sandbox's own directory is
 //! read-only inside, but for the charm copy, HOME, TMPDIR and the hook's output.
+//! A machine charm's sandbox adds more ([`Places`]): `/etc` writable as a copy of the
+//! host's (a *seeded* layer), directories open to new entries beside the host's own, and
+//! programs bound at fixed paths (`/usr/bin/snap`); see [`crate::target::host`].
 //! Every writable place is thus a directory of the sandbox, and before each input the
 //! target puts them back as the first input found them ([`baseline`]): no input sees
 //! another's files.
@@ -96,6 +99,8 @@ pub struct Sandbox {
     /// Host directories rebuilt inside the walls from a sandbox directory, so that a
     /// writable path can be made in them (`/` always, with bwrap).
     skeleton: BTreeSet<PathBuf>,
+    /// Files bound read-only at fixed paths inside the walls.
+    programs: Vec<(PathBuf, PathBuf)>,
     baseline: Option<baseline::Baseline>,
 }
 
@@ -113,6 +118,23 @@ const SKIP: &[&str] = &[
     ".unit-state.db",
 ];
 
+/// Where, besides its own directory, the charm may write or find something inside the
+/// walls. Paths are absolute, as the charm sees them.
+#[derive(Debug, Clone, Default)]
+pub struct Places {
+    /// Writable, starting empty (storage locations, `/snap`).
+    pub writable: Vec<PathBuf>,
+    /// Writable, starting as a copy of the host's directory (`/etc` on a machine: a
+    /// charm rewrites `/etc/hosts` and adds users, and finds the rest it reads).
+    pub seeded: Vec<PathBuf>,
+    /// Host directories where the charm may make new entries beside the host's own,
+    /// which stay read-only (`/var/lib/<app>` in `/var/lib`).
+    pub extensible: Vec<PathBuf>,
+    /// Files placed read-only at fixed paths: (path inside, file outside). `/usr/bin/snap`
+    /// is the harness's snap command, because the snap libraries look for it there.
+    pub programs: Vec<(PathBuf, PathBuf)>,
+}
+
 impl Sandbox {
     /// Create a sandbox holding a copy of `charm_dir`. `writable` are absolute paths the
     /// charm may write to inside the walls (storage locations and the like).
@@ -120,6 +142,19 @@ impl Sandbox {
         charm_dir: &Path,
         containment: Containment,
         writable: &[PathBuf],
+    ) -> Result<Sandbox, SandboxError> {
+        let places = Places {
+            writable: writable.to_vec(),
+            ..Places::default()
+        };
+        Sandbox::create_with(charm_dir, containment, &places)
+    }
+
+    /// Create a sandbox holding a copy of `charm_dir`, with the walls `places` describes.
+    pub fn create_with(
+        charm_dir: &Path,
+        containment: Containment,
+        places: &Places,
     ) -> Result<Sandbox, SandboxError> {
         // tmpfs when there is one: the unit state database is written on every hook.
         let base = ["/dev/shm"]
@@ -178,10 +213,31 @@ impl Sandbox {
         .iter()
         .map(PathBuf::from)
         .collect();
-        w.extend(writable.iter().filter(|p| p.is_absolute()).cloned());
+        let absolute = |v: &[PathBuf]| {
+            v.iter()
+                .filter(|p| p.is_absolute())
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        w.extend(absolute(&places.writable));
+        w.extend(absolute(&places.seeded));
         let writable: Vec<PathBuf> = w.into_iter().collect();
+        let programs: Vec<(PathBuf, PathBuf)> = (places.programs.iter())
+            .filter(|(inside, _)| inside.is_absolute())
+            .cloned()
+            .collect();
         let skeleton = if bwrap.is_some() {
-            skeleton_of(&writable)
+            let mut s = skeleton_of(&writable);
+            // A directory is rebuilt where a new entry is wanted in it: the extensible
+            // ones, and the home of a program the host does not have there.
+            let wanted = (absolute(&places.extensible).into_iter()).chain(
+                programs
+                    .iter()
+                    .filter(|(p, _)| !p.exists())
+                    .filter_map(|(p, _)| p.parent().map(Path::to_path_buf)),
+            );
+            s.extend(wanted.filter(|d| d.is_dir() && !writable.iter().any(|w| d.starts_with(w))));
+            s
         } else {
             BTreeSet::new()
         };
@@ -191,6 +247,7 @@ impl Sandbox {
             writable,
             exposed: Vec::new(),
             skeleton,
+            programs,
             baseline: None,
         };
         let dirs = (sandbox.writable.iter().map(|w| sandbox.layer(w)))
@@ -198,6 +255,11 @@ impl Sandbox {
         for d in dirs {
             std::fs::create_dir_all(&d)
                 .map_err(|source| SandboxError::Create { dir: d, source })?;
+        }
+        if sandbox.contained() {
+            for seed in absolute(&places.seeded) {
+                seed_layer(&seed, &sandbox.layer(&seed));
+            }
         }
         // The host's symlinks in a rebuilt directory (`/bin -> usr/bin`), as they are.
         for dir in &sandbox.skeleton {
@@ -257,6 +319,15 @@ impl Sandbox {
         }
     }
 
+    /// Where the harness finds each writable path of the charm's machine, inside the
+    /// walls (None without them: there is no layer to put a file in).
+    pub fn layer_map(&self) -> Option<LayerMap> {
+        self.contained().then(|| LayerMap {
+            root: self.root().to_path_buf(),
+            writable: self.writable.clone(),
+        })
+    }
+
     fn layer(&self, path: &Path) -> PathBuf {
         let name = path
             .display()
@@ -292,6 +363,7 @@ impl Sandbox {
                 !special.contains(&p.as_path())
                     && !self.writable.contains(p)
                     && !self.skeleton.contains(p)
+                    && !self.programs.iter().any(|(q, _)| q == p)
             })
             .collect()
     }
@@ -453,6 +525,13 @@ impl Sandbox {
                 a.extend(["--ro-bind".into(), s.clone(), s]);
             }
         }
+        for (inside, outside) in &self.programs {
+            a.extend([
+                "--ro-bind".into(),
+                outside.display().to_string(),
+                inside.display().to_string(),
+            ]);
+        }
         // The sandbox itself at the same path, read-only (its hook tools, resources and
         // baseline are the harness's), but for what the charm's process writes: the charm
         // copy (ops keeps its state there), HOME, TMPDIR and the hook's output. The
@@ -478,6 +557,27 @@ impl Sandbox {
     }
 }
 
+/// The writable layers of a sandbox, to find a path of the charm's machine in them from
+/// outside (another thread may hold it: the fake snapd writes a snap's directories).
+#[derive(Debug, Clone)]
+pub struct LayerMap {
+    root: PathBuf,
+    writable: Vec<PathBuf>,
+}
+
+impl LayerMap {
+    /// Where `path` (absolute, as the charm sees it) lives, if it is under a writable
+    /// location.
+    pub fn locate(&self, path: &Path) -> Option<PathBuf> {
+        let w = (self.writable.iter())
+            .filter(|w| path.starts_with(w))
+            .max_by_key(|w| w.components().count())?;
+        let name = w.display().to_string().trim_matches('/').replace('/', "%");
+        let rel = path.strip_prefix(w).expect("under it");
+        Some(self.root.join("layers").join(name).join(rel))
+    }
+}
+
 /// The capabilities a charm keeps: what root on a unit uses to manage files, users and
 /// processes (chown a config file to a service user, run a command as that user, signal a
 /// daemon), and nothing that reaches past the sandbox's walls: no CAP_SYS_ADMIN (mount,
@@ -497,6 +597,37 @@ pub const CHARM_CAPABILITIES: [&str; 8] = [
 
 /// Files under `/proc` that change the whole machine when root writes them.
 const PROC_READ_ONLY: [&str; 4] = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"];
+
+/// Fill `layer` with a copy of the host's directory `from`: its directories, regular
+/// files and symlinks as they are (owners and modes kept where the harness may), leaving
+/// out what it cannot read and what is not a file (sockets, devices).
+fn seed_layer(from: &Path, layer: &Path) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let (src, dst) = (e.path(), layer.join(e.file_name()));
+        let Ok(m) = std::fs::symlink_metadata(&src) else {
+            continue;
+        };
+        let ft = m.file_type();
+        let made = if ft.is_symlink() {
+            std::fs::read_link(&src).and_then(|t| symlink(t, &dst))
+        } else if ft.is_dir() {
+            std::fs::create_dir_all(&dst).map(|()| seed_layer(&src, &dst))
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst).map(|_| ())
+        } else {
+            continue;
+        };
+        if made.is_ok() && !ft.is_symlink() {
+            let _ =
+                std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(m.mode() & 0o7777));
+            let _ = std::os::unix::fs::lchown(&dst, Some(m.uid()), Some(m.gid()));
+        }
+    }
+}
 
 /// The host directories to rebuild inside the walls: `/`, and for each writable path that
 /// does not exist on the host, the nearest directory above it that does (unless a writable

@@ -16,8 +16,8 @@ Charmhub do:
 * the optional response cache lives on the `cache` storage (0 to 2 filesystem instances,
   mounted under `/srv/demo/cache`).
 
-Under charmfuzz, `apt-get` and `systemctl` are shims that record the call and succeed (see
-`charmfuzz.toml`), and `/etc/demo` and the storage locations are throwaway writable layers.
+Under charmfuzz, `apt-get` and `systemctl` are answered by its fake machine, with state (see
+`charmfuzz.toml`), and `/etc` and the storage locations are throwaway writable layers.
 """
 
 from __future__ import annotations

@@ -1,0 +1,104 @@
+//! A machine charm on its machine: snapd, systemd, apt and dpkg answered by the fake
+//! host (crates/host-fake) with one state, driven by the real charm libraries
+//! (`charmlibs.snap` 1.x, which is operator-libs-linux's v2 snap library, `charmlibs.apt`
+//! and `charmlibs.systemd`) from the charm in tests/fixtures/charms/machine-host.
+//!
+//! `install` installs a snap (through snapd's API and the `snap` command), configures,
+//! starts, holds and aliases it, installs a package with apt, restarts its service and
+//! writes `/etc/hosts`; the `probe` action, a later hook, asserts that the machine
+//! remembers all of it, then refreshes, stops and removes the snap and asserts again. The
+//! same story again asserts, at its install, that nothing of the first survived. Every
+//! check is an assertion in the charm, so a wrong answer is a finding (or, where the
+//! harness noted a lack, an environment finding) here.
+
+use charmfuzz::charm::Charm;
+use charmfuzz::engine::Trace;
+use charmfuzz::target::{RunReport, Target, TargetConfig};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charms/machine-host")
+}
+
+fn target() -> Target {
+    let charm = Charm::load(&fixture()).unwrap();
+    let config = TargetConfig::from_table(&charm.config.target).unwrap();
+    let jujuc = PathBuf::from(env!("CARGO_BIN_EXE_charmfuzz"));
+    Target::new(charm, config, Some(&jujuc)).unwrap()
+}
+
+/// Deploy (install runs), then the action.
+fn story(action: &str) -> Trace {
+    serde_json::from_value(json!({
+        "format": 1, "charm": "machine-host", "substrate": "machine", "unit": "machine-host/0",
+        "options": { "juju-version": "3.6.4" },
+        "steps": [
+            {"phase": "operation", "action": "deploy", "unit": "machine-host/0", "leader": true,
+             "peers": [], "relations": [], "storage": []},
+            {"phase": "operation", "action": "run-action", "name": action, "id": 1, "params": {}},
+        ]
+    }))
+    .unwrap()
+}
+
+fn describe(r: &RunReport) -> String {
+    r.outcomes
+        .iter()
+        .map(|o| format!("{} {:?}\n{}\n", o.hook, o.exit, o.stderr_tail))
+        .collect()
+}
+
+fn action_result(r: &RunReport) -> Option<String> {
+    let o = r.outcomes.iter().find(|o| o.hook.ends_with("-action"))?;
+    let a = o.agent.action.as_ref()?;
+    a.results
+        .get("checked")
+        .and_then(|v| v.as_str())
+        .map(String::from)
+}
+
+#[test]
+fn the_snap_apt_and_systemd_libraries_see_one_machine_that_starts_fresh_for_every_input() {
+    let mut t = target();
+    if !t.sandbox().contained() {
+        eprintln!("skipped: the machine's places need bubblewrap");
+        return;
+    }
+    let hosts_before = std::fs::read("/etc/hosts").ok();
+    let (_, first) = t.run_story(&story("probe")).unwrap();
+    assert!(first.finding.is_none(), "{}", describe(&first));
+    assert_eq!(
+        action_result(&first).as_deref(),
+        Some("yes"),
+        "{}",
+        describe(&first)
+    );
+    let install = &first.outcomes[0];
+    assert_eq!(install.hook, "install");
+    let called = |program: &str, arg: &str| {
+        install
+            .shim_calls
+            .iter()
+            .any(|c| c.program == program && c.args.iter().any(|a| a.contains(arg)))
+    };
+    assert!(called("snapd", "/v2/snaps"), "{:?}", install.shim_calls);
+    assert!(called("snap", "install"), "{:?}", install.shim_calls);
+    assert!(called("apt-get", "install"), "{:?}", install.shim_calls);
+
+    // The same story again: its install asserts that the machine is fresh.
+    let (_, second) = t.run_story(&story("probe")).unwrap();
+    assert!(second.finding.is_none(), "{}", describe(&second));
+    assert_eq!(action_result(&second).as_deref(), Some("yes"));
+    assert!(
+        second.environment.is_empty() && first.environment.is_empty(),
+        "{:?} {:?}",
+        first.environment,
+        second.environment
+    );
+    assert_eq!(
+        std::fs::read("/etc/hosts").ok(),
+        hosts_before,
+        "the charm's /etc/hosts is its machine's, not this one's"
+    );
+}
