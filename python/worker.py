@@ -576,6 +576,22 @@ class _StandIns:
         self._seen.add((kind, what))
         os.write(self._fd, (json.dumps({'kind': kind, 'what': what}) + '\n').encode())
 
+    def _lacking_kind(self, path):
+        """The kind of lack a missing ``path`` is: ``snap-file`` inside an installed
+        snap's directories (``/snap/<name>/…``, ``/var/snap/<name>/…``), whose content the
+        snap ships and the fake machine's snaps do not carry; ``host-path`` in a place the
+        charm cannot write; None where the charm could have made it."""
+        try:
+            text = os.fsdecode(path)
+        except TypeError:
+            return None
+        for top, depth in (('/snap/', 3), ('/var/snap/', 4)):
+            if text.startswith(top):
+                root = '/'.join(text.split('/')[:depth])
+                if root != text and os.path.isdir(root) and not os.path.lexists(text):
+                    return 'snap-file'
+        return 'host-path' if self._lacking(path) else None
+
     def _lacking(self, path):
         """Whether ``path`` is missing in a place the charm cannot write."""
         try:
@@ -665,8 +681,8 @@ class _StandIns:
                 # A file that cannot be made, or written, where a unit's root could: an
                 # existing writable file (/dev/null) in a read-only directory is fine.
                 self._read_only_entry(path, not os.path.exists(path))
-            elif self._lacking(path):
-                self.note('host-path', os.fsdecode(path))
+            elif kind := self._lacking_kind(path):
+                self.note(kind, os.fsdecode(path))
         elif event in ('os.remove', 'os.rmdir', 'os.mkdir', 'os.truncate', 'os.chmod',
                        'os.chown', 'os.utime'):
             # Changing an entry of a read-only host directory (removing a file that may
@@ -684,8 +700,8 @@ class _StandIns:
             if len(args) > 1 and isinstance(args[1], (str, bytes, os.PathLike)):
                 self._read_only_entry(args[1], True)
         elif event in ('os.listdir', 'os.scandir'):
-            if args and args[0] is not None and self._lacking(args[0]):
-                self.note('host-path', os.fsdecode(args[0]))
+            if args and args[0] is not None and (kind := self._lacking_kind(args[0])):
+                self.note(kind, os.fsdecode(args[0]))
 
     def missing_module(self, exc):
         """Note a module the hook failed to import (anywhere in the exception's chain)
@@ -717,8 +733,9 @@ class _StandIns:
                 if not watcher._busy and not isinstance(path, int):
                     watcher._busy = True
                     try:
-                        if watcher._lacking(path):
-                            watcher.note('host-path', os.fsdecode(path))
+                        kind = watcher._lacking_kind(path)
+                        if kind:
+                            watcher.note(kind, os.fsdecode(path))
                     finally:
                         watcher._busy = False
                 raise

@@ -13,7 +13,7 @@
 
 use charmfuzz::charm::Charm;
 use charmfuzz::engine::Trace;
-use charmfuzz::target::{RunReport, Target, TargetConfig};
+use charmfuzz::target::{LackKind, RunReport, Target, TargetConfig};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -100,5 +100,30 @@ fn the_snap_apt_and_systemd_libraries_see_one_machine_that_starts_fresh_for_ever
         std::fs::read("/etc/hosts").ok(),
         hosts_before,
         "the charm's /etc/hosts is its machine's, not this one's"
+    );
+}
+
+/// A file of the snap's own that the fake snap does not ship is the machine's lack, not
+/// the charm's bug, and its fix names the setting that ships it.
+#[test]
+fn a_snap_file_the_fake_does_not_ship_is_an_environment_finding_with_its_fix() {
+    let mut t = target();
+    if !t.sandbox().contained() {
+        eprintln!("skipped: the machine's places need bubblewrap");
+        return;
+    }
+    t.environment_findings = true;
+    let (_, report) = t.run_story(&story("read-unshipped")).unwrap();
+    let f = report.finding.as_ref().expect("a finding");
+    let lack = f
+        .lacks
+        .iter()
+        .find(|l| l.kind == LackKind::SnapFile)
+        .unwrap_or_else(|| panic!("{f:?}"));
+    assert_eq!(lack.what, "/var/snap/demo-db/current/etc/unshipped.conf");
+    assert!(
+        lack.fix().contains("[target.host.snaps.demo-db] files"),
+        "{}",
+        lack.fix()
     );
 }

@@ -151,6 +151,10 @@ pub enum LackKind {
     /// A host path that does not exist in a place the charm cannot write: nothing in
     /// the story could have made it.
     HostPath,
+    /// A file of an installed snap's own (`/var/snap/<name>/current/etc/…`, under
+    /// `/snap/<name>/`) that is not there: the snap's install would have put it, and the
+    /// fake machine's snaps carry no content but what `[target.host.snaps.<name>]` gives.
+    SnapFile,
     /// A Python module the hook could not import and the charm's environment does not
     /// have: what the charm declares did not bring it (or a library's `PYDEPS` did not).
     Module,
@@ -177,6 +181,10 @@ impl Lack {
             LackKind::Network => format!("no network here: {}", self.what),
             LackKind::HostPath => format!("host path {} is not here", self.what),
             LackKind::ReadOnly => format!("host path {} is read-only here", self.what),
+            LackKind::SnapFile => format!(
+                "snap file {} is not here (the fake machine's snaps ship no files of their own)",
+                self.what
+            ),
             LackKind::Module => format!(
                 "Python module `{}` is not in the charm's environment",
                 self.what
@@ -216,8 +224,19 @@ impl Lack {
                 words.first().copied().unwrap_or_default(),
                 self.what
             ),
-            LackKind::Socket => {
-                "a stand-in for the service behind it (snapd: not modelled yet)".into()
+            LackKind::Socket => "a stand-in for the service behind it (snapd's is there for \
+                                  machine charms inside bubblewrap)"
+                .into(),
+            LackKind::SnapFile => {
+                let name = (self.what.strip_prefix("/var/snap/"))
+                    .or_else(|| self.what.strip_prefix("/snap/"))
+                    .and_then(|r| r.split('/').next())
+                    .unwrap_or("…");
+                format!(
+                    "charmfuzz.toml: [target.host.snaps.{name}] files = {{ {:?} = \"…\" }} \
+                     (what the snap ships there)",
+                    self.what
+                )
             }
             LackKind::Network => match self.loopback_port() {
                 Some(port) => {

@@ -7,6 +7,7 @@
 //! services = ["daemon"]          # its daemon apps (snap.charmed-kafka.daemon.service)
 //! apps = ["topics"]              # its other commands (charmed-kafka.topics)
 //! users = ["snap_daemon"]        # users its install creates (the default)
+//! files = { "/var/snap/charmed-kafka/current/etc/server.properties" = "" }
 //!
 //! [packages.tinyproxy]
 //! version = "1.11.0-1"
@@ -41,8 +42,11 @@ pub struct SnapConfig {
     pub apps: Vec<String>,
     /// `strict` (the default) or `classic`.
     pub confinement: Option<String>,
-    /// Users and groups its install creates; `snap_daemon` when not given.
+    /// Users and groups its install creates; `snap_daemon` and `_daemon_` when not given.
     pub users: Option<Vec<String>>,
+    /// Files the snap ships, by path on the machine (`/var/snap/<name>/current/etc/…`,
+    /// `/snap/<name>/current/…`): written at install, there in every revision.
+    pub files: BTreeMap<String, String>,
 }
 
 /// A package the archive has.

@@ -6,6 +6,7 @@
 //! place is left alone. Failures to write are ignored: the state is what the charm asks
 //! about, the files are for a charm that reads them.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -184,6 +185,23 @@ pub fn snap_unit_file(fs: &dyn HostFs, snap: &str, app: &str) {
     );
 }
 
+/// Put the files a snap ships (`path` → content) where its directories are; a path
+/// outside `/snap/<name>/` and `/var/snap/<name>/` is not the snap's and is left out.
+pub fn snap_files(fs: &dyn HostFs, name: &str, files: &BTreeMap<String, String>) {
+    let ours = [format!("/snap/{name}/"), format!("/var/snap/{name}/")];
+    for (path, content) in files {
+        if !ours.iter().any(|p| path.starts_with(p)) || path.contains("/../") {
+            continue;
+        }
+        if let Some(p) = fs.locate(Path::new(path)) {
+            if let Some(parent) = p.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::write(&p, content);
+        }
+    }
+}
+
 /// A removed snap's directories and commands go.
 pub fn remove_snap_dirs(fs: &dyn HostFs, name: &str, commands: &[String]) {
     for p in [format!("/snap/{name}"), format!("/var/snap/{name}")] {
@@ -271,6 +289,19 @@ mod tests {
             "a refresh copies the data to the new revision"
         );
         assert!(root.path().join("var/snap/kafka/common").is_dir());
+        let shipped: BTreeMap<String, String> = [
+            ("/var/snap/kafka/current/etc/jvm.options", "-Xmx1g\n"),
+            ("/etc/not-the-snaps", "x"),
+        ]
+        .map(|(p, c)| (p.to_string(), c.to_string()))
+        .into();
+        snap_files(&fs, "kafka", &shipped);
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("var/snap/kafka/9/etc/jvm.options")).unwrap(),
+            "-Xmx1g\n",
+            "a snap's file lands in its current revision"
+        );
+        assert!(!root.path().join("etc/not-the-snaps").exists());
         assert!(
             root.path()
                 .join("snap/bin/kafka.topics")

@@ -269,6 +269,7 @@ fn install_now(
         None,
         &snap.commands(name),
     );
+    files::snap_files(shared.fs.as_ref(), name, &cfg.files);
     let msg = if o.dangerous {
         format!("{name} {} installed\n", snap.version)
     } else {
