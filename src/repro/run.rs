@@ -6,7 +6,9 @@
 //! exception type, raised at the same line of the charm.
 
 use crate::repro::{self, CharmDir, CharmImport, Finding};
+use crate::target::EventOutcome;
 use crate::target::{RunReport, Target, TargetError};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -112,24 +114,9 @@ pub fn render(
         if scenes.len() != if every { finding.event + 1 } else { 1 } {
             return Err(ReproError::NotReached(finding.event));
         }
-        // The machine's answers in each hook itself (the first, before the hook changed
-        // anything), so that the test's shims answer the hook as charmfuzz's machine did.
         for (i, scene) in scenes.iter_mut().enumerate() {
             let event = if every { i } else { finding.event };
-            let mut seen = std::collections::BTreeSet::new();
-            for c in run
-                .outcomes
-                .get(event)
-                .into_iter()
-                .flat_map(|o| &o.shim_calls)
-            {
-                if c.program != "snapd" && seen.insert(c.line()) {
-                    scene
-                        .host
-                        .answers
-                        .insert(c.line(), (c.code, c.stdout.clone()));
-                }
-            }
+            scene.host.answers = machine_answers(&run.outcomes, event);
         }
         Ok(scenes)
     };
@@ -152,6 +139,27 @@ pub fn render(
     };
     let charm = charm_import(target, path);
     Ok((repro::write_pytest(&scenes, &about, &charm), scenes))
+}
+
+/// What the machine answered each command line, as the hook of `event` would meet it: the
+/// hook's own first answer (before the hook changed anything), else the last one before
+/// the hook. A reproducer's shims answer with these.
+fn machine_answers(outcomes: &[EventOutcome], event: usize) -> BTreeMap<String, (i32, String)> {
+    let calls = |o: &EventOutcome| -> Vec<(String, (i32, String))> {
+        (o.shim_calls.iter())
+            .filter(|c| c.program != "snapd")
+            .map(|c| (c.line(), (c.code, c.stdout.clone())))
+            .collect()
+    };
+    let mut answers: BTreeMap<String, (i32, String)> =
+        outcomes.iter().take(event).flat_map(calls).collect();
+    let mut in_hook = BTreeSet::new();
+    for (line, answer) in outcomes.get(event).map(calls).unwrap_or_default() {
+        if in_hook.insert(line.clone()) {
+            answers.insert(line, answer);
+        }
+    }
+    answers
 }
 
 /// How the test imports the charm: its entry module and class, and where the charm is

@@ -90,19 +90,12 @@ impl Target {
         } = self.run_in_worker(&req, &mut ctx, &mut lacks, &mut shim_calls)?;
         if let Some(h) = &self.host {
             // The machine's answers, commands and snapd requests alike, in their order.
-            for c in h.take_calls() {
-                let call = ShimCall {
-                    program: c.program,
-                    args: c.args,
-                    code: c.code,
-                    stdout: c.stdout,
-                };
-                if call.program != "snapd" {
-                    self.host_answers
-                        .insert(call.line(), (call.code, call.stdout.clone()));
-                }
-                shim_calls.push(call);
-            }
+            shim_calls.extend(h.take_calls().into_iter().map(|c| ShimCall {
+                program: c.program,
+                args: c.args,
+                code: c.code,
+                stdout: c.stdout,
+            }));
         }
         self.add_hook_lines(&req);
         let exit = exit_of(&report);

@@ -176,8 +176,6 @@ pub struct Target {
     host: Option<crate::target::host::FakeHost>,
     /// The program the host's commands are linked to in the tools directory.
     host_program: Option<PathBuf>,
-    /// The machine's latest answer to each command line in this input, for reproducers.
-    host_answers: BTreeMap<String, (i32, String)>,
     /// The cluster's API, for a Kubernetes charm inside the walls, and the socket the
     /// worker hands its listening socket over on.
     kube: Option<(KubeApi, UnixListener)>,
@@ -370,7 +368,6 @@ impl Target {
         if let Some((api, _)) = &self.kube {
             api.reset();
         }
-        self.host_answers.clear();
         if let Some(h) = &self.host {
             h.reset();
             let _ = h.take_calls();

@@ -122,7 +122,6 @@ impl Target {
                     .shims
                     .insert(name.clone(), (a.exit, a.stdout.clone()));
             }
-            scene.host.answers = self.host_answers.clone();
             if self.host.is_some() {
                 for p in host_fake::PROGRAMS {
                     scene.host.shims.entry(p.to_string()).or_default();

@@ -81,7 +81,6 @@ impl Target {
             pebble,
             host,
             host_program: jujuc.map(Path::to_path_buf),
-            host_answers: BTreeMap::new(),
             kube,
             workload_http,
             worker: None,

@@ -100,14 +100,7 @@ pub(crate) fn handle(st: &mut HostState, shared: &Shared, req: &Request) -> Repl
         },
         ("POST", ["snaps", name]) => snap_action(st, shared, &[name.to_string()], &body),
         ("POST", ["snaps"]) => {
-            let names: Vec<String> = body["snaps"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let names: Vec<String> = strings(&body["snaps"]);
             snap_action(st, shared, &names, &body)
         }
         ("GET", ["snaps", name, "conf"]) => get_conf(st, name, &query_list(req, "keys")),
@@ -146,6 +139,17 @@ pub(crate) fn handle(st: &mut HostState, shared: &Shared, req: &Request) -> Repl
         }
         _ => error(404, "", "not found"),
     }
+}
+
+/// A JSON list of strings (`"snaps"`, `"names"` of a request body); anything else, none.
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn query<'a>(req: &'a Request, key: &str) -> Option<&'a str> {
@@ -257,7 +261,7 @@ fn apps(st: &HostState, names: &[String], select: Option<&str>) -> Reply {
             None => (n.clone(), None),
         };
         if !st.snaps.contains_key(&snap) {
-            return error(404, "snap-not-found", &format!("snap \"{snap}\" not found"));
+            return snap_error(SnapError::not_found(&snap));
         }
         out.extend(
             app_list(st, &snap, services)
@@ -333,18 +337,14 @@ fn snap_action(st: &mut HostState, shared: &Shared, names: &[String], body: &Val
 }
 
 fn get_conf(st: &HostState, name: &str, keys: &[String]) -> Reply {
-    let conf = if name == "system" || name == "core" {
-        st.system_options.clone()
-    } else {
-        match st.snaps.get(name) {
-            Some(s) => s.config.clone(),
-            None => {
-                return error(
-                    404,
-                    "snap-not-found",
-                    &format!("snap \"{name}\" is not installed"),
-                );
-            }
+    let conf = match super::config_of(st, name) {
+        Ok(c) => c.clone(),
+        Err(_) => {
+            return error(
+                404,
+                "snap-not-found",
+                &format!("snap \"{name}\" is not installed"),
+            );
         }
     };
     if keys.is_empty() {
@@ -376,14 +376,7 @@ fn app_action(st: &mut HostState, body: &Value) -> Reply {
         Some("restart") => ServiceAction::Restart,
         other => return error(400, "", &format!("unknown action {other:?}")),
     };
-    let names: Vec<String> = body["names"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names: Vec<String> = strings(&body["names"]);
     let enable = body["enable"].as_bool().unwrap_or(false);
     let disable = body["disable"].as_bool().unwrap_or(false);
     match super::services(st, &names, action, enable, disable) {
@@ -469,7 +462,7 @@ fn interfaces(st: &mut HostState, body: &Value) -> Reply {
             s["slot"].as_str().unwrap_or("")
         );
         let Some(sn) = st.snaps.get_mut(snap) else {
-            return error(404, "snap-not-found", &format!("snap \"{snap}\" not found"));
+            return snap_error(SnapError::not_found(snap));
         };
         if connect {
             sn.connections.insert((plug, slot));
@@ -511,7 +504,7 @@ fn aliases_action(st: &mut HostState, body: &Value) -> Reply {
     let app = body["app"].as_str().unwrap_or("");
     let alias = body["alias"].as_str().unwrap_or("");
     let Some(s) = st.snaps.get_mut(snap) else {
-        return error(404, "snap-not-found", &format!("snap \"{snap}\" not found"));
+        return snap_error(SnapError::not_found(snap));
     };
     match body["action"].as_str() {
         Some("alias") => {

@@ -237,13 +237,9 @@ fn get(st: &HostState, a: &Args, rest: &[String]) -> Output {
         return Output::fail(1, "error: the required argument `<snap>` was not provided");
     };
     let doc = a.has(&["d"]);
-    let conf = if name == "system" || name == "core" {
-        st.system_options.clone()
-    } else {
-        match st.snaps.get(name) {
-            Some(s) => s.config.clone(),
-            None => return fail(SnapError::not_installed(name)),
-        }
+    let conf = match super::config_of(st, name) {
+        Ok(c) => c.clone(),
+        Err(e) => return fail(e),
     };
     if keys.is_empty() {
         if doc {
@@ -433,11 +429,7 @@ fn connect(st: &mut HostState, connect: bool, rest: &[String]) -> Output {
     let name = plug.split(':').next().unwrap_or(plug);
     let slot = rest.get(1).cloned().unwrap_or_else(|| "snapd".to_string());
     let Some(s) = st.snaps.get_mut(name) else {
-        return fail(SnapError::new(
-            "snap-not-found",
-            404,
-            format!("snap \"{name}\" not found"),
-        ));
+        return fail(SnapError::not_found(name));
     };
     if connect {
         s.connections.insert((plug.clone(), slot));
@@ -456,11 +448,7 @@ fn alias(st: &mut HostState, rest: &[String]) -> Output {
     };
     let (name, app) = target.split_once('.').unwrap_or((target, target));
     let Some(s) = st.snaps.get_mut(name) else {
-        return fail(SnapError::new(
-            "snap-not-found",
-            404,
-            format!("snap \"{name}\" not found"),
-        ));
+        return fail(SnapError::not_found(name));
     };
     s.aliases.insert(alias.clone(), app.to_string());
     Output::ok(format!(

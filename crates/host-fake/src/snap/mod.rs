@@ -103,6 +103,10 @@ impl SnapError {
             status,
         }
     }
+    /// snapd's answer for a snap that is not there, where it says "not found".
+    pub fn not_found(name: &str) -> SnapError {
+        SnapError::new("snap-not-found", 404, format!("snap \"{name}\" not found"))
+    }
     pub fn not_installed(name: &str) -> SnapError {
         SnapError::new(
             "snap-not-installed",
@@ -435,11 +439,7 @@ pub fn services(
             None => (t.as_str(), None),
         };
         let Some(snap) = st.snaps.get_mut(name) else {
-            return Err(SnapError::new(
-                "snap-not-found",
-                404,
-                format!("snap \"{name}\" not found"),
-            ));
+            return Err(SnapError::not_found(name));
         };
         match app {
             Some(a) => {
@@ -536,17 +536,20 @@ fn set_path(map: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
+/// `name`'s configuration document: snapd's own options for `system` (or `core`).
+pub fn config_of<'a>(st: &'a HostState, name: &str) -> Result<&'a Map<String, Value>, SnapError> {
+    if name == "system" || name == "core" {
+        return Ok(&st.system_options);
+    }
+    st.snaps
+        .get(name)
+        .map(|s| &s.config)
+        .ok_or_else(|| SnapError::not_installed(name))
+}
+
 /// The value at dotted `key` of `name`'s configuration.
 pub fn get_config(st: &HostState, name: &str, key: &str) -> Result<Option<Value>, SnapError> {
-    let conf = if name == "system" || name == "core" {
-        &st.system_options
-    } else {
-        &st.snaps
-            .get(name)
-            .ok_or_else(|| SnapError::not_installed(name))?
-            .config
-    };
-    let mut cur = conf;
+    let mut cur = config_of(st, name)?;
     let parts: Vec<&str> = key.split('.').collect();
     for (i, p) in parts.iter().enumerate() {
         match cur.get(*p) {
