@@ -106,7 +106,18 @@ fn install(st: &mut HostState, shared: &Shared, names: &[String]) -> Output {
         return Output {
             code: 100,
             stdout: out,
-            stderr: format!("E: Unable to locate package {n}\n"),
+            stderr: format!(
+                "E: Failed to fetch http://archive.ubuntu.com/ubuntu/pool/main/{n}.deb  \
+                 Temporary failure resolving 'archive.ubuntu.com'\n\
+                 E: Unable to fetch some archives, maybe run apt-get update or try with --fix-missing?\n"
+            ),
+        };
+    }
+    if st.faults.disk_full {
+        return Output {
+            code: 100,
+            stdout: out,
+            stderr: "E: You don't have enough free space in /var/cache/apt/archives/.\n".into(),
         };
     }
     for (name, version) in wanted {

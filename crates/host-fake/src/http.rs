@@ -75,6 +75,9 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::UnixListener) {
 async fn answer(shared: &Shared, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
+    // The request as the charm made it, query and all: what a reproducer's snapd matches.
+    let asked =
+        (req.uri().path_and_query()).map_or_else(|| path.clone(), |p| p.as_str().to_string());
     let query: Vec<(String, String)> = req
         .uri()
         .query()
@@ -98,9 +101,13 @@ async fn answer(shared: &Shared, req: hyper::Request<Incoming>) -> Response<Full
         );
         st.calls.push(HostCall {
             program: "snapd".into(),
-            args: vec![method, path],
+            args: vec![method, asked],
             code: i32::from(r.0),
-            stdout: String::new(),
+            stdout: if r.1.is_null() {
+                String::new()
+            } else {
+                r.1.to_string()
+            },
         });
         r
     };

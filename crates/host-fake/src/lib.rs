@@ -41,7 +41,8 @@
 //! throwaway layer); the fake never touches the real machine's files.
 //!
 //! **Faults.** [`HostFaults`] makes a refresh fail or be held by the store, an install
-//! fail, a service die: what real machines do to charms.
+//! fail, the disk fill; [`FakeHost::fail_service`] kills a service: what real machines do
+//! to charms.
 
 pub mod apt;
 pub mod args;
@@ -216,5 +217,10 @@ impl FakeHost {
     /// The machine reboots: every service comes back as systemd's enablement says.
     pub fn reboot(&self) {
         self.shared.lock().reboot();
+    }
+
+    /// The running service `unit` dies; false when it was not running.
+    pub fn fail_service(&self, unit: &str) -> bool {
+        self.shared.lock().fail_service(unit)
     }
 }

@@ -41,13 +41,14 @@ impl Output {
 }
 
 /// One call the machine answered: a command, or a snapd request (`program` is
-/// `snapd`, `args` its method and path).
+/// `snapd`, `args` its method and path with the query, `code` the HTTP status and
+/// `stdout` the JSON body).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostCall {
     pub program: String,
     pub args: Vec<String>,
     pub code: i32,
-    /// What a command printed (empty for a snapd request).
+    /// What a command printed, or snapd's answer.
     pub stdout: String,
 }
 
@@ -61,7 +62,13 @@ pub struct HostFaults {
     pub refresh_held: BTreeSet<String>,
     /// Installing these snaps or packages fails.
     pub install_fails: BTreeSet<String>,
+    /// The disk is full: whatever snapd or apt would write (an install, a refresh, a
+    /// snap's configuration) fails with "no space left on device".
+    pub disk_full: bool,
 }
+
+/// What snapd and apt print when they cannot write (the disk is full).
+pub(crate) const NO_SPACE: &str = "no space left on device";
 
 impl HostFaults {
     pub(crate) fn hits(set: &BTreeSet<String>, name: &str) -> bool {
@@ -112,6 +119,26 @@ impl HostState {
         for u in self.units.values_mut() {
             u.boot();
         }
+    }
+
+    /// A running service dies (a crash, the OOM killer): systemd marks it failed and
+    /// nothing restarts it. False when it was not running.
+    pub fn fail_service(&mut self, unit: &str) -> bool {
+        match self.units.get_mut(unit) {
+            Some(u) if u.is_active() => {
+                u.active = crate::systemd::ActiveState::Failed;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The systemd units active now, by full name.
+    pub fn active_services(&self) -> Vec<String> {
+        (self.units.iter())
+            .filter(|(_, u)| u.is_active())
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// Commands that installed packages and snaps bring.

@@ -16,7 +16,7 @@ pub mod cli;
 use crate::Shared;
 use crate::config::{app_command, default_version, stable_hash};
 use crate::files;
-use crate::state::{HostFaults, HostState};
+use crate::state::{HostFaults, HostState, NO_SPACE};
 use crate::systemd::{ActiveState, Enablement, Unit, snap_unit};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -205,6 +205,11 @@ fn install_now(
             "cannot install \"{name}\": persistent network error: Get https://api.snapcraft.io/api/v1/snaps/download: connection refused"
         )));
     }
+    if st.faults.disk_full {
+        return Err(SnapError::in_change(format!(
+            "cannot install \"{name}\": write /var/lib/snapd/snaps/.{name}.partial: {NO_SPACE}"
+        )));
+    }
     let confinement = store_confinement(shared, name);
     if confinement == "classic" && !o.classic && !o.dangerous {
         return Err(SnapError::new(
@@ -313,14 +318,23 @@ pub(crate) fn refresh(
         // Nothing to do: no change is made (the API answers with no change either).
         return Ok(format!("snap \"{name}\" has no updates available\n"));
     }
-    if HostFaults::hits(&st.faults.refresh_fails, name) {
+    let broken = if HostFaults::hits(&st.faults.refresh_fails, name) {
+        Some(format!(
+            "cannot refresh \"{name}\": persistent network error: Get https://api.snapcraft.io/api/v1/snaps/download/{name}: connection reset by peer"
+        ))
+    } else if st.faults.disk_full {
+        Some(format!(
+            "cannot refresh \"{name}\": write /var/lib/snapd/snaps/.{name}_{revision}.snap.partial: {NO_SPACE}"
+        ))
+    } else {
+        None
+    };
+    if let Some(message) = broken {
         return record(
             st,
             "refresh-snap",
             format!("Refresh \"{name}\" snap"),
-            Err(SnapError::in_change(format!(
-                "cannot refresh \"{name}\": snap \"{name}\" has \"refresh-snap\" change in progress"
-            ))),
+            Err(SnapError::in_change(message)),
         );
     }
     let snap = st.snaps.get_mut(name).expect("installed");
@@ -495,6 +509,13 @@ pub fn set_config(
     name: &str,
     values: &[(String, Value)],
 ) -> Result<String, SnapError> {
+    if st.faults.disk_full {
+        return Err(SnapError::new(
+            "",
+            500,
+            format!("cannot write state: open /var/lib/snapd/state.json.tmp: {NO_SPACE}"),
+        ));
+    }
     let conf = if name == "system" || name == "core" {
         &mut st.system_options
     } else {
