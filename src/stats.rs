@@ -86,6 +86,12 @@ pub fn action_possible(charm: &Charm, k: ActionKind) -> bool {
         K::ServiceExited | K::WorkloadFault => {
             k8s && !s.containers.is_empty() && charm.config.engine.workload_faults
         }
+        K::SnapRefreshFails
+        | K::SnapRefreshHeld
+        | K::InstallFails
+        | K::HostServiceFailed
+        | K::HostDiskFull
+        | K::HostRecovered => !k8s && charm.config.engine.workload_faults,
         K::RunAction => !s.actions.is_empty(),
         K::PodRecreated | K::CharmContainerRestarted => k8s,
         K::MachineRebooted | K::SeriesUpgradePrepare | K::SeriesUpgradeComplete => !k8s,

@@ -178,6 +178,20 @@ pub fn describe(action: &Action) -> String {
             };
             format!("{container}: {what}, until the container restarts")
         }
+        Action::SnapRefreshFails { snap } => {
+            format!("{snap}: every refresh fails, until the host recovers")
+        }
+        Action::SnapRefreshHeld { snap } => {
+            format!("{snap}: the store holds its refreshes back, until the host recovers")
+        }
+        Action::InstallFails => {
+            "the store and the archive are unreachable: installs fail, until the host recovers"
+                .to_string()
+        }
+        Action::HostServiceFailed { service } => format!("{service} dies (systemd: failed)"),
+        Action::HostDiskFull => {
+            "no space left on the machine's disk, until the host recovers".to_string()
+        }
         Action::SecretGranted { id, origin, .. } => match origin {
             crate::engine::SecretOrigin::User => format!("{id} by the user"),
             crate::engine::SecretOrigin::App { app, relation_id } => {

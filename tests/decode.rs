@@ -218,6 +218,12 @@ fn every_possible_kind_appears_kubernetes() {
         ActionKind::SeriesUpgradePrepare,
         ActionKind::SeriesUpgradeComplete,
         ActionKind::CollectMetricsTimer,
+        ActionKind::SnapRefreshFails,
+        ActionKind::SnapRefreshHeld,
+        ActionKind::InstallFails,
+        ActionKind::HostServiceFailed,
+        ActionKind::HostDiskFull,
+        ActionKind::HostRecovered,
     ];
     for k in ActionKind::ALL {
         if k == ActionKind::Resolved || k == ActionKind::ForceRemoveUnit {

@@ -895,6 +895,70 @@ fn workload_faults_happen_only_where_they_could() {
     bad(&t, Rule::ActionShape, t.at());
 }
 
+/// The host's faults give no hook either: a refresh fault needs an installed snap (one
+/// fault per snap), only a running service dies, a fault in force cannot start again, the
+/// host recovers only from a fault, and a Kubernetes charm has no host.
+#[test]
+fn host_faults_happen_only_where_they_could() {
+    let installed = || {
+        let mut t = machine_started();
+        t.act(Action::UpdateStatusTimer)
+            .hook(K::UpdateStatus)
+            .effect(Effect::HostChanged {
+                snaps: vec!["db".into()],
+                services: vec!["snap.db.daemon.service".into()],
+            });
+        t
+    };
+    let fails = || Action::SnapRefreshFails { snap: "db".into() };
+    let died = || Action::HostServiceFailed {
+        service: "snap.db.daemon.service".into(),
+    };
+    let mut t = installed();
+    t.act(fails());
+    t.act(died());
+    t.act(Action::InstallFails);
+    t.act(Action::HostDiskFull);
+    t.act(Action::HostRecovered);
+    t.act(Action::SnapRefreshHeld { snap: "db".into() });
+    ok(&t);
+
+    for (second, name) in [
+        (fails(), "a second refresh fault on the same snap"),
+        (died(), "a service that already died"),
+        (Action::InstallFails, "installs that already fail"),
+        (Action::HostDiskFull, "a disk already full"),
+    ] {
+        let second_kind = second.kind().as_str();
+        let mut t = installed();
+        t.act(fails());
+        t.act(died());
+        t.act(Action::InstallFails);
+        t.act(Action::HostDiskFull);
+        t.act(second);
+        let v = bad(&t, Rule::ActionShape, t.at());
+        assert_eq!(v.hook, second_kind, "{name}");
+    }
+    // A snap nobody installed, a recovery with nothing to recover from.
+    for action in [fails(), Action::HostRecovered] {
+        let mut t = machine_started();
+        t.act(action);
+        bad(&t, Rule::ActionShape, t.at());
+    }
+    // A reboot: which services run is unknown until the next report.
+    let mut t = installed();
+    t.act(Action::MachineRebooted)
+        .hook(K::Start)
+        .hook(K::LeaderSettingsChanged)
+        .hook(K::ConfigChanged);
+    t.act(died());
+    bad(&t, Rule::ActionShape, t.at());
+    // A Kubernetes charm has no host.
+    let mut t = k8s_started(true);
+    t.act(Action::HostDiskFull);
+    bad(&t, Rule::ActionShape, t.at());
+}
+
 #[test]
 fn custom_notices_need_34() {
     let build = |v: &str| {

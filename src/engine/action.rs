@@ -35,6 +35,9 @@ pub enum Source {
     Workload,
     /// The machine or the Kubernetes cluster (reboots, pod churn, storage provisioning).
     Cloud,
+    /// A machine's own software and what it reaches: snapd and the snap store, systemd,
+    /// apt and the archive, the disk.
+    Host,
 }
 
 impl fmt::Display for Source {
@@ -46,6 +49,7 @@ impl fmt::Display for Source {
             Source::Juju => "juju",
             Source::Workload => "workload",
             Source::Cloud => "cloud",
+            Source::Host => "host",
         })
     }
 }
@@ -201,6 +205,25 @@ pub enum Action {
         container: String,
         fault: WorkloadFault,
     },
+    /// From now on the store fails every refresh of this installed snap (a download that
+    /// breaks, a store outage): `snap refresh` errors and the snap stays as it was, until
+    /// the machine recovers ([`Action::HostRecovered`]). No hook: the charm meets it when
+    /// it refreshes. Machine charms only, like every host action below.
+    SnapRefreshFails { snap: String },
+    /// The store holds refreshes of this installed snap back (a gated or held revision):
+    /// `snap refresh` finds no update and the snap stays on its revision and channel.
+    SnapRefreshHeld { snap: String },
+    /// The store and the package archive are unreachable: installing any snap or package
+    /// fails.
+    InstallFails,
+    /// A systemd service the charm's snaps or packages run dies (a crash, the OOM killer):
+    /// systemd shows it failed, `snap services` inactive, and nothing restarts it. No hook.
+    HostServiceFailed { service: String },
+    /// The machine's disk is full: snapd and apt cannot write, so installs, refreshes and
+    /// `snap set` fail with "no space left on device".
+    HostDiskFull,
+    /// The store, the archive and the disk are back: the host faults above end.
+    HostRecovered,
 }
 
 /// How a workload misbehaves ([`Action::WorkloadFault`]).
@@ -288,10 +311,16 @@ pub enum ActionKind {
     ForceRemoveUnit,
     ServiceExited,
     WorkloadFault,
+    SnapRefreshFails,
+    SnapRefreshHeld,
+    InstallFails,
+    HostServiceFailed,
+    HostDiskFull,
+    HostRecovered,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 45] = [
+    pub const ALL: [ActionKind; 51] = [
         ActionKind::Deploy,
         ActionKind::Config,
         ActionKind::Trust,
@@ -337,6 +366,12 @@ impl ActionKind {
         ActionKind::ForceRemoveUnit,
         ActionKind::ServiceExited,
         ActionKind::WorkloadFault,
+        ActionKind::SnapRefreshFails,
+        ActionKind::SnapRefreshHeld,
+        ActionKind::InstallFails,
+        ActionKind::HostServiceFailed,
+        ActionKind::HostDiskFull,
+        ActionKind::HostRecovered,
     ];
 
     /// The kebab-case name used in JSON, configs and stories.
@@ -387,6 +422,12 @@ impl ActionKind {
             ActionKind::ForceRemoveUnit => "force-remove-unit",
             ActionKind::ServiceExited => "service-exited",
             ActionKind::WorkloadFault => "workload-fault",
+            ActionKind::SnapRefreshFails => "snap-refresh-fails",
+            ActionKind::SnapRefreshHeld => "snap-refresh-held",
+            ActionKind::InstallFails => "install-fails",
+            ActionKind::HostServiceFailed => "host-service-failed",
+            ActionKind::HostDiskFull => "host-disk-full",
+            ActionKind::HostRecovered => "host-recovered",
         }
     }
 
@@ -432,6 +473,8 @@ impl ActionKind {
             AddressChange | PodRecreated | CharmContainerRestarted | MachineRebooted => {
                 Source::Cloud
             }
+            SnapRefreshFails | SnapRefreshHeld | InstallFails | HostServiceFailed
+            | HostDiskFull | HostRecovered => Source::Host,
             SecretGranted => Source::OtherCharm,
         }
     }
@@ -503,6 +546,12 @@ impl Action {
             A::ForceRemoveUnit => ActionKind::ForceRemoveUnit,
             A::ServiceExited { .. } => ActionKind::ServiceExited,
             A::WorkloadFault { .. } => ActionKind::WorkloadFault,
+            A::SnapRefreshFails { .. } => ActionKind::SnapRefreshFails,
+            A::SnapRefreshHeld { .. } => ActionKind::SnapRefreshHeld,
+            A::InstallFails => ActionKind::InstallFails,
+            A::HostServiceFailed { .. } => ActionKind::HostServiceFailed,
+            A::HostDiskFull => ActionKind::HostDiskFull,
+            A::HostRecovered => ActionKind::HostRecovered,
         }
     }
 
@@ -543,6 +592,13 @@ pub enum Effect {
     /// (the charm started or stopped some, or one exited): which can exit next.
     ServicesRunning {
         container: String,
+        services: Vec<String>,
+    },
+    /// A machine's snaps installed and systemd services active after the event, where
+    /// that changed (the charm installed, started or stopped something, or a service
+    /// died): which snaps a refresh fault can hit and which services can die next.
+    HostChanged {
+        snaps: Vec<String>,
         services: Vec<String>,
     },
     /// The charm added a Pebble layer declaring these checks in the container.

@@ -126,9 +126,11 @@ pub struct EngineOptions {
     /// §L2.12: `--force` removal may skip the whole teardown; when on, the removal actions
     /// may end the unit without teardown hooks.
     pub forced_removal: bool,
-    /// The workload misbehaves: services the charm started exit, its programs fail, its
-    /// API errs or hangs, its disk fills ([`super::Action::ServiceExited`],
-    /// [`super::Action::WorkloadFault`]). Kubernetes charms only.
+    /// The workload misbehaves. On Kubernetes: services the charm started exit, its
+    /// programs fail, its API errs or hangs, its disk fills ([`super::Action::ServiceExited`],
+    /// [`super::Action::WorkloadFault`]). On a machine: the snap store fails or holds a
+    /// refresh, installs fail, a service dies, the disk fills
+    /// ([`super::Action::SnapRefreshFails`] and the other host actions).
     pub workload_faults: bool,
     /// End every decoded trace with a teardown (`remove-unit`) when the bytes run out, so
     /// traces are complete lifecycles.

@@ -234,10 +234,17 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
 
 /// What a stand-in charm reports: it creates an app secret and a unit secret at install and
 /// publishes a new revision whenever asked to rotate, as real charms do, so owner-side
-/// secret hooks are reachable without a real charm.
+/// secret hooks are reachable without a real charm; on a machine it installs a snap and
+/// starts its service, so the host's faults are reachable too.
 pub fn stand_in_effects(e: &Event) -> Vec<Effect> {
     match e.kind {
+        // On a machine it installs its workload's snap, whose service runs (on
+        // Kubernetes nothing reads this).
         HookKind::Install => vec![
+            Effect::HostChanged {
+                snaps: vec!["stand-in".into()],
+                services: vec!["snap.stand-in.daemon.service".into()],
+            },
             Effect::SecretCreated {
                 id: "secret:d0000000000000000app".into(),
                 owner: SecretOwner::App,
@@ -249,6 +256,11 @@ pub fn stand_in_effects(e: &Event) -> Vec<Effect> {
                 label: Some("mine".into()),
             },
         ],
+        // It (re)starts the service at start, after a reboot too.
+        HookKind::Start => vec![Effect::HostChanged {
+            snaps: vec!["stand-in".into()],
+            services: vec!["snap.stand-in.daemon.service".into()],
+        }],
         HookKind::SecretRotate => vec![Effect::SecretRevised {
             id: e.env["JUJU_SECRET_ID"].clone(),
         }],

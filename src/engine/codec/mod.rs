@@ -47,6 +47,7 @@ use std::sync::Arc;
 mod actions;
 mod args;
 mod config;
+mod host;
 mod lifecycle;
 mod relations;
 mod secrets;
@@ -656,6 +657,7 @@ impl<'v, T: Tape> Driver<'v, T> {
             Family::Actions => self.gen_run_action(target),
             Family::Upgrades => self.gen_upgrades(kind, target),
             Family::Churn => Ok(self.gen_churn(kind)),
+            Family::Host => self.gen_host(kind, target),
         }
     }
 }

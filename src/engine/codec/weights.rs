@@ -62,6 +62,12 @@ impl Default for Weights {
             (K::ForceRemoveUnit, 1),
             (K::ServiceExited, 2),
             (K::WorkloadFault, 2),
+            (K::SnapRefreshFails, 2),
+            (K::SnapRefreshHeld, 1),
+            (K::InstallFails, 1),
+            (K::HostServiceFailed, 2),
+            (K::HostDiskFull, 1),
+            (K::HostRecovered, 3),
         ] {
             set(&mut w, k, v);
         }

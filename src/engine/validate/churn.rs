@@ -51,6 +51,7 @@ impl Validator<'_> {
                 self.config_pending = true;
                 self.lsc_pending = true;
                 self.all_containers_ready();
+                self.host_rebooted();
             }
             _ => unreachable!("{what} is not a churn action"),
         }

@@ -71,6 +71,7 @@ mod actions;
 mod churn;
 mod config;
 mod env;
+mod host;
 mod leadership;
 mod lifecycle;
 mod relations;
@@ -458,6 +459,8 @@ struct Validator<'a> {
 
     actions: VecDeque<(u32, String, serde_json::Map<String, serde_json::Value>)>,
     action_ids: BTreeSet<u32>,
+
+    host: host::HostSeen,
 }
 
 impl<'a> Validator<'a> {
@@ -512,6 +515,7 @@ impl<'a> Validator<'a> {
             obsolete: BTreeSet::new(),
             actions: VecDeque::new(),
             action_ids: BTreeSet::new(),
+            host: host::HostSeen::default(),
         }
     }
 
@@ -610,6 +614,12 @@ impl<'a> Validator<'a> {
             A::PodRecreated | A::CharmContainerRestarted | A::MachineRebooted => {
                 self.churn_action(step, what, action)
             }
+            A::SnapRefreshFails { .. }
+            | A::SnapRefreshHeld { .. }
+            | A::InstallFails
+            | A::HostServiceFailed { .. }
+            | A::HostDiskFull
+            | A::HostRecovered => self.host_action(step, what, action),
         }
     }
 
@@ -711,6 +721,7 @@ impl<'a> Validator<'a> {
         for e in &ev.effects {
             match e {
                 Effect::ServicesRunning { .. } => self.workload_effect(e),
+                Effect::HostChanged { .. } => self.host_effect(e),
                 Effect::SecretCreated { .. }
                 | Effect::SecretRevised { .. }
                 | Effect::SecretRemoved { .. } => self.secret_effect(e),

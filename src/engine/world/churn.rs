@@ -42,6 +42,7 @@ impl World {
                 if self.series == SeriesUpgrade::None {
                     self.restart_pending = self.started;
                 }
+                self.host.rebooted();
                 self.loop_restart();
             }
             _ => unreachable!("{} is not a churn action", action.kind()),

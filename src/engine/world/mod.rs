@@ -42,6 +42,7 @@
 //! - `upgrades`: `juju refresh` (`upgrade-charm`) and machine series upgrades.
 //! - `churn`: pods recreated, charm containers restarted, machines rebooted: the agent
 //!   restarts.
+//! - `host`: a machine charm's machine (its snaps and services) and its faults.
 //! - `env`: the event for a hook and its dispatch environment (juju-model.md §L1).
 
 use super::action::{Action, ActionKind, Databag, Effect};
@@ -57,6 +58,7 @@ mod actions;
 mod churn;
 mod config;
 mod env;
+mod host;
 mod leadership;
 mod lifecycle;
 mod relations;
@@ -68,6 +70,7 @@ mod workloads;
 pub use actions::PendingAction;
 use churn::Restart;
 pub use config::config_value_fits;
+pub use host::Host;
 pub use relations::{Relation, RemoteUnit, hook_relation};
 pub use secrets::{Secret, SecretRole, secret_id};
 pub use storage::{StorageInstance, split_storage_id};
@@ -168,6 +171,8 @@ pub struct World {
     pub relations: Vec<Relation>,
     pub storage: Vec<StorageInstance>,
     pub containers: Vec<Container>,
+    /// A machine charm's machine, as the target reports it, and its faults.
+    pub host: Host,
     workload_queue: VecDeque<WorkloadEvent>,
     pub secrets: Vec<Secret>,
     action_queue: VecDeque<PendingAction>,
@@ -220,6 +225,7 @@ pub(crate) enum Family {
     Actions,
     Upgrades,
     Churn,
+    Host,
 }
 
 impl Family {
@@ -261,6 +267,12 @@ impl Family {
             K::RunAction => Family::Actions,
             K::Refresh | K::SeriesUpgradePrepare | K::SeriesUpgradeComplete => Family::Upgrades,
             K::PodRecreated | K::CharmContainerRestarted | K::MachineRebooted => Family::Churn,
+            K::SnapRefreshFails
+            | K::SnapRefreshHeld
+            | K::InstallFails
+            | K::HostServiceFailed
+            | K::HostDiskFull
+            | K::HostRecovered => Family::Host,
         }
     }
 }
@@ -309,6 +321,7 @@ impl World {
             relations: Vec::new(),
             storage: Vec::new(),
             containers,
+            host: Host::default(),
             workload_queue: VecDeque::new(),
             secrets: Vec::new(),
             action_queue: VecDeque::new(),
@@ -387,6 +400,7 @@ impl World {
             Family::Actions => self.actions_enabled(),
             Family::Upgrades => self.upgrades_enabled(kind, alive),
             Family::Churn => self.churn_enabled(kind, alive),
+            Family::Host => self.host_enabled(kind),
         }
     }
 
@@ -413,6 +427,7 @@ impl World {
             Family::Actions => self.apply_actions(action, na)?,
             Family::Upgrades => self.apply_upgrades(action, na)?,
             Family::Churn => self.apply_churn(action),
+            Family::Host => self.apply_host(action, na)?,
         }
         self.resign_if_needed();
         self.refresh_life();
@@ -627,6 +642,10 @@ impl World {
                 if let Some(c) = self.container_mut(container).filter(|c| c.up) {
                     c.running = services.iter().cloned().collect();
                 }
+            }
+            Effect::HostChanged { snaps, services } => {
+                self.host.snaps = snaps.iter().cloned().collect();
+                self.host.services = services.iter().cloned().collect();
             }
             Effect::ChecksDeclared { container, checks } => {
                 if let Some(c) = self.container_mut(container) {

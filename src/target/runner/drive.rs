@@ -19,6 +19,7 @@ impl Target {
         let mut environment = Vec::new();
         let mut failures_in_a_row = 0;
         while let Some(event) = d.next_event()? {
+            self.sync_host(d.trace());
             self.sync_workloads(d.trace(), d.world())?;
             // A reproducer's scene is the unit before the event, with what the workload's
             // programs answered the hook: the hook runs (the last one too, with workload
@@ -48,6 +49,7 @@ impl Target {
             }
             let mut effects = out.agent.effects.clone();
             effects.extend(self.pebble_effects(d.world())?);
+            effects.extend(self.host_effects(d.world()));
             d.complete(out.agent.result, effects)?;
             let step = d.trace().steps.len() - 1;
             if let Some(cov) = self.coverage.as_mut() {
@@ -88,10 +90,52 @@ impl Target {
         })
     }
 
+    /// Apply to a machine charm's machine what happened to it since the last event: a
+    /// reboot, and the host's faults. (Runs before [`Target::sync_workloads`], which
+    /// moves the synced mark.)
+    fn sync_host(&mut self, trace: &Trace) {
+        let Some(h) = &self.host else {
+            return;
+        };
+        for step in &trace.steps[self.synced_steps.min(trace.steps.len())..] {
+            match &step.action {
+                Action::MachineRebooted => h.reboot(),
+                Action::SnapRefreshFails { snap } => h.set_faults(|f| {
+                    f.refresh_fails.insert(snap.clone());
+                }),
+                Action::SnapRefreshHeld { snap } => h.set_faults(|f| {
+                    f.refresh_held.insert(snap.clone());
+                }),
+                Action::InstallFails => h.set_faults(|f| {
+                    f.install_fails.insert("*".into());
+                }),
+                Action::HostDiskFull => h.set_faults(|f| f.disk_full = true),
+                Action::HostRecovered => h.set_faults(|f| *f = Default::default()),
+                Action::HostServiceFailed { service } => {
+                    h.fail_service(service);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// What the charm did to its machine that the world does not know yet: the snaps
+    /// installed and the services running now (where that changed), for the host's faults.
+    fn host_effects(&self, world: &World) -> Option<Effect> {
+        let h = self.host.as_ref().filter(|_| world.opts.workload_faults)?;
+        let st = h.state();
+        let snaps: Vec<String> = st.snaps.keys().cloned().collect();
+        let services = st.active_services();
+        let same = snaps.iter().eq(world.host.snaps.iter())
+            && services.iter().eq(world.host.services.iter());
+        (!same).then_some(Effect::HostChanged { snaps, services })
+    }
+
     /// Apply to the fake Pebble what happened to the workloads since the last event:
     /// containers starting and stopping, pods replaced, checks failing, notices.
     fn sync_workloads(&mut self, trace: &Trace, world: &World) -> Result<(), TargetError> {
         let Some(p) = &self.pebble else {
+            self.synced_steps = trace.steps.len();
             return Ok(());
         };
         for step in &trace.steps[self.synced_steps.min(trace.steps.len())..] {
