@@ -25,8 +25,8 @@ pub struct Repro {
     #[arg(long)]
     check: bool,
     /// `hook`: the failing hook alone, on the State just before it; `story`: every hook of
-    /// the story as chained `ctx.run` calls; `auto`: the hook alone unless events the
-    /// charm deferred are waiting at it.
+    /// the story as chained `ctx.run` calls; `auto`: the hook alone unless the charm has
+    /// a memory of its own at it (StoredState, deferred events).
     #[arg(long, value_enum, default_value_t = Shape::Auto)]
     shape: Shape,
     #[command(flatten)]

@@ -45,8 +45,11 @@ pub struct Written {
 /// What the reproducer replays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Shape {
-    /// The failing hook alone, unless events the charm deferred are waiting at it: then
-    /// the whole story, because a fixed charm may not have deferred them.
+    /// The failing hook alone, unless the charm has a memory of its own at it (a
+    /// StoredState, events it deferred): then the whole story, because a fixed charm may
+    /// not remember the same (it would not have recorded a refresh that failed, or
+    /// deferred that event), and a test handing it the buggy charm's memory would fail on
+    /// the fixed charm too.
     #[default]
     Auto,
     /// The failing hook alone, on the State just before it.
@@ -121,7 +124,8 @@ pub fn render(
         Ok(scenes)
     };
     let mut scenes = capture(shape == Shape::Story)?;
-    if shape == Shape::Auto && !scenes[0].unit_state.deferred.is_empty() {
+    let memory = &scenes[0].unit_state;
+    if shape == Shape::Auto && (!memory.deferred.is_empty() || !memory.stored.is_empty()) {
         scenes = capture(true)?;
     }
     let outcome = run.outcomes.get(finding.event);
@@ -141,13 +145,13 @@ pub fn render(
     Ok((repro::write_pytest(&scenes, &about, &charm), scenes))
 }
 
-/// What the machine answered each command line, as the hook of `event` would meet it: the
+/// What the machine answered each command line (and each snapd request, `snapd GET
+/// /v2/snaps`), as the hook of `event` would meet it: the
 /// hook's own first answer (before the hook changed anything), else the last one before
 /// the hook. A reproducer's shims answer with these.
 fn machine_answers(outcomes: &[EventOutcome], event: usize) -> BTreeMap<String, (i32, String)> {
     let calls = |o: &EventOutcome| -> Vec<(String, (i32, String))> {
         (o.shim_calls.iter())
-            .filter(|c| c.program != "snapd")
             .map(|c| (c.line(), (c.code, c.stdout.clone())))
             .collect()
     };

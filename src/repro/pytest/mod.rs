@@ -80,6 +80,9 @@ pub fn write_pytest(scenes: &[Scene], finding: &Finding, charm: &CharmImport) ->
     imports(&mut out, scenes, charm);
     let class = charm.class.as_deref().unwrap_or("CHARM_CLASS");
     if !scene.kubernetes {
+        if uses_snapd(scene) {
+            snapd_helper(&mut out);
+        }
         host_fixture(&mut out, scene, class);
     }
     if scenes
@@ -103,8 +106,9 @@ fn header(out: &mut String, scenes: &[Scene], f: &Finding) {
              hook by hook: before each hook the unit's world is set as it was in the run that\n\
              found the bug, while the charm's own memory (StoredState, deferred events) comes\n\
              from the hook before. It replays the whole story rather than the failing hook\n\
-             alone because events the charm deferred were waiting then, and a fixed charm may\n\
-             not defer them. While the bug is there it fails",
+             alone because the charm had a memory of its own then (StoredState, deferred\n\
+             events), and a fixed charm may not remember the same. While the bug is there it\n\
+             fails",
         );
     } else {
         out.push_str(
@@ -164,10 +168,19 @@ fn imports(out: &mut String, scenes: &[Scene], charm: &CharmImport) {
     out.push_str("from __future__ import annotations\n\n");
     let mut std = vec!["os", "sys", "pathlib"];
     if scenes.len() > 1 {
-        std.push("dataclasses");
+        std.extend(["dataclasses", "re"]);
     }
     if !scene.kubernetes {
         std.push("stat");
+    }
+    if !scene.kubernetes && uses_snapd(scene) {
+        std.extend([
+            "http.server",
+            "socket",
+            "socketserver",
+            "tempfile",
+            "threading",
+        ]);
     }
     if charm.class.is_none() {
         std.push("importlib");
@@ -229,15 +242,59 @@ fn imports(out: &mut String, scenes: &[Scene], charm: &CharmImport) {
     out.push('\n');
 }
 
+/// The prefix of a snapd request among the machine's answers (`snapd GET /v2/snaps`).
+const SNAPD: &str = "snapd ";
+
+/// The charm talked to snapd (its socket, or the `snap` command that checks it is there).
+fn uses_snapd(scene: &Scene) -> bool {
+    (scene.host.answers.keys()).any(|k| k.starts_with(SNAPD) || k.starts_with("snap "))
+}
+
+/// The helper that plays snapd: its API on a Unix socket, answering each request as
+/// charmfuzz's machine did.
+fn snapd_helper(out: &mut String) {
+    out.push_str(
+        "def _snapd(answers: dict[str, tuple[int, str]]) -> tuple[socketserver.BaseServer, str]:\n    \
+         \"\"\"snapd's API on a Unix socket: each request (method, path and query) gets the answer\n    \
+         charmfuzz's machine gave it last; one it never saw, snapd's 404.\"\"\"\n\n    \
+         class Handler(http.server.BaseHTTPRequestHandler):\n        \
+         def _answer(self):\n            \
+         self.rfile.read(int(self.headers.get(\"Content-Length\") or 0))\n            \
+         missing = '{\"type\": \"error\", \"status-code\": 404, \"status\": \"Not Found\", \"result\": {\"message\": \"not found\"}}'\n            \
+         code, body = answers.get(f\"{self.command} {self.path}\", (404, missing))\n            \
+         data = body.encode()\n            \
+         self.send_response(code)\n            \
+         self.send_header(\"Content-Type\", \"application/json\")\n            \
+         self.send_header(\"Content-Length\", str(len(data)))\n            \
+         self.end_headers()\n            \
+         self.wfile.write(data)\n\n        \
+         do_GET = do_POST = do_PUT = _answer\n\n        \
+         def log_message(self, *args):\n            \
+         pass\n\n    \
+         class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):\n        \
+         daemon_threads = True\n\n        \
+         def get_request(self):\n            \
+         request, _ = super().get_request()\n            \
+         return request, (\"snapd\", 0)\n\n    \
+         # A short directory: a Unix socket's path has a length limit that tmp_path can pass.\n    \
+         path = os.path.join(tempfile.mkdtemp(prefix=\"snapd-\"), \"snapd.socket\")\n    \
+         server = Server(path, Handler)\n    \
+         threading.Thread(target=server.serve_forever, daemon=True).start()\n    \
+         return server, path\n\n\n",
+    );
+}
+
 fn host_fixture(out: &mut String, scene: &Scene, class: &str) {
     let h = &scene.host;
+    let snapd = uses_snapd(scene);
     out.push_str(
         "@pytest.fixture\n\
          def host(tmp_path, monkeypatch):\n    \
          \"\"\"The machine as charmfuzz gave it to the charm.\n\n    \
          Package and service managers are shims that answer as charmfuzz's machine did (put\n    \
          first on PATH): a command line it was asked before the hook gets its last answer,\n    \
-         any other its program's. The paths charmfuzz made writable live under tmp_path\n    \
+         any other its program's (snapd's requests likewise, on a socket of the test's). The\n    \
+         paths charmfuzz made writable live under tmp_path\n    \
          instead: module-level constants of the charm that point into them are redirected\n    \
          there, with the files the charm had written before the failing hook.\n    \
          \"\"\"\n",
@@ -255,6 +312,25 @@ fn host_fixture(out: &mut String, scene: &Scene, class: &str) {
         .map(|(line, (code, stdout))| format!("{}: ({code}, {})", py_str(line), py_str(stdout)))
         .collect();
     let _ = writeln!(out, "    answers = {{{}}}", answers.join(", "));
+    if snapd {
+        out.push_str(
+            "    # snapd: its socket, and the file the snap libraries look for to know it is there.\n    \
+             server, socket_path = _snapd(\n        \
+             {k[len(\"snapd \") :]: v for k, v in answers.items() if k.startswith(\"snapd \")}\n    \
+             )\n    \
+             connect = socket.socket.connect\n    \
+             monkeypatch.setattr(\n        \
+             socket.socket,\n        \
+             \"connect\",\n        \
+             lambda sock, address: connect(\n            \
+             sock, socket_path if address == \"/run/snapd.socket\" else address\n        \
+             ),\n    \
+             )\n    \
+             isfile = os.path.isfile\n    \
+             monkeypatch.setattr(os.path, \"isfile\", lambda p: str(p) == \"/usr/bin/snap\" or isfile(p))\n    \
+             answers = {k: v for k, v in answers.items() if not k.startswith(\"snapd \")}\n",
+        );
+    }
     out.push_str(
         "    for name, (code, stdout) in shims.items():\n        \
          script = bin_dir / name\n        \
@@ -290,9 +366,13 @@ fn host_fixture(out: &mut String, scene: &Scene, class: &str) {
          for w, new in moved.items():\n            \
          text = str(value)\n            \
          if text == w or text.startswith(w.rstrip(\"/\") + \"/\"):\n                \
-         monkeypatch.setattr(module, name, type(value)(str(new / os.path.relpath(text, w))))\n    \
-         return shims\n\n\n",
+         monkeypatch.setattr(module, name, type(value)(str(new / os.path.relpath(text, w))))\n",
     );
+    if snapd {
+        out.push_str("    yield shims\n    server.shutdown()\n    server.server_close()\n\n\n");
+    } else {
+        out.push_str("    return shims\n\n\n");
+    }
 }
 
 /// The helper that fills a container's filesystem: ops.testing gives each container a root
@@ -332,9 +412,17 @@ fn run_helpers(out: &mut String, chain: bool) {
             "def _carry(world: testing.State, before: testing.State) -> testing.State:\n    \
              \"\"\"The unit's world before the next hook, as Juju and Pebble held it in the run\n    \
              charmfuzz found, with the charm's own memory (StoredState, deferred events) as the\n    \
-             hook before left it here: a fixed charm remembers what the fixed charm did.\"\"\"\n    \
+             hook before left it here: a fixed charm remembers what the fixed charm did.\n\n    \
+             ops.testing starts every run's event counter afresh (it does not carry the\n    \
+             framework's own), so the hook's event could take the handle of an event carried\n    \
+             over and overwrite it: the carried events get handles of their own, in order.\n    \
+             \"\"\"\n    \
+             deferred = [\n        \
+             dataclasses.replace(e, handle_path=re.sub(r\"\\[\\d+\\]$\", f\"[{1_000_000 + i}]\", e.handle_path))\n        \
+             for i, e in enumerate(before.deferred)\n    \
+             ]\n    \
              return dataclasses.replace(\n        \
-             world, stored_states=before.stored_states, deferred=before.deferred\n    \
+             world, stored_states=before.stored_states, deferred=deferred\n    \
              )\n\n\n",
         );
     }
