@@ -4,7 +4,7 @@
 # and that file must fail the way the finding did on the buggy charm (same exception type,
 # same line) and pass on the clean twin.
 #
-# Usage: scripts/check-repros.sh [--bugs "BUG-1 BUG-2 BUG-3 BUG-4 M1 M2 M3"] [--runs N (400)]
+# Usage: scripts/check-repros.sh [--bugs "BUG-1 BUG-2 BUG-3 BUG-4 M1 M2 M3 M4"] [--runs N (400)]
 #                                [--out DIR] [--no-build]
 #
 # Where each finding comes from: `charmfuzz random --only PATTERN --seed 1` (the fuzzer's
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/demo-bugs.sh
 
-bugs="BUG-1 BUG-2 BUG-3 BUG-4 M1 M2 M3"
+bugs="BUG-1 BUG-2 BUG-3 BUG-4 M1 M2 M3 M4"
 runs=400
 out=""
 build=1

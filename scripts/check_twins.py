@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Each clean demo charm differs from its buggy twin only at the planted bugs.
 
-`examples/charms/demo-k8s` and `demo-machine` carry planted bugs; `demo-k8s-clean` and
-`demo-machine-clean` are the same charms with the bugs fixed. Everything else must stay
-identical, so that a fix made in one copy is made in both and `diff -r` shows only the fixes.
-Every differing hunk, in every file of the two directories, must either
+`examples/charms/demo-k8s`, `demo-machine` and `demo-snap` carry planted bugs;
+`demo-k8s-clean`, `demo-machine-clean` and `demo-snap-clean` are the same charms with the
+bugs fixed. Everything else must stay identical, so that a fix made in one copy is made in
+both and `diff -r` shows only the fixes. Every differing hunk, in every file of the two
+directories, must either
 
 * lie within a planted-bug region on both sides, with the same bug id: in the buggy charm a
   marker comment `# PLANTED BUG-n: …` (or `# BUG-Mn: …`) and the statement right below it;
@@ -28,7 +29,11 @@ try:
 except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
-PAIRS = [("demo-k8s", "demo-k8s-clean"), ("demo-machine", "demo-machine-clean")]
+PAIRS = [
+    ("demo-k8s", "demo-k8s-clean"),
+    ("demo-machine", "demo-machine-clean"),
+    ("demo-snap", "demo-snap-clean"),
+]
 BUGGY_MARK = re.compile(r"^\s*#\s*(?:PLANTED\s+)?BUG-(\w+):")
 CLEAN_MARK = re.compile(r"^\s*#\s*FIX\s+BUG-(\w+):")
 SKIP = {"__pycache__", ".ruff_cache", ".pytest_cache"}

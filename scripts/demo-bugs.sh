@@ -1,5 +1,6 @@
 # The planted bugs of the demo charms, for the benchmark scripts (sourced, not run).
-# BUG-1..4 are in examples/charms/demo-k8s, M1..M3 in examples/charms/demo-machine; each
+# BUG-1..4 are in examples/charms/demo-k8s, M1..M3 in examples/charms/demo-machine, M4 in
+# examples/charms/demo-snap; each
 # charm's comments say what the bug is (`# PLANTED BUG-n`, `# BUG-Mn`).
 
 # bug -> the demo charm it is planted in.
@@ -7,7 +8,8 @@ bug_charm() {
     case "$1" in
         BUG-[1-4]) echo demo-k8s ;;
         M[1-3]) echo demo-machine ;;
-        *) echo "unknown bug $1 (BUG-1..4, M1..M3)" >&2; return 1 ;;
+        M4) echo demo-snap ;;
+        *) echo "unknown bug $1 (BUG-1..4, M1..M4)" >&2; return 1 ;;
     esac
 }
 
@@ -23,6 +25,7 @@ bug_pattern() {
         M1) echo "src/charm.py:_on_restart_action|" ;;
         M2) echo "failed loading storage" ;;
         M3) echo "src/charm.py:_publish_cluster_state|" ;;
-        *) echo "unknown bug $1 (BUG-1..4, M1..M3)" >&2; return 1 ;;
+        M4) echo "src/charm.py:_running_revision|" ;;
+        *) echo "unknown bug $1 (BUG-1..4, M1..M4)" >&2; return 1 ;;
     esac
 }

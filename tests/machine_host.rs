@@ -127,3 +127,140 @@ fn a_snap_file_the_fake_does_not_ship_is_an_environment_finding_with_its_fix() {
         lack.fix()
     );
 }
+
+/// A demo snap charm (examples/charms/demo-snap or its clean twin) on its machine.
+fn demo_snap(name: &str) -> Target {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/charms")
+        .join(name);
+    let charm = Charm::load(&dir).unwrap();
+    let config = TargetConfig::from_table(&charm.config.target).unwrap();
+    let jujuc = PathBuf::from(env!("CARGO_BIN_EXE_charmfuzz"));
+    Target::new(charm, config, Some(&jujuc)).unwrap()
+}
+
+/// Deploy (install, config-changed, start: the snap installed, configured and running),
+/// then the store starts failing the snap's refreshes, the operator moves it to a new
+/// track, update-status runs, the store recovers and update-status runs again. (Both
+/// twins are the application `demo-snap`.)
+fn failed_refresh_story() -> Trace {
+    serde_json::from_value(json!({
+        "format": 1, "charm": "demo-snap", "substrate": "machine", "unit": "demo-snap/0",
+        "options": { "juju-version": "3.6.4" },
+        "steps": [
+            {"phase": "operation", "action": "deploy", "unit": "demo-snap/0",
+             "leader": true, "peers": [], "relations": [], "storage": []},
+            {"phase": "operation", "action": "snap-refresh-fails", "snap": "demo-db"},
+            {"phase": "operation", "action": "config", "changes": {"channel": "2/stable"}},
+            {"phase": "operation", "action": "update-status-timer"},
+            {"phase": "operation", "action": "host-recovered"},
+            {"phase": "operation", "action": "update-status-timer"},
+        ]
+    }))
+    .unwrap()
+}
+
+/// The last status the charm set on its unit during `hook` (the n-th event).
+fn unit_status(r: &RunReport, event: usize) -> String {
+    let o = &r.outcomes[event];
+    (o.agent.statuses.iter().rev())
+        .find(|s| !s.by_juju)
+        .map(|s| format!("{} {}", s.status, s.message))
+        .unwrap_or_default()
+}
+
+/// The snap library's real code against the fake snapd, through a whole lifecycle with a
+/// host fault: the clean charm installs, configures and starts the snap, blocks when the
+/// refresh to a new track fails, and gets there once the store recovers; the buggy one
+/// (BUG-M4) recorded the new track before the refresh and crashes on the next hook.
+#[test]
+fn the_demo_snap_charm_meets_a_failed_refresh_through_the_real_snap_library() {
+    let mut clean = demo_snap("demo-snap-clean");
+    if !clean.sandbox().contained() {
+        eprintln!("skipped: the machine's places need bubblewrap");
+        return;
+    }
+    let (_, run) = clean.run_story(&failed_refresh_story()).unwrap();
+    assert!(run.finding.is_none(), "{}", describe(&run));
+    let hooks: Vec<&str> = run.outcomes.iter().map(|o| o.hook.as_str()).collect();
+    assert_eq!(
+        hooks,
+        [
+            "install",
+            "leader-elected",
+            "config-changed",
+            "start",
+            "config-changed",
+            "update-status",
+            "update-status"
+        ],
+        "{}",
+        describe(&run)
+    );
+    // Installed from 1/stable and running, through snapd's API and the snap command.
+    let started = unit_status(&run, 3);
+    assert!(
+        started.starts_with("active 1/stable, revision "),
+        "{started}"
+    );
+    let called = |event: usize, program: &str, arg: &str| {
+        (run.outcomes[event].shim_calls.iter())
+            .any(|c| c.program == program && c.args.iter().any(|a| a.contains(arg)))
+    };
+    assert!(
+        called(0, "snap", "install"),
+        "{:?}",
+        run.outcomes[0].shim_calls
+    );
+    assert!(
+        called(0, "snapd", "/v2/snaps"),
+        "{:?}",
+        run.outcomes[0].shim_calls
+    );
+    // The refresh to 2/stable fails: the unit is blocked, twice, then gets there.
+    assert!(
+        called(4, "snap", "refresh"),
+        "{:?}",
+        run.outcomes[4].shim_calls
+    );
+    for event in [4, 5] {
+        let s = unit_status(&run, event);
+        assert!(
+            s.starts_with("blocked cannot refresh demo-db (2/stable)"),
+            "{s}"
+        );
+    }
+    let recovered = unit_status(&run, 6);
+    assert!(
+        recovered.starts_with("active 2/stable, revision "),
+        "{recovered}"
+    );
+    let revision = |s: &str| s.rsplit(' ').next().unwrap_or("").to_string();
+    assert_ne!(
+        revision(&started),
+        revision(&recovered),
+        "a new track is a new revision"
+    );
+
+    // The buggy twin: the config-changed whose refresh failed passes, the next hook
+    // raises at the planted line.
+    let mut buggy = demo_snap("demo-snap");
+    let (_, run) = buggy.run_story(&failed_refresh_story()).unwrap();
+    let finding = run.finding.as_ref().expect("BUG-M4 is found");
+    let o = &run.outcomes[finding.event];
+    assert_eq!(o.hook, "update-status", "{}", describe(&run));
+    let e = o.exception.as_ref().unwrap();
+    assert_eq!(e.type_name, "KeyError", "{}", e.traceback);
+    let frame = e.charm_frame().unwrap();
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/charms/demo-snap/src/charm.py"),
+    )
+    .unwrap();
+    let line = source.lines().nth(frame.line as usize - 2).unwrap_or("");
+    assert!(
+        line.contains("# BUG-M4:"),
+        "{}:{}: {line}",
+        frame.file,
+        frame.line
+    );
+}
