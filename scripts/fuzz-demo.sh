@@ -2,7 +2,7 @@
 # Show that `cargo fuzz run lifecycle` finds the planted bugs of the demo charms, and
 # nothing in their clean twins, within a bounded number of runs.
 #
-# Usage: scripts/fuzz-demo.sh [--runs N (300)] [--charms "demo-k8s demo-machine"]
+# Usage: scripts/fuzz-demo.sh [--runs N (300)] [--charms "demo-k8s demo-machine demo-snap"]
 #                             [--modes "tmin cmin fork coverage classes"] [--no-modes]
 #
 # For each buggy demo charm: fuzz from its seeds until the first finding or N runs; the
@@ -21,7 +21,7 @@ source scripts/lib.sh
 
 runs=300
 modes="tmin cmin fork coverage classes"
-charms="demo-k8s demo-machine"
+charms="demo-k8s demo-machine demo-snap"
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) runs="$2"; shift 2 ;;

@@ -21,23 +21,25 @@ Sections, in order (fast tier / --full where they differ):
   twins        each clean demo charm differs from its buggy twin only at the planted bugs
                (scripts/check-twins.sh, allowlist examples/charms/twins-allowlist.toml)
   cargo test   release mode (the engine tests decode many thousands of inputs); fork and
-               exec mode compared on 10 stories per demo charm / 50
+               exec mode compared on 5 stories per demo charm / 50
   build once   the charmfuzz binary the scripts run is the one cargo test built: nothing
                is compiled a second time
   pytest       examples/charms/tests, with the venv at \${CHARMFUZZ_VENV:-<repo>/.venv}
   reproducers  scripts/check-repros.sh: a planted bug's finding, minimised, gives an
                ops.testing reproducer that fails as found on the buggy charm and passes
                on the clean one; one bug per charm layout (BUG-1 on K8s, M2 on a
-               machine: a one-hook and a whole-story reproducer) / all seven
+               machine, M4 on a snap-based machine charm, whose reproducer plays
+               snapd back) / all eight
   cargo fuzz   scripts/fuzz-demo.sh: cargo fuzz finds a planted bug in each demo charm
-               and nothing in the clean twins (150 runs / 300, a fixed seed), and
+               and nothing in the clean twins (demo-k8s and demo-machine, 150 runs /
+               demo-snap too, 300 runs; a fixed seed), and
                libFuzzer's coverage grows from the charm's Python alone; --full adds
                cargo fuzz tmin and cmin, and -fork=2
   bundle       scripts/check-bundle.sh: the ClusterFuzzLite build runs from a relocated
                \$OUT and finds a planted bug (it reuses the fuzz build above)
   nightly      scripts/check-nightly.sh: the nightly job exits 1 with a reproducer per
-               signature on the buggy demo charm and 0 on the clean one (400 runs with
-               2 processes / five minutes)
+               signature on the buggy demo charm (150 runs with 2 processes) / and 0
+               on the clean one (five minutes each)
 
 Options:
   --full        every check at its full length (about 40 minutes on 2 cores)
@@ -113,10 +115,10 @@ if [ "$full" = 1 ]; then
     fuzz_args=(--runs 300)
     nightly_args=(--time 5m)
 else
-    mode_traces=10
-    repro_args=(--bugs "BUG-1 M2")
-    fuzz_args=(--runs 150 --modes coverage)
-    nightly_args=(--runs 400)
+    mode_traces=5
+    repro_args=(--bugs "BUG-1 M2 M4")
+    fuzz_args=(--runs 150 --modes coverage --charms "demo-k8s demo-machine")
+    nightly_args=(--runs 150 --no-clean)
 fi
 
 section fmt cargo fmt --all -- --check
