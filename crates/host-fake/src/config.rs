@@ -86,6 +86,8 @@ pub struct HostConfig {
     pub command: Vec<CommandAnswer>,
     /// dpkg's architecture (`amd64`, `arm64`); the running machine's by default.
     pub arch: Option<String>,
+    /// The machine's name (`uname -n`); the harness gives the unit's.
+    pub hostname: Option<String>,
 }
 
 /// The version a store or archive entry has when the configuration does not say: the

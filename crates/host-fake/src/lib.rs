@@ -86,6 +86,7 @@ pub const PROGRAMS: &[&str] = &[
     "dpkg-query",
     "sysctl",
     "add-apt-repository",
+    "uname",
 ];
 
 /// What the machine is, shared by the command answers and the snapd server.
@@ -173,6 +174,7 @@ impl FakeHost {
             "dpkg-query" => apt::dpkg_query(&st, args),
             "sysctl" => system::sysctl(&mut st, shared, args),
             "add-apt-repository" => system::add_apt_repository(shared, args),
+            "uname" => system::uname(&shared.config, args),
             other => st.run_command(&shared.config, other, args),
         };
         st.calls.push(HostCall {

@@ -1,5 +1,5 @@
-//! The machine's other knobs charms turn: kernel parameters (`sysctl`) and apt's
-//! sources (`add-apt-repository`).
+//! The machine's other knobs charms turn, kernel parameters (`sysctl`) and apt's sources
+//! (`add-apt-repository`), and what it says it is (`uname`).
 //!
 //! In a sandbox the kernel's parameters are the real machine's and read-only, so a
 //! charm's `sysctl -w vm.swappiness=0` is kept in the host's state instead, and `sysctl
@@ -8,7 +8,7 @@
 
 use crate::Shared;
 use crate::args::Args;
-use crate::config::stable_hash;
+use crate::config::{HostConfig, stable_hash};
 use crate::state::{HostState, Output};
 use std::path::Path;
 
@@ -80,6 +80,48 @@ pub(crate) fn sysctl(st: &mut HostState, shared: &Shared, args: &[String]) -> Ou
     }
 }
 
+/// `uname [-asnrvmpio]`, as Ubuntu's coreutils answer: the running kernel's name, release
+/// and version, the machine's architecture, and (where Debian's and upstream coreutils
+/// say `unknown`) the processor and hardware platform as the architecture too. Python's
+/// `platform.processor()` runs `uname -p`, and charms pick their snap's revision by it.
+pub(crate) fn uname(config: &HostConfig, args: &[String]) -> Output {
+    let a = Args::parse(args, &[]);
+    let kernel = |f: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{f}"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let machine = std::env::consts::ARCH.to_string();
+    let fields = [
+        (["s", "kernel-name"], kernel("ostype")),
+        (
+            ["n", "nodename"],
+            config
+                .hostname
+                .clone()
+                .unwrap_or_else(|| kernel("hostname")),
+        ),
+        (["r", "kernel-release"], kernel("osrelease")),
+        (["v", "kernel-version"], kernel("version")),
+        (["m", "machine"], machine.clone()),
+        (["p", "processor"], machine.clone()),
+        (["i", "hardware-platform"], machine),
+        (["o", "operating-system"], "GNU/Linux".to_string()),
+    ];
+    if let Some(bad) = a.pos.first() {
+        return Output::fail(1, format!("uname: extra operand '{bad}'"));
+    }
+    let all = a.has(&["a", "all"]);
+    let mut out: Vec<&str> = (fields.iter())
+        .filter(|(names, _)| all || a.has(names))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    if out.is_empty() {
+        out.push(&fields[0].1);
+    }
+    Output::ok(format!("{}\n", out.join(" ")))
+}
+
 /// The files `sysctl --system` reads, in its order.
 fn sysctl_d(shared: &Shared) -> Vec<String> {
     let mut names: Vec<String> = shared
@@ -149,4 +191,35 @@ pub(crate) fn add_apt_repository(shared: &Shared, args: &[String]) -> Output {
         }
     }
     Output::ok(format!("Repository: '{line}'\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(config: &HostConfig, line: &str) -> Output {
+        let args: Vec<String> = line.split_whitespace().map(String::from).collect();
+        uname(config, &args)
+    }
+
+    #[test]
+    fn uname_answers_as_ubuntu_does() {
+        let config = HostConfig {
+            hostname: Some("demo-0".into()),
+            ..HostConfig::default()
+        };
+        let arch = std::env::consts::ARCH;
+        assert_eq!(run(&config, "").stdout, "Linux\n");
+        // Debian's coreutils say `unknown` here; Ubuntu's, the architecture.
+        assert_eq!(run(&config, "-p").stdout, format!("{arch}\n"));
+        assert_eq!(run(&config, "-mi").stdout, format!("{arch} {arch}\n"));
+        assert_eq!(run(&config, "--nodename").stdout, "demo-0\n");
+        let all = run(&config, "-a").stdout;
+        assert!(all.starts_with("Linux demo-0 "), "{all}");
+        assert!(
+            all.ends_with(&format!("{arch} {arch} {arch} GNU/Linux\n")),
+            "{all}"
+        );
+        assert_eq!(run(&config, "x").code, 1);
+    }
 }

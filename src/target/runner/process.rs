@@ -79,10 +79,10 @@ impl Target {
     /// charm's limits.
     fn worker_command(&self, script: PathBuf) -> Command {
         let charm_dir = self.sandbox.charm_dir();
-        let hostname = self.charm.spec.name.replace('_', "-") + "-0";
-        let mut cmd = self
-            .sandbox
-            .command(&[self.python.clone(), "-u".into(), script], &hostname);
+        let mut cmd = self.sandbox.command(
+            &[self.python.clone(), "-u".into(), script],
+            &unit_hostname(&self.charm.spec),
+        );
         cmd.env_clear()
             .env("PATH", self.path_var())
             .env("HOME", self.sandbox.home())
@@ -180,4 +180,10 @@ fn limit_memory(cmd: &mut std::process::Command, bytes: u64) {
     unsafe {
         cmd.pre_exec(move || setrlimit(Resource::Data, limit).map_err(Into::into));
     }
+}
+
+/// The unit's hostname: its pod's name on Kubernetes (`<app>-0`), and the same on a
+/// machine, whose `uname -n` says it too.
+pub(super) fn unit_hostname(spec: &crate::spec::CharmSpec) -> String {
+    spec.name.replace('_', "-") + "-0"
 }

@@ -296,7 +296,10 @@ fn start_host(
     {
         let _ = std::fs::write(names, "");
     }
-    let mut h = FakeHost::new(config.host.clone(), fs);
+    // `uname -n` names the unit's machine, as the sandbox's hostname does.
+    let mut host_config = config.host.clone();
+    (host_config.hostname).get_or_insert_with(|| super::process::unit_hostname(spec));
+    let mut h = FakeHost::new(host_config, fs);
     if let Some(socket) = layers.and_then(|l| l.locate(Path::new(host::SNAPD_SOCKET))) {
         h.serve_snapd(&socket)?;
     }
