@@ -20,8 +20,9 @@ Sections, in order (fast tier / --full where they differ):
                (scripts/check-model-refs.sh)
   twins        each clean demo charm differs from its buggy twin only at the planted bugs
                (scripts/check-twins.sh, allowlist examples/charms/twins-allowlist.toml)
-  cargo test   release mode (the engine tests decode many thousands of inputs); fork and
-               exec mode compared on 5 stories per demo charm / 50
+  cargo test   release mode (the engine tests decode many thousands of inputs), the test
+               binaries side by side (scripts/cargo-test-parallel.sh); fork and exec
+               mode compared on 5 stories per demo charm / 50
   build once   the charmfuzz binary the scripts run is the one cargo test built: nothing
                is compiled a second time
   pytest       examples/charms/tests, with the venv at \${CHARMFUZZ_VENV:-<repo>/.venv}
@@ -126,7 +127,7 @@ section clippy cargo clippy --all-targets --release -- -D warnings
 section actionlint scripts/lint-workflows.sh
 section "model refs" scripts/check-model-refs.sh
 section twins scripts/check-twins.sh
-section "cargo test" env CHARMFUZZ_MODE_TRACES="$mode_traces" cargo test --release
+section "cargo test" env CHARMFUZZ_MODE_TRACES="$mode_traces" scripts/cargo-test-parallel.sh
 section "build once" build_once
 if [ "$python" = 1 ]; then
     if [ ! -x "$venv/bin/python" ]; then
