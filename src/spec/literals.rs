@@ -116,7 +116,8 @@ pub fn gather(dir: &Path) -> Vec<String> {
     words
 }
 
-fn python_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+/// The Python files under `dir`, recursively.
+pub(crate) fn python_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };

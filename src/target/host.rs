@@ -49,6 +49,45 @@ impl host_fake::HostFs for SandboxFs {
 /// and the local CA store writable,
 /// new entries allowed in `/var/lib`, `/opt`, `/srv` and `/usr/local`, and `program` (the
 /// jujuc binary) at `/usr/bin/snap`.
+/// The snap commands a charm's source names: literals `<snap>.<command>` or
+/// `/snap/bin/<snap>.<command>` in `src/` and `lib/` (`"charmed-mysql.mysqlsh"`).
+///
+/// An installed snap brings its apps as commands, and which apps a snap has is the
+/// store's knowledge, not the charm's: a charm that runs `charmed-mysql.mysqlsh` would
+/// meet "not installed" on the fake machine unless `[target.host.snaps.<n>] apps` said.
+/// The commands it names are linked once the snap `<snap>` is installed (and never
+/// otherwise, so a literal like `config.yaml` costs nothing); unscripted, they exit 0
+/// with no output, as an unscripted Pebble exec does.
+pub(crate) fn snap_commands_in_source(charm_dir: &Path) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for sub in ["src", "lib"] {
+        crate::spec::literals::python_files(&charm_dir.join(sub), &mut files);
+    }
+    let name_ok = |s: &str| {
+        (2..=40).contains(&s.len())
+            && s.bytes().any(|b| b.is_ascii_lowercase())
+            && (s.bytes()).all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    };
+    let mut out = std::collections::BTreeSet::new();
+    for f in files {
+        let Ok(source) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for w in crate::spec::literals::string_literals(&source) {
+            let w = w.strip_prefix("/snap/bin/").unwrap_or(&w);
+            if let Some((snap, command)) = w.split_once('.')
+                && name_ok(snap)
+                && name_ok(command)
+            {
+                out.insert((snap.to_string(), command.to_string()));
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
 pub(crate) fn machine_places(places: &mut Places, program: Option<&Path>) {
     places.seeded.push(PathBuf::from("/etc"));
     places.writable.extend(
@@ -67,5 +106,40 @@ pub(crate) fn machine_places(places: &mut Places, program: Option<&Path>) {
         places
             .programs
             .push((PathBuf::from(SNAP_COMMAND), p.to_path_buf()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_snap_commands_a_charm_names_are_gathered_from_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::create_dir_all(dir.path().join("lib/charms/x/v0")).unwrap();
+        std::fs::write(
+            dir.path().join("src/constants.py"),
+            "MYSQLSH = \"charmed-mysql.mysqlsh\"\nCONFIG = 'config.yaml'\n\
+             BIN = '/snap/bin/charmed-mysql.mysqld-exporter'\nVERSION = '8.0.36'\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("lib/charms/x/v0/lib.py"),
+            "PATRONI = 'charmed-postgresql.patronictl'  # 'not.this'\nPATH = 'a/b.c'\n",
+        )
+        .unwrap();
+        let found = snap_commands_in_source(dir.path());
+        let pair = |s: &str, c: &str| (s.to_string(), c.to_string());
+        assert_eq!(
+            found,
+            [
+                pair("charmed-mysql", "mysqld-exporter"),
+                pair("charmed-mysql", "mysqlsh"),
+                pair("charmed-postgresql", "patronictl"),
+                // Linked only if a snap named `config` is ever installed.
+                pair("config", "yaml"),
+            ]
+        );
     }
 }

@@ -40,6 +40,9 @@ pub struct SnapConfig {
     pub services: Vec<String>,
     /// Its other apps (commands).
     pub apps: Vec<String>,
+    /// Commands it brings (`<name>.<command>`, in `/snap/bin`) that need not be apps of
+    /// its own in snapd's answers: the harness adds those the charm's source names.
+    pub commands: Vec<String>,
     /// `strict` (the default) or `classic`.
     pub confinement: Option<String>,
     /// Users and groups its install creates; `snap_daemon` and `_daemon_` when not given.
@@ -168,10 +171,7 @@ impl HostConfig {
         for (name, s) in &self.snaps {
             out.insert(name.clone());
             out.extend(
-                s.apps
-                    .iter()
-                    .chain(&s.services)
-                    .map(|a| app_command(name, a)),
+                (s.apps.iter().chain(&s.services).chain(&s.commands)).map(|a| app_command(name, a)),
             );
         }
         out.into_iter().collect()

@@ -58,12 +58,17 @@ pub struct Snap {
     pub history: Vec<(u32, String)>,
     /// Disabled (`snap disable`): its services stopped and not started at boot.
     pub disabled: bool,
+    /// Commands it brings besides its declared apps ([`crate::config::SnapConfig::commands`]).
+    #[serde(default)]
+    pub extra_commands: Vec<String>,
 }
 
 impl Snap {
     /// The commands it puts in `/snap/bin`.
     pub fn commands(&self, name: &str) -> Vec<String> {
-        self.apps.keys().map(|a| app_command(name, a)).collect()
+        let mut out: BTreeSet<String> = self.apps.keys().map(|a| app_command(name, a)).collect();
+        out.extend(self.extra_commands.iter().map(|a| app_command(name, a)));
+        out.into_iter().collect()
     }
 
     /// Its services, by app name.
@@ -255,6 +260,7 @@ fn install_now(
         cohort: o.cohort.clone(),
         history: Vec::new(),
         disabled: false,
+        extra_commands: cfg.commands.clone(),
     };
     for s in snap.services() {
         st.units.insert(
