@@ -22,7 +22,12 @@ fn fixture() -> PathBuf {
 }
 
 fn target() -> Target {
-    let charm = Charm::load(&fixture()).unwrap();
+    target_of(&fixture())
+}
+
+/// A target for the machine charm in `dir`, with its own charmfuzz.toml.
+fn target_of(dir: &Path) -> Target {
+    let charm = Charm::load(dir).unwrap();
     let config = TargetConfig::from_table(&charm.config.target).unwrap();
     let jujuc = PathBuf::from(env!("CARGO_BIN_EXE_charmfuzz"));
     Target::new(charm, config, Some(&jujuc)).unwrap()
@@ -130,13 +135,11 @@ fn a_snap_file_the_fake_does_not_ship_is_an_environment_finding_with_its_fix() {
 
 /// A demo snap charm (examples/charms/demo-snap or its clean twin) on its machine.
 fn demo_snap(name: &str) -> Target {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/charms")
-        .join(name);
-    let charm = Charm::load(&dir).unwrap();
-    let config = TargetConfig::from_table(&charm.config.target).unwrap();
-    let jujuc = PathBuf::from(env!("CARGO_BIN_EXE_charmfuzz"));
-    Target::new(charm, config, Some(&jujuc)).unwrap()
+    target_of(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/charms")
+            .join(name),
+    )
 }
 
 /// Deploy (install, config-changed, start: the snap installed, configured and running),

@@ -221,6 +221,13 @@ impl FakeHost {
         self.shared.lock().reboot();
     }
 
+    /// The snaps installed and the systemd units active now, by name: what the harness
+    /// reports after each hook (without copying the rest of the state).
+    pub fn snaps_and_services(&self) -> (Vec<String>, Vec<String>) {
+        let st = self.shared.lock();
+        (st.snaps.keys().cloned().collect(), st.active_services())
+    }
+
     /// The running service `unit` dies; false when it was not running.
     pub fn fail_service(&self, unit: &str) -> bool {
         self.shared.lock().fail_service(unit)

@@ -5,7 +5,7 @@
 
 use super::{Played, Target, TargetError};
 use crate::engine::action::Effect;
-use crate::engine::{Action, Driver, Tape, Trace, WorkloadFault, World};
+use crate::engine::{Action, Driver, Step, Tape, WorkloadFault, World};
 use crate::target::outcome::{EventOutcome, Finding, FindingClass};
 use crate::target::pebble::ServiceState;
 use std::collections::BTreeMap;
@@ -19,8 +19,12 @@ impl Target {
         let mut environment = Vec::new();
         let mut failures_in_a_row = 0;
         while let Some(event) = d.next_event()? {
-            self.sync_host(d.trace());
-            self.sync_workloads(d.trace(), d.world())?;
+            // What happened to the machine and the workloads since the last event.
+            let steps = &d.trace().steps;
+            let new = &steps[self.synced_steps.min(steps.len())..];
+            self.sync_host(new);
+            self.sync_workloads(new, d.world())?;
+            self.synced_steps = steps.len();
             // A reproducer's scene is the unit before the event, with what the workload's
             // programs answered the hook: the hook runs (the last one too, with workload
             // containers) to learn that.
@@ -90,14 +94,13 @@ impl Target {
         })
     }
 
-    /// Apply to a machine charm's machine what happened to it since the last event: a
-    /// reboot, and the host's faults. (Runs before [`Target::sync_workloads`], which
-    /// moves the synced mark.)
-    fn sync_host(&mut self, trace: &Trace) {
+    /// Apply to a machine charm's machine what happened to it in the `new` steps: a
+    /// reboot, and the host's faults.
+    fn sync_host(&self, new: &[Step]) {
         let Some(h) = &self.host else {
             return;
         };
-        for step in &trace.steps[self.synced_steps.min(trace.steps.len())..] {
+        for step in new {
             match &step.action {
                 Action::MachineRebooted => h.reboot(),
                 Action::SnapRefreshFails { snap } => h.set_faults(|f| {
@@ -123,22 +126,19 @@ impl Target {
     /// installed and the services running now (where that changed), for the host's faults.
     fn host_effects(&self, world: &World) -> Option<Effect> {
         let h = self.host.as_ref().filter(|_| world.opts.workload_faults)?;
-        let st = h.state();
-        let snaps: Vec<String> = st.snaps.keys().cloned().collect();
-        let services = st.active_services();
+        let (snaps, services) = h.snaps_and_services();
         let same = snaps.iter().eq(world.host.snaps.iter())
             && services.iter().eq(world.host.services.iter());
         (!same).then_some(Effect::HostChanged { snaps, services })
     }
 
-    /// Apply to the fake Pebble what happened to the workloads since the last event:
+    /// Apply to the fake Pebble what happened to the workloads in the `new` steps:
     /// containers starting and stopping, pods replaced, checks failing, notices.
-    fn sync_workloads(&mut self, trace: &Trace, world: &World) -> Result<(), TargetError> {
+    fn sync_workloads(&mut self, new: &[Step], world: &World) -> Result<(), TargetError> {
         let Some(p) = &self.pebble else {
-            self.synced_steps = trace.steps.len();
             return Ok(());
         };
-        for step in &trace.steps[self.synced_steps.min(trace.steps.len())..] {
+        for step in new {
             match &step.action {
                 Action::PodRecreated | Action::Refresh => {
                     for c in p.container_names() {
@@ -178,7 +178,6 @@ impl Target {
                 _ => {}
             }
         }
-        self.synced_steps = trace.steps.len();
         for c in &world.containers {
             if p.is_up(&c.name)? != c.up {
                 if c.up {
