@@ -653,6 +653,9 @@ class _StandIns:
                 executable = argv[0]
             if self._program_missing(executable, env):
                 self.note('program', os.path.basename(os.fsdecode(executable)))
+            elif (program := _shell_program(executable, argv)) and self._program_missing(program, env):
+                # `shell=True`, or `bash -c "…"`: the program the shell will look for.
+                self.note('program', os.path.basename(program))
         elif event == 'socket.connect':
             sock, address = args
             if sock.family == socket.AF_UNIX:
@@ -768,6 +771,38 @@ class _StandIns:
                 proc.stdout = _ReadWatch(proc.stdout, lambda: watcher.note('exec-output', command))
 
         pebble.ExecProcess.__init__ = __init__
+
+
+# Words a shell runs without looking for a program on PATH.
+_SHELL_WORDS = frozenset(
+    '! [ [[ { } . : alias break case cd command continue declare echo eval exec exit export '
+    'false for function getopts hash if kill let local printf pwd read readonly return set '
+    'shift source test times trap true type typeset ulimit umask unalias unset until wait '
+    'while'.split()
+)
+
+
+def _shell_program(executable, argv):
+    """The program a shell's ``-c`` command starts with (after its ``NAME=value``
+    assignments), or None: not a shell, a builtin, or a command too clever to read."""
+    import shlex
+
+    try:
+        name = os.path.basename(os.fsdecode(executable))
+        if name not in ('sh', 'bash', 'dash', 'zsh') or isinstance(argv, (str, bytes)):
+            return None
+        argv = [os.fsdecode(a) for a in argv]
+        command = argv[argv.index('-c') + 1]
+        words = shlex.split(command, comments=True)
+    except (ValueError, IndexError, TypeError):
+        return None
+    for w in words:
+        if '=' in w.split('/')[0] and w.split('=')[0].isidentifier():
+            continue
+        if w in _SHELL_WORDS or any(c in w for c in '$`;|&<>()*?'):
+            return None
+        return w
+    return None
 
 
 class _ReadWatch:

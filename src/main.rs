@@ -122,6 +122,10 @@ fn main() -> ExitCode {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if name == "sudo" {
+        let code = charmfuzz::target::sudo::sudo_main(args.collect());
+        return ExitCode::from(code.clamp(0, 255) as u8);
+    }
     if !name.starts_with("charmfuzz") && !name.is_empty() {
         let code = charmfuzz::target::agent::jujuc_main(&name, args.collect());
         return ExitCode::from(code.clamp(0, 255) as u8);

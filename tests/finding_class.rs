@@ -116,6 +116,13 @@ fn each_stand_in_that_cannot_answer_gives_an_environment_finding_with_its_fix() 
         "app-admin",
         "[target.shims.app-admin]",
     );
+    // Through the shell, the program is the command's first word.
+    check(
+        action("missing-shell-program"),
+        Some(LackKind::Program),
+        "app-admin",
+        "[target.shims.app-admin]",
+    );
     check(
         action("snapd"),
         Some(LackKind::Socket),

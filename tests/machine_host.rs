@@ -35,12 +35,18 @@ fn target_of(dir: &Path) -> Target {
 
 /// Deploy (install runs), then the action.
 fn story(action: &str) -> Trace {
+    story_with_storage(action, &[])
+}
+
+/// Deploy with these storage instances attached (each `storage-attached` runs before
+/// `install`), then the action.
+fn story_with_storage(action: &str, storage: &[&str]) -> Trace {
     serde_json::from_value(json!({
         "format": 1, "charm": "machine-host", "substrate": "machine", "unit": "machine-host/0",
         "options": { "juju-version": "3.6.4" },
         "steps": [
             {"phase": "operation", "action": "deploy", "unit": "machine-host/0", "leader": true,
-             "peers": [], "relations": [], "storage": []},
+             "peers": [], "relations": [], "storage": storage},
             {"phase": "operation", "action": "run-action", "name": action, "id": 1, "params": {}},
         ]
     }))
@@ -106,6 +112,36 @@ fn the_snap_apt_and_systemd_libraries_see_one_machine_that_starts_fresh_for_ever
         hosts_before,
         "the charm's /etc/hosts is its machine's, not this one's"
     );
+}
+
+/// What else a machine has: the storage mounted at its location before
+/// `storage-attached` (`df` gives its size, the charm writes in it), Ubuntu's
+/// `/usr/bin/sudo` (as root, and as the user the snap's install made), and a snap's
+/// command whose name the charm joins at run time (`f"{SNAP_NAME}.{keyword}"`).
+#[test]
+fn storage_is_mounted_sudo_runs_and_a_snap_command_named_at_run_time_is_there() {
+    let mut t = target();
+    if !t.sandbox().contained() {
+        eprintln!("skipped: the machine's places need bubblewrap");
+        return;
+    }
+    let (_, r) = t
+        .run_story(&story_with_storage("tools", &["data/0"]))
+        .unwrap();
+    let hooks: Vec<&str> = r.outcomes.iter().map(|o| o.hook.as_str()).collect();
+    assert_eq!(
+        hooks[..2],
+        ["data-storage-attached", "install"],
+        "{hooks:?}"
+    );
+    assert!(r.finding.is_none(), "{}", describe(&r));
+    assert_eq!(
+        action_result(&r).as_deref(),
+        Some("yes"),
+        "{}",
+        describe(&r)
+    );
+    assert!(r.environment.is_empty(), "{:?}", r.environment);
 }
 
 /// A file of the snap's own that the fake snap does not ship is the machine's lack, not

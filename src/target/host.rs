@@ -27,6 +27,8 @@ pub const SNAPD_SOCKET: &str = "/run/snapd.socket";
 /// Where the snap libraries look for the `snap` command (its presence is how they tell
 /// that snapd is installed).
 pub const SNAP_COMMAND: &str = "/usr/bin/snap";
+/// Where Ubuntu has `sudo`.
+pub const SUDO_COMMAND: &str = "/usr/bin/sudo";
 
 /// The host's files, found in the sandbox's layers.
 pub(crate) struct SandboxFs {
@@ -45,20 +47,30 @@ impl host_fake::HostFs for SandboxFs {
     }
 }
 
-/// What a machine charm's walls add: `/etc` a copy, `/snap`, `/var/snap`, snapd's cache
-/// and the local CA store writable,
-/// new entries allowed in `/var/lib`, `/opt`, `/srv` and `/usr/local`, and `program` (the
-/// jujuc binary) at `/usr/bin/snap`.
-/// The snap commands a charm's source names: literals `<snap>.<command>` or
-/// `/snap/bin/<snap>.<command>` in `src/` and `lib/` (`"charmed-mysql.mysqlsh"`).
+/// The snap commands a charm's source names.
 ///
 /// An installed snap brings its apps as commands, and which apps a snap has is the
 /// store's knowledge, not the charm's: a charm that runs `charmed-mysql.mysqlsh` would
 /// meet "not installed" on the fake machine unless `[target.host.snaps.<n>] apps` said.
-/// The commands it names are linked once the snap `<snap>` is installed (and never
-/// otherwise, so a literal like `config.yaml` costs nothing); unscripted, they exit 0
-/// with no output, as an unscripted Pebble exec does.
-pub(crate) fn snap_commands_in_source(charm_dir: &Path) -> Vec<(String, String)> {
+/// So the source (`src/` and `lib/`) is read for the names it uses:
+/// - `pairs`: literals `<snap>.<command>` or `/snap/bin/<snap>.<command>`
+///   (`"charmed-mysql.mysqlsh"`);
+/// - `words`: every literal shaped like a snap or app name (`"charmed-kafka"`,
+///   `"storage"`), for a charm that joins the two at run time
+///   (`f"{SNAP_NAME}.{bin_keyword}"`): a snap whose own name is one of the words brings
+///   `<snap>.<word>` for each of them.
+///
+/// The commands are linked once that snap is installed (and never otherwise, so a
+/// literal like `config.yaml` costs nothing); unscripted, they exit 0 with no output, as
+/// an unscripted Pebble exec does. A command the snap would not have is harmless unless
+/// the charm probes for it; one it has and the charm runs is no longer missing.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct SourceCommands {
+    pub pairs: std::collections::BTreeSet<(String, String)>,
+    pub words: std::collections::BTreeSet<String>,
+}
+
+pub(crate) fn snap_commands_in_source(charm_dir: &Path) -> SourceCommands {
     let mut files = Vec::new();
     for sub in ["src", "lib"] {
         crate::spec::literals::python_files(&charm_dir.join(sub), &mut files);
@@ -70,24 +82,32 @@ pub(crate) fn snap_commands_in_source(charm_dir: &Path) -> Vec<(String, String)>
             && !s.starts_with('-')
             && !s.ends_with('-')
     };
-    let mut out = std::collections::BTreeSet::new();
+    let mut out = SourceCommands::default();
     for f in files {
         let Ok(source) = std::fs::read_to_string(&f) else {
             continue;
         };
         for w in crate::spec::literals::string_literals(&source) {
+            if name_ok(&w) {
+                out.words.insert(w);
+                continue;
+            }
             let w = w.strip_prefix("/snap/bin/").unwrap_or(&w);
             if let Some((snap, command)) = w.split_once('.')
                 && name_ok(snap)
                 && name_ok(command)
             {
-                out.insert((snap.to_string(), command.to_string()));
+                out.pairs.insert((snap.to_string(), command.to_string()));
             }
         }
     }
-    out.into_iter().collect()
+    out
 }
 
+/// What a machine charm's walls add: `/etc` a copy, `/snap`, `/var/snap`, snapd's cache
+/// and the local CA store writable,
+/// new entries allowed in `/var/lib`, `/opt`, `/srv` and `/usr/local`, and `program` (the
+/// jujuc binary) at `/usr/bin/snap` and `/usr/bin/sudo`.
 pub(crate) fn machine_places(places: &mut Places, program: Option<&Path>) {
     places.seeded.push(PathBuf::from("/etc"));
     places.writable.extend(
@@ -106,6 +126,11 @@ pub(crate) fn machine_places(places: &mut Places, program: Option<&Path>) {
         places
             .programs
             .push((PathBuf::from(SNAP_COMMAND), p.to_path_buf()));
+        // Ubuntu's sudo, which root's charm may still call by its path
+        // (`crate::target::sudo`).
+        places
+            .programs
+            .push((PathBuf::from(SUDO_COMMAND), p.to_path_buf()));
     }
 }
 
@@ -121,7 +146,8 @@ mod tests {
         std::fs::write(
             dir.path().join("src/constants.py"),
             "MYSQLSH = \"charmed-mysql.mysqlsh\"\nCONFIG = 'config.yaml'\n\
-             BIN = '/snap/bin/charmed-mysql.mysqld-exporter'\nVERSION = '8.0.36'\n",
+             BIN = '/snap/bin/charmed-mysql.mysqld-exporter'\nVERSION = '8.0.36'\n\
+             SNAP = 'charmed-kafka'\nrun(bin_keyword=\"storage\", args=['Random UUID'])\n",
         )
         .unwrap();
         std::fs::write(
@@ -132,7 +158,7 @@ mod tests {
         let found = snap_commands_in_source(dir.path());
         let pair = |s: &str, c: &str| (s.to_string(), c.to_string());
         assert_eq!(
-            found,
+            found.pairs.into_iter().collect::<Vec<_>>(),
             [
                 pair("charmed-mysql", "mysqld-exporter"),
                 pair("charmed-mysql", "mysqlsh"),
@@ -140,6 +166,11 @@ mod tests {
                 // Linked only if a snap named `config` is ever installed.
                 pair("config", "yaml"),
             ]
+        );
+        // Whole names, for commands the charm joins at run time.
+        assert_eq!(
+            found.words.into_iter().collect::<Vec<_>>(),
+            ["charmed-kafka", "storage"]
         );
     }
 }

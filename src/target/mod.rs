@@ -28,6 +28,7 @@ pub use pebble_fake as pebble;
 pub mod pod;
 pub mod runner;
 pub mod sandbox;
+pub mod sudo;
 pub mod worker;
 pub mod workload_http;
 

@@ -91,6 +91,12 @@ pub struct HostConfig {
     pub arch: Option<String>,
     /// The machine's name (`uname -n`); the harness gives the unit's.
     pub hostname: Option<String>,
+    /// Names the charm may join to a snap's name to run one of its commands
+    /// (`f"{SNAP_NAME}.{keyword}"`): a snap whose own name is one of them brings
+    /// `<snap>.<word>` for each. The harness reads them from the charm's source; they are
+    /// not configured.
+    #[serde(skip)]
+    pub source_words: BTreeSet<String>,
 }
 
 /// The version a store or archive entry has when the configuration does not say: the

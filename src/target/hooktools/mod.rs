@@ -503,6 +503,12 @@ impl HookContext {
     fn storage_view(&self, id: &str) -> Option<&StorageView> {
         self.storage.iter().find(|s| s.id == id)
     }
+
+    /// Where each storage instance attached to the unit is mounted, as `storage-get
+    /// location` says.
+    pub fn storage_locations(&self) -> impl Iterator<Item = &str> {
+        self.storage.iter().map(|s| s.location.as_str())
+    }
 }
 
 /// The id of a storage instance, validated like Juju's storage tags (`name/index`).

@@ -72,6 +72,25 @@ impl Target {
         env
     }
 
+    /// Juju mounts a storage instance at its location before the unit hears of it, and
+    /// leaves the mount point there: a charm may `df` or write it in any hook from its
+    /// `storage-attached` on (or from `install`, for storage the unit was deployed with).
+    /// Its directory is made in the location's writable layer; without walls nothing is
+    /// made on the host.
+    fn mount_storage(&self, ctx: &HookContext) -> Result<(), TargetError> {
+        if !self.sandbox.contained() {
+            return Ok(());
+        }
+        for location in ctx.storage_locations() {
+            let dir = self.sandbox.writable_view(std::path::Path::new(location));
+            if !dir.is_dir() {
+                std::fs::create_dir_all(&dir)
+                    .map_err(super::io(format!("mounting the storage at {location}")))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Run one event (which the world has just delivered) in the charm.
     pub(super) fn run_event(
         &mut self,
@@ -80,6 +99,7 @@ impl Target {
     ) -> Result<EventOutcome, TargetError> {
         self.agent.timer_fires(event);
         let mut ctx = HookContext::begin(world, &self.agent, event);
+        self.mount_storage(&ctx)?;
         let mut shim_calls = Vec::new();
         let req = self.run_request(event);
         let mut lacks = Vec::new();

@@ -299,12 +299,14 @@ fn start_host(
     // `uname -n` names the unit's machine, as the sandbox's hostname does.
     let mut host_config = config.host.clone();
     (host_config.hostname).get_or_insert_with(|| super::process::unit_hostname(spec));
-    for (snap, command) in host::snap_commands_in_source(&sandbox.charm_dir()) {
+    let source = host::snap_commands_in_source(&sandbox.charm_dir());
+    for (snap, command) in source.pairs {
         let s = host_config.snaps.entry(snap).or_default();
         if !s.apps.contains(&command) && !s.services.contains(&command) {
             s.commands.push(command);
         }
     }
+    host_config.source_words = source.words;
     let mut h = FakeHost::new(host_config, fs);
     if let Some(socket) = layers.and_then(|l| l.locate(Path::new(host::SNAPD_SOCKET))) {
         h.serve_snapd(&socket)?;

@@ -260,7 +260,13 @@ fn install_now(
         cohort: o.cohort.clone(),
         history: Vec::new(),
         disabled: false,
-        extra_commands: cfg.commands.clone(),
+        extra_commands: {
+            let mut c = cfg.commands.clone();
+            if shared.config.source_words.contains(name) {
+                c.extend(shared.config.source_words.iter().cloned());
+            }
+            c
+        },
     };
     for s in snap.services() {
         st.units.insert(
