@@ -34,6 +34,7 @@ import pickle
 import select
 import signal
 import socket
+import stat as stat_module
 import sqlite3
 import struct
 import sys
@@ -663,7 +664,13 @@ class _StandIns:
                     # A Pebble whose container is down has no socket, as on a unit.
                     if os.fsdecode(address).startswith(self._pebble):
                         return
-                    if not os.path.exists(address):
+                    try:
+                        serves = stat_module.S_ISSOCK(self._real_stat(address).st_mode)
+                    except OSError:
+                        serves = False
+                    # Missing, or a plain file standing in for a daemon's socket
+                    # (`running-files`): nothing answers there.
+                    if not serves:
                         self.note('socket', os.fsdecode(address))
             elif sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
                 if tuple(address[:2]) not in self._served:

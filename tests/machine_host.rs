@@ -145,7 +145,8 @@ fn storage_is_mounted_sudo_runs_and_a_snap_command_named_at_run_time_is_there() 
 }
 
 /// A file of the snap's own that the fake snap does not ship is the machine's lack, not
-/// the charm's bug, and its fix names the setting that ships it.
+/// the charm's bug, and its fix names the setting that ships it; so is a daemon's socket
+/// that no daemon serves.
 #[test]
 fn a_snap_file_the_fake_does_not_ship_is_an_environment_finding_with_its_fix() {
     let mut t = target();
@@ -167,6 +168,14 @@ fn a_snap_file_the_fake_does_not_ship_is_an_environment_finding_with_its_fix() {
         "{}",
         lack.fix()
     );
+
+    // The daemon's socket stands there as a file while the server runs; nothing answers
+    // it, and that is the machine's lack too.
+    let (_, report) = t.run_story(&story("connect-daemon")).unwrap();
+    let f = report.finding.as_ref().expect("a finding");
+    let lack = f.lacks.iter().find(|l| l.kind == LackKind::Socket);
+    let lack = lack.unwrap_or_else(|| panic!("{f:?}"));
+    assert_eq!(lack.what, "/var/snap/demo-db/common/run/demo-db.sock");
 }
 
 /// A demo snap charm (examples/charms/demo-snap or its clean twin) on its machine.

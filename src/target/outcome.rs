@@ -232,11 +232,25 @@ impl Lack {
                     .or_else(|| self.what.strip_prefix("/snap/"))
                     .and_then(|r| r.split('/').next())
                     .unwrap_or("…");
-                format!(
-                    "charmfuzz.toml: [target.host.snaps.{name}] files = {{ {:?} = \"…\" }} \
-                     (what the snap ships there)",
-                    self.what
-                )
+                // A daemon's socket, pid or lock file is made by the running service,
+                // not shipped.
+                let runtime = self.what.contains("/run/")
+                    || [".sock", ".socket", ".pid", ".lock"]
+                        .iter()
+                        .any(|x| self.what.ends_with(x));
+                if runtime {
+                    format!(
+                        "charmfuzz.toml: [target.host.snaps.{name}] running-files = {{ {:?} = \"\" }} \
+                         (what the snap's service makes while it runs)",
+                        self.what
+                    )
+                } else {
+                    format!(
+                        "charmfuzz.toml: [target.host.snaps.{name}] files = {{ {:?} = \"…\" }} \
+                         (what the snap ships there)",
+                        self.what
+                    )
+                }
             }
             LackKind::Network => match self.loopback_port() {
                 Some(port) => {
@@ -691,6 +705,28 @@ mod tests {
     port = self._stored.config["port"]
            ~~~~~~~~~~~~~~~~~~~^^^^^^^^
 KeyError: 'port'"#;
+
+    #[test]
+    fn a_missing_snap_file_is_fixed_by_shipping_it_and_a_daemon_socket_by_running_files() {
+        let fix = |what: &str| {
+            Lack {
+                kind: LackKind::SnapFile,
+                what: what.into(),
+            }
+            .fix()
+        };
+        let shipped = fix("/var/snap/mysql/current/etc/my.cnf");
+        assert!(
+            shipped.contains("[target.host.snaps.mysql] files = "),
+            "{shipped}"
+        );
+        let socket = fix("/var/snap/mysql/common/var/run/mysqld/mysqld.sock");
+        assert!(
+            socket.contains("[target.host.snaps.mysql] running-files = "),
+            "{socket}"
+        );
+        assert!(fix("/snap/db/current/db.pid").contains("running-files"));
+    }
 
     #[test]
     fn the_exception_is_found_in_the_juju_log_record_of_either_ops() {

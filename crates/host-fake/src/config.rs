@@ -50,6 +50,11 @@ pub struct SnapConfig {
     /// Files the snap ships, by path on the machine (`/var/snap/<name>/current/etc/…`,
     /// `/snap/<name>/current/…`): written at install, there in every revision.
     pub files: BTreeMap<String, String>,
+    /// Files its services make while they run (a daemon's socket or pid file, under the
+    /// snap's directories), by path: there while any of its services is active, gone
+    /// once none is. The fake's services run nothing, so a charm that waits for its
+    /// daemon's socket finds it only this way.
+    pub running_files: BTreeMap<String, String>,
 }
 
 /// A package the archive has.
@@ -134,6 +139,17 @@ impl HostConfig {
             )));
         }
         for (name, s) in &self.snaps {
+            let ours = [format!("/snap/{name}/"), format!("/var/snap/{name}/")];
+            for (key, paths) in [("files", &s.files), ("running-files", &s.running_files)] {
+                if let Some(p) = paths.keys().find(|p| {
+                    !ours.iter().any(|o| p.starts_with(o)) || p.split('/').any(|c| c == "..")
+                }) {
+                    return Err(HostConfigError(format!(
+                        "snap {name}: {key} path {p:?} is not under /snap/{name}/ or \
+                         /var/snap/{name}/ (a snap's files are its own)"
+                    )));
+                }
+            }
             if let Some(c) = s.confinement.as_deref() {
                 if !matches!(c, "strict" | "classic" | "devmode") {
                     return Err(HostConfigError(format!(

@@ -202,6 +202,46 @@ pub fn snap_files(fs: &dyn HostFs, name: &str, files: &BTreeMap<String, String>)
     }
 }
 
+/// The files each snap's services make while they run (`running-files`): written where
+/// one of the snap's services is active now and the file is not there, removed where none
+/// is. Called after every change the charm (or the story) made to the machine.
+pub fn sync_running_files(
+    fs: &dyn HostFs,
+    st: &crate::state::HostState,
+    config: &crate::HostConfig,
+) {
+    for (name, cfg) in config
+        .snaps
+        .iter()
+        .filter(|(_, c)| !c.running_files.is_empty())
+    {
+        let prefix = format!("snap.{name}.");
+        let running = st.snaps.contains_key(name)
+            && (st.units.iter()).any(|(u, unit)| u.starts_with(&prefix) && unit.is_active());
+        let ours = [format!("/snap/{name}/"), format!("/var/snap/{name}/")];
+        for (path, content) in &cfg.running_files {
+            if !ours.iter().any(|p| path.starts_with(p)) || path.contains("/../") {
+                continue;
+            }
+            let Some(p) = fs.locate(Path::new(path)) else {
+                continue;
+            };
+            match (running, p.symlink_metadata().is_ok()) {
+                (true, false) => {
+                    if let Some(parent) = p.parent() {
+                        let _ = std::fs::create_dir_all(parent);
+                    }
+                    let _ = std::fs::write(&p, content);
+                }
+                (false, true) => {
+                    let _ = std::fs::remove_file(&p);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 /// A removed snap's directories and commands go.
 pub fn remove_snap_dirs(fs: &dyn HostFs, name: &str, commands: &[String]) {
     for p in [format!("/snap/{name}"), format!("/var/snap/{name}")] {

@@ -109,6 +109,7 @@ async fn answer(shared: &Shared, req: hyper::Request<Incoming>) -> Response<Full
                 r.1.to_string()
             },
         });
+        shared.settle(&st);
         r
     };
     // `GET /v2/logs` is a JSON sequence (RFC 7464); the fake's has no entries.

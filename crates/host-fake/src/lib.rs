@@ -97,6 +97,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// After a change to the machine: the files running services make.
+    pub(crate) fn settle(&self, st: &HostState) {
+        files::sync_running_files(self.fs.as_ref(), st, &self.config);
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, HostState> {
         // A panic while holding the lock leaves a state that is still whole (every change
         // is made in one go), so a poisoned lock is taken as it is.
@@ -183,6 +188,7 @@ impl FakeHost {
             code: out.code,
             stdout: out.stdout.clone(),
         });
+        shared.settle(&st);
         out
     }
 
@@ -218,7 +224,9 @@ impl FakeHost {
 
     /// The machine reboots: every service comes back as systemd's enablement says.
     pub fn reboot(&self) {
-        self.shared.lock().reboot();
+        let mut st = self.shared.lock();
+        st.reboot();
+        self.shared.settle(&st);
     }
 
     /// The snaps installed and the systemd units active now, by name: what the harness
@@ -230,6 +238,9 @@ impl FakeHost {
 
     /// The running service `unit` dies; false when it was not running.
     pub fn fail_service(&self, unit: &str) -> bool {
-        self.shared.lock().fail_service(unit)
+        let mut st = self.shared.lock();
+        let failed = st.fail_service(unit);
+        self.shared.settle(&st);
+        failed
     }
 }

@@ -147,3 +147,49 @@ fn install_configure_and_services_through_the_api_agree_with_the_commands() {
     host.reset();
     assert!(host.state().snaps.is_empty() && host.state().units.is_empty());
 }
+
+/// A daemon's socket is there while one of its snap's services runs: after the install
+/// starts them, gone when they stop, back on a start through the API, gone when the
+/// service dies.
+#[test]
+fn running_files_follow_the_snap_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("snapd.socket");
+    let root = dir.path().join("root");
+    let sock = "/var/snap/db/common/run/db.sock";
+    let config: HostConfig = serde_json::from_value(json!({
+        "snaps": {"db": {"services": ["server"], "running-files": {sock: ""}}}
+    }))
+    .unwrap();
+    config.validate().unwrap();
+    let fs = host_fake::files::RootedFs {
+        root: root.clone(),
+        program: None,
+    };
+    let mut host = FakeHost::new(config, fs);
+    host.serve_snapd(&socket).unwrap();
+    let there = || root.join(sock.trim_start_matches('/')).exists();
+    assert!(!there());
+    assert_eq!(host.run("snap", &args("install db"), b"").code, 0);
+    assert!(there(), "the install starts the service");
+    assert_eq!(host.run("snap", &args("stop db"), b"").code, 0);
+    assert!(!there(), "stopped");
+    let (code, _) = request(
+        &socket,
+        "POST",
+        "/v2/apps",
+        Some(&json!({"action": "start", "names": ["db.server"]})),
+    );
+    assert_eq!(code, 202);
+    assert!(there(), "started through snapd's API");
+    assert!(host.fail_service("snap.db.server.service"));
+    assert!(!there(), "the daemon died");
+
+    // A snap's files are its own: a path elsewhere is a configuration error.
+    let bad: HostConfig = serde_json::from_value(json!({
+        "snaps": {"db": {"running-files": {"/run/db.sock": ""}}}
+    }))
+    .unwrap();
+    let e = bad.validate().unwrap_err().to_string();
+    assert!(e.contains("running-files path \"/run/db.sock\""), "{e}");
+}
