@@ -691,6 +691,11 @@ class _StandIns:
                 # A file that cannot be made, or written, where a unit's root could: an
                 # existing writable file (/dev/null) in a read-only directory is fine.
                 self._read_only_entry(path, not os.path.exists(path))
+                # A file written in a directory an installed snap ships (its
+                # `$SNAP_DATA/etc/…`), which the fake's snap does not have.
+                parent = os.path.dirname(os.path.abspath(os.fsdecode(path)))
+                if not os.path.exists(parent) and self._lacking_kind(path) == 'snap-file':
+                    self.note('snap-file', os.fsdecode(path))
             elif kind := self._lacking_kind(path):
                 self.note(kind, os.fsdecode(path))
         elif event in ('os.remove', 'os.rmdir', 'os.mkdir', 'os.truncate', 'os.chmod',

@@ -169,6 +169,16 @@ fn a_snap_file_the_fake_does_not_ship_is_an_environment_finding_with_its_fix() {
         lack.fix()
     );
 
+    // Written into a directory the snap ships.
+    let (_, report) = t.run_story(&story("write-unshipped")).unwrap();
+    let f = report.finding.as_ref().expect("a finding");
+    let lack = f.lacks.iter().find(|l| l.kind == LackKind::SnapFile);
+    let lack = lack.unwrap_or_else(|| panic!("{f:?}"));
+    assert_eq!(
+        lack.what,
+        "/var/snap/demo-db/current/etc/patroni/patroni.yaml"
+    );
+
     // The daemon's socket stands there as a file while the server runs; nothing answers
     // it, and that is the machine's lack too.
     let (_, report) = t.run_story(&story("connect-daemon")).unwrap();

@@ -25,8 +25,20 @@ pub const MAX_WORDS: usize = 256;
 /// The key-like string literals of one Python source file, in order of first appearance,
 /// each once.
 pub fn string_literals(source: &str) -> Vec<String> {
-    let b = source.as_bytes();
     let mut out: Vec<String> = Vec::new();
+    for (_, text) in string_literals_at(source) {
+        if !out.iter().any(|w| w == text) {
+            out.push(text.to_string());
+        }
+    }
+    out
+}
+
+/// Every key-like string literal of one Python source file with the byte offset of its
+/// opening quote, in order.
+pub(crate) fn string_literals_at(source: &str) -> Vec<(usize, &str)> {
+    let b = source.as_bytes();
+    let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -45,8 +57,8 @@ pub fn string_literals(source: &str) -> Vec<String> {
                     || !closed
                     || prefix.contains(['b', 'B', 'f', 'F'])
                     || !prefix.contains(['r', 'R']) && text.contains('\\');
-                if !skip && is_word(text) && !out.iter().any(|w| w == text) {
-                    out.push(text.to_string());
+                if !skip && is_word(text) {
+                    out.push((i - prefix.len(), text));
                 }
                 i = if closed { end + open } else { end };
             }

@@ -58,7 +58,12 @@ impl host_fake::HostFs for SandboxFs {
 /// - `words`: every literal shaped like a snap or app name (`"charmed-kafka"`,
 ///   `"storage"`), for a charm that joins the two at run time
 ///   (`f"{SNAP_NAME}.{bin_keyword}"`): a snap whose own name is one of the words brings
-///   `<snap>.<word>` for each of them.
+///   `<snap>.<word>` for each of them;
+/// - `services`: the words the source uses as a snap's service names, in the snap
+///   libraries' terms: `.services["patroni"]`, `.services.get("patroni")`,
+///   `services=["patroni", …]`. A snap whose name is one of the words has them as
+///   services (started and enabled at install, as snapd does), so a charm reading
+///   `snap.services["patroni"]["active"]` finds its service.
 ///
 /// The commands are linked once that snap is installed (and never otherwise, so a
 /// literal like `config.yaml` costs nothing); unscripted, they exit 0 with no output, as
@@ -68,6 +73,25 @@ impl host_fake::HostFs for SandboxFs {
 pub(crate) struct SourceCommands {
     pub pairs: std::collections::BTreeSet<(String, String)>,
     pub words: std::collections::BTreeSet<String>,
+    pub services: std::collections::BTreeSet<String>,
+}
+
+/// Whether the literal whose quote is at `at` in `source` names a snap service: the key
+/// of a `services[…]` or `services.get(…)`, or an item of a `services=[…]` list.
+fn names_a_service(source: &str, at: usize) -> bool {
+    let before = source[..at].trim_end();
+    if before.ends_with("services[") || before.ends_with("services.get(") {
+        return true;
+    }
+    let Some(open) = before.rfind('[') else {
+        return false;
+    };
+    let items = &before[open + 1..];
+    let head = before[..open].trim_end();
+    let head = head.strip_suffix('=').unwrap_or("").trim_end();
+    head.ends_with("services")
+        && items.len() < 200
+        && !items.contains(|c| matches!(c, '(' | ')' | '[' | ']' | '=' | '\n'))
 }
 
 pub(crate) fn snap_commands_in_source(charm_dir: &Path) -> SourceCommands {
@@ -87,12 +111,15 @@ pub(crate) fn snap_commands_in_source(charm_dir: &Path) -> SourceCommands {
         let Ok(source) = std::fs::read_to_string(&f) else {
             continue;
         };
-        for w in crate::spec::literals::string_literals(&source) {
-            if name_ok(&w) {
-                out.words.insert(w);
+        for (at, w) in crate::spec::literals::string_literals_at(&source) {
+            if name_ok(w) {
+                if names_a_service(&source, at) {
+                    out.services.insert(w.to_string());
+                }
+                out.words.insert(w.to_string());
                 continue;
             }
-            let w = w.strip_prefix("/snap/bin/").unwrap_or(&w);
+            let w = w.strip_prefix("/snap/bin/").unwrap_or(w);
             if let Some((snap, command)) = w.split_once('.')
                 && name_ok(snap)
                 && name_ok(command)
@@ -147,7 +174,9 @@ mod tests {
             dir.path().join("src/constants.py"),
             "MYSQLSH = \"charmed-mysql.mysqlsh\"\nCONFIG = 'config.yaml'\n\
              BIN = '/snap/bin/charmed-mysql.mysqld-exporter'\nVERSION = '8.0.36'\n\
-             SNAP = 'charmed-kafka'\nrun(bin_keyword=\"storage\", args=['Random UUID'])\n",
+             SNAP = 'charmed-kafka'\nrun(bin_keyword=\"storage\", args=['Random UUID'])\n\
+             db.start(services=[\"patroni\", 'exporter'])\nok = db.services['pgbouncer']['active']\n\
+             ok = db.services.get(\"backrest\")\nx = cfg['notaservice']\n",
         )
         .unwrap();
         std::fs::write(
@@ -167,10 +196,27 @@ mod tests {
                 pair("config", "yaml"),
             ]
         );
+        assert_eq!(
+            found
+                .services
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            ["backrest", "exporter", "patroni", "pgbouncer"]
+        );
         // Whole names, for commands the charm joins at run time.
         assert_eq!(
             found.words.into_iter().collect::<Vec<_>>(),
-            ["charmed-kafka", "storage"]
+            [
+                "active",
+                "backrest",
+                "charmed-kafka",
+                "exporter",
+                "notaservice",
+                "patroni",
+                "pgbouncer",
+                "storage"
+            ]
         );
     }
 }

@@ -102,6 +102,11 @@ pub struct HostConfig {
     /// not configured.
     #[serde(skip)]
     pub source_words: BTreeSet<String>,
+    /// Of those, the ones the charm's source uses as a snap's services
+    /// (`snap.services["patroni"]`): a snap whose own name is a source word has them as
+    /// services besides its configured ones. Read from the source, not configured.
+    #[serde(skip)]
+    pub source_services: BTreeSet<String>,
 }
 
 /// The version a store or archive entry has when the configuration does not say: the
@@ -159,6 +164,22 @@ impl HostConfig {
             }
         }
         Ok(())
+    }
+
+    /// What the store has for snap `name`: its configuration, with what the charm's
+    /// source says of it when its name is a word of the source (`source_words`): the
+    /// services the source names, and `<name>.<word>` commands for every word.
+    pub fn snap(&self, name: &str) -> SnapConfig {
+        let mut cfg = self.snaps.get(name).cloned().unwrap_or_default();
+        if self.source_words.contains(name) {
+            for s in &self.source_services {
+                if !cfg.services.contains(s) && !cfg.apps.contains(s) {
+                    cfg.services.push(s.clone());
+                }
+            }
+            cfg.commands.extend(self.source_words.iter().cloned());
+        }
+        cfg
     }
 
     /// dpkg's name for this machine's architecture.

@@ -307,6 +307,7 @@ fn start_host(
         }
     }
     host_config.source_words = source.words;
+    host_config.source_services = source.services;
     let mut h = FakeHost::new(host_config, fs);
     if let Some(socket) = layers.and_then(|l| l.locate(Path::new(host::SNAPD_SOCKET))) {
         h.serve_snapd(&socket)?;

@@ -229,7 +229,7 @@ fn install_now(
     let revision = o
         .revision
         .unwrap_or_else(|| store_revision(shared, name, &channel));
-    let cfg = shared.config.snaps.get(name).cloned().unwrap_or_default();
+    let cfg = shared.config.snap(name);
     let mut apps = BTreeMap::new();
     for s in &cfg.services {
         apps.insert(
@@ -260,13 +260,7 @@ fn install_now(
         cohort: o.cohort.clone(),
         history: Vec::new(),
         disabled: false,
-        extra_commands: {
-            let mut c = cfg.commands.clone();
-            if shared.config.source_words.contains(name) {
-                c.extend(shared.config.source_words.iter().cloned());
-            }
-            c
-        },
+        extra_commands: cfg.commands.clone(),
     };
     for s in snap.services() {
         st.units.insert(
