@@ -91,7 +91,7 @@ fn names_a_service(source: &str, at: usize) -> bool {
     let head = head.strip_suffix('=').unwrap_or("").trim_end();
     head.ends_with("services")
         && items.len() < 200
-        && !items.contains(|c| matches!(c, '(' | ')' | '[' | ']' | '=' | '\n'))
+        && !items.contains(['(', ')', '[', ']', '=', '\n'])
 }
 
 pub(crate) fn snap_commands_in_source(charm_dir: &Path) -> SourceCommands {
