@@ -3,7 +3,8 @@
 //! steps past the seed that takes a backup), with the frontier at several shares.
 //!
 //! Run with `cargo bench --bench campaign -- [--frontier 0,25] [--seeds 1,2,3]
-//! [--budget 3000] [--steps 16] [--log N] [--random]`; `--log N` prints the frontier's
+//! [--budget 3000] [--steps 16] [--log N] [--random] [--cache 0,64] [--charm demo-machine
+//! --bug PATTERN]`; `--log N` prints the frontier's
 //! figures ([`charmfuzz::fuzzing::FrontierStats`]) every N runs and the run of the first story
 //! that got a restore running. `--random` runs the no-feedback arm instead: the stories of
 //! `charmfuzz random` (as `scripts/bench-ablation.sh` seeds them), with the same count of
@@ -12,6 +13,14 @@
 //! stories a second, a campaign that misses takes about half an hour. It prints runs and
 //! seconds per campaign and the median per share; it asserts nothing (see
 //! `scripts/bench-ablation.sh` for the three-arm comparison through cargo fuzz itself).
+//!
+//!
+//! `--cache 0,64` runs every campaign once per prefix-cache size (`CHARMFUZZ_PREFIX_CACHE`)
+//! and prints stories per second side by side: the campaigns are the same run for run
+//! (a resumed input is the input played in full), so the bug is found at the same run
+//! count, in less time. `--charm` and `--bug` hunt another demo charm's planted bug (a
+//! substring of its signature, as `scripts/demo-bugs.sh` has them), from that charm's
+//! seed corpus (`corpus/lifecycle-<charm>`).
 //!
 //! The loop is the path `cargo fuzz run lifecycle` takes, with a small libFuzzer in
 //! libFuzzer's place, so that every share sees the same schedule and nothing else differs:
@@ -40,6 +49,11 @@ struct Args {
     log: usize,
     /// The random arm (no feedback, no mutation) instead of the frontier shares.
     random: bool,
+    /// Prefix-cache sizes to run each campaign with.
+    cache: Vec<usize>,
+    /// The demo charm and the planted bug hunted.
+    charm: String,
+    bug: String,
 }
 
 fn args() -> Args {
@@ -50,6 +64,9 @@ fn args() -> Args {
         steps: 16,
         log: 0,
         random: false,
+        cache: vec![charmfuzz::fuzzing::DEFAULT_PREFIX_CACHE],
+        charm: "demo-k8s".into(),
+        bug: BUG_4.into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -61,6 +78,9 @@ fn args() -> Args {
             "--steps" => a.steps = value().parse().expect("--steps N"),
             "--log" => a.log = value().parse().expect("--log N"),
             "--random" => a.random = true,
+            "--cache" => a.cache = list(&value()),
+            "--charm" => a.charm = value(),
+            "--bug" => a.bug = value(),
             // cargo bench passes `--bench` to every bench binary.
             "--bench" => {}
             other => panic!("unknown option {other}"),
@@ -83,11 +103,13 @@ struct Campaign {
     corpus: usize,
     /// How many stories got a restore running, the step before BUG-4.
     restoring: usize,
+    /// The prefix cache's figures at the end.
+    stats: Option<charmfuzz::target::CacheStats>,
 }
 
-fn campaign(frontier: u8, seed: u64, a: &Args) -> Campaign {
+fn campaign(frontier: u8, cache: usize, seed: u64, a: &Args) -> Campaign {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = root.join("examples/charms/demo-k8s");
+    let dir = root.join("examples/charms").join(&a.charm);
     let charm = Charm::load(&dir)
         .expect("the demo charm loads")
         .for_target();
@@ -96,13 +118,14 @@ fn campaign(frontier: u8, seed: u64, a: &Args) -> Campaign {
         charm_dir: dir,
         config: TargetConfig::default(),
         max_steps: a.steps,
-        only: Some(BUG_4.into()),
+        only: Some(a.bug.clone()),
         structure_mutator: true,
         feedback: Feedback::All,
         cover_ops: false,
         hit_counts: false,
         harness_coverage: false,
         frontier,
+        prefix_cache: cache,
         jujuc: jujuc.is_file().then_some(jujuc),
     };
     let mut fuzzer = LifecycleFuzzer::new(settings, charm).expect("the demo charm starts");
@@ -117,13 +140,17 @@ fn campaign(frontier: u8, seed: u64, a: &Args) -> Campaign {
             Verdict::Pass => Ok(new),
         }
     };
-    let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(root.join("corpus/lifecycle"))
+    let seeds = match a.charm.as_str() {
+        "demo-k8s" | "demo-k8s-clean" => "corpus/lifecycle".to_string(),
+        other => format!("corpus/lifecycle-{}", other.trim_end_matches("-clean")),
+    };
+    let mut corpus: Vec<Vec<u8>> = std::fs::read_dir(root.join(seeds))
         .expect("the seeds")
         .map(|e| std::fs::read(e.expect("a seed").path()).expect("a seed"))
         .collect();
     corpus.sort();
     for input in &corpus {
-        play(&mut fuzzer, input).expect("no seed reaches BUG-4");
+        play(&mut fuzzer, input).expect("no seed reaches the bug");
     }
     let mut rng = Rng::new(seed);
     let mut buf = vec![0u8; MAX_LEN];
@@ -161,11 +188,12 @@ fn campaign(frontier: u8, seed: u64, a: &Args) -> Campaign {
         }
         match played {
             Err(text) => {
-                assert!(text.contains("_on_get_status_action"), "{text}");
+                assert!(text.contains(&a.bug), "{text}");
                 return Campaign {
                     found: Some(run),
                     corpus: corpus.len(),
                     restoring,
+                    stats: fuzzer.target().prefix_stats(),
                 };
             }
             Ok(true) => corpus.push(input),
@@ -176,6 +204,7 @@ fn campaign(frontier: u8, seed: u64, a: &Args) -> Campaign {
         found: None,
         corpus: corpus.len(),
         restoring,
+        stats: fuzzer.target().prefix_stats(),
     }
 }
 
@@ -190,11 +219,21 @@ fn restores(fuzzer: &LifecycleFuzzer) -> bool {
     })
 }
 
+/// How many seeds a campaign plays before its first run.
+fn corpus_seeds(a: &Args) -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let seeds = match a.charm.as_str() {
+        "demo-k8s" | "demo-k8s-clean" => "corpus/lifecycle".to_string(),
+        other => format!("corpus/lifecycle-{}", other.trim_end_matches("-clean")),
+    };
+    std::fs::read_dir(root.join(seeds)).map_or(0, |d| d.count())
+}
+
 fn main() {
     let a = args();
     println!(
-        "runs from the seeds to BUG-4, {} actions per story, budget {} runs",
-        a.steps, a.budget
+        "runs from the seeds of {} to {}, {} actions per story, budget {} runs",
+        a.charm, a.bug, a.steps, a.budget
     );
     let mut medians = Vec::new();
     // The arms: the frontier shares, or the random arm alone.
@@ -208,25 +247,55 @@ fn main() {
     for (arm, share) in arms {
         let mut runs = Vec::new();
         for &seed in &a.seeds {
-            let start = Instant::now();
-            let Campaign {
-                found,
-                corpus,
-                restoring,
-            } = campaign(share, seed, &a);
-            let secs = start.elapsed().as_secs_f64();
-            let tail = format!("corpus {corpus}, {restoring} stories with a restore running");
-            match found {
-                Some(r) => {
-                    println!("{arm}  seed {seed}: BUG-4 after {r} runs, {secs:.0} s, {tail}")
+            // The same campaign with each cache size: (runs played, found at, seconds).
+            let mut by_cache: Vec<(usize, Option<usize>, f64)> = Vec::new();
+            for &cache in &a.cache {
+                let start = Instant::now();
+                let Campaign {
+                    found,
+                    corpus,
+                    restoring,
+                    stats,
+                } = campaign(share, cache, seed, &a);
+                let secs = start.elapsed().as_secs_f64();
+                let played = found.unwrap_or(a.budget) + corpus_seeds(&a);
+                let tail = format!(
+                    "cache {cache}, {:.2} stories/s, corpus {corpus}, {restoring} stories with a \
+                     restore running{}",
+                    played as f64 / secs,
+                    stats.map(|s| format!("; {s}")).unwrap_or_default()
+                );
+                match found {
+                    Some(r) => {
+                        println!(
+                            "{arm}  seed {seed}: {} after {r} runs, {secs:.0} s, {tail}",
+                            a.bug
+                        )
+                    }
+                    None => println!(
+                        "{arm}  seed {seed}: no {} in {} runs, {secs:.0} s, {tail}",
+                        a.bug, a.budget
+                    ),
                 }
-                None => println!(
-                    "{arm}  seed {seed}: no BUG-4 in {} runs, {secs:.0} s, {tail}",
-                    a.budget
-                ),
+                by_cache.push((played, found, secs));
+            }
+            if let [(n0, f0, s0), rest @ ..] = &by_cache[..] {
+                for ((n, f, s), cache) in rest.iter().zip(&a.cache[1..]) {
+                    println!(
+                        "{arm}  seed {seed}: cache {cache} / cache {}: {:.1}x stories/s, found at \
+                         {} runs",
+                        a.cache[0],
+                        (*n as f64 / s) / (*n0 as f64 / s0),
+                        if f == f0 {
+                            "the same".to_string()
+                        } else {
+                            format!("{f:?} against {f0:?}: NOT THE SAME")
+                        }
+                    );
+                }
             }
             // A miss counts as the budget: the median is then a lower bound.
-            runs.push(found.unwrap_or(a.budget));
+            runs.push(by_cache[0].1.unwrap_or(a.budget));
         }
         runs.sort();
         let median = runs[runs.len() / 2];

@@ -35,7 +35,8 @@ python3 - "$logs/build.json" "$logs/alone" >"$logs/binaries" <<'PY'
 import json, os, sys
 # Seconds each took on a 2-core machine (scripts/test.sh's fast tier); the rest are quick.
 slow = {"target_modes": 40, "setup": 51, "target_faults": 50, "finding_class": 26,
-        "charmfuzz": 25, "triage": 19, "target_coverage": 19, "cli": 12}
+        "charmfuzz": 25, "triage": 19, "target_coverage": 19, "cli": 12,
+        "prefix_cache": 60}
 # Tests that time hooks: each runs with the machine to itself.
 alone = {"target_faults"}
 runs = []

@@ -369,3 +369,58 @@ fn a_story_cut_to_its_steps_is_the_same_story_with_no_limit() {
         );
     }
 }
+
+/// Decode `bytes` to the end with the stand-in charm, from the start or from `state`,
+/// saving the decoder's state at every event boundary where it can be saved.
+fn decode_saving(
+    spec: &Arc<CharmSpec>,
+    bytes: &[u8],
+    state: Option<DecoderState>,
+) -> (Trace, Vec<DecoderState>) {
+    let v = common::vocab(spec);
+    let w = Weights::default();
+    let mut d = match state {
+        Some(s) => Decoder::resume(s, &w, &v, bytes),
+        None => Decoder::from_bytes(spec.clone(), common::opts(), &w, &v, bytes),
+    };
+    let mut saved = Vec::new();
+    loop {
+        saved.extend(d.save());
+        let Some(e) = d.next_event().unwrap() else {
+            break;
+        };
+        let effects = common::stand_in_effects(&e);
+        d.complete(HookResult::Ok, effects).unwrap();
+    }
+    (d.into_trace(), saved)
+}
+
+/// A decoder saved between two events and resumed with any input that begins with the
+/// bytes it had read tells the same story as decoding that input from the start: what a
+/// prefix snapshot of the fuzzer relies on.
+#[test]
+fn a_saved_decoder_resumes_as_if_it_had_decoded_from_the_start() {
+    for spec in specs() {
+        for seed in 0..25 {
+            let bytes = common::bytes(seed, 160);
+            let (whole, saved) = decode_saving(&spec, &bytes, None);
+            assert!(!saved.is_empty(), "seed {seed}: nothing saved");
+            for s in &saved {
+                assert!(s.position() < bytes.len());
+                let (resumed, _) = decode_saving(&spec, &bytes, Some(s.clone()));
+                assert_eq!(resumed, whole, "seed {seed}, resumed at {}", s.position());
+                // Another input with the same first bytes: a mutation of the rest.
+                let mut other = bytes[..s.position()].to_vec();
+                other.extend(common::bytes(seed + 1000, 40 + seed as usize));
+                let (fresh, _) = decode_saving(&spec, &other, None);
+                let (resumed, _) = decode_saving(&spec, &other, Some(s.clone()));
+                assert_eq!(
+                    resumed,
+                    fresh,
+                    "seed {seed}, other input at {}",
+                    s.position()
+                );
+            }
+        }
+    }
+}

@@ -229,6 +229,7 @@ fn an_environment_finding_does_not_end_a_fuzzing_run_and_a_charm_finding_does() 
         hit_counts: false,
         harness_coverage: false,
         frontier: 0,
+        prefix_cache: 0,
         jujuc: Some(jujuc()),
     };
     let mut encoder = target(&dir);

@@ -145,6 +145,11 @@ fuzz_target!(init: setup(), |data: &[u8]| {
         // being followed (see `charmfuzz::fuzzing::Frontier`).
         eprintln!("charmfuzz: #{runs} frontier: {}", f.frontier_stats());
     }
+    if runs >= 64 && runs.is_power_of_two() {
+        if let Some(stats) = f.target().prefix_stats() {
+            eprintln!("charmfuzz: #{runs} {stats}");
+        }
+    }
     match f.run_one(data) {
         Ok(Verdict::Pass) => forget_harness_edges(),
         Ok(Verdict::Finding(text, report)) => {

@@ -26,8 +26,8 @@ pub use action::{
     WorkloadFault,
 };
 pub use codec::{
-    ChoicePoint, Decoder, Driver, EncodeError, Extension, StoryEncoder, Tape, Vocabulary, Weights,
-    decode, encode, encode_story, seed_bytes,
+    ChoicePoint, Decoder, DecoderState, Driver, EncodeError, Extension, StoryEncoder, Tape,
+    Vocabulary, Weights, decode, encode, encode_story, seed_bytes,
 };
 pub use event::{Event, HookKind, HookResult};
 pub use options::{EngineOptions, JujuVersion};

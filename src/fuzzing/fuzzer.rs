@@ -46,6 +46,7 @@ impl LifecycleFuzzer {
         target.want_state = true;
         target.only = settings.only.clone();
         target.lifecycle_features = settings.feedback == Feedback::All;
+        target.set_prefix_cache(settings.prefix_cache);
         let mut map = CoverageMap::new(CODE_SLOTS)?;
         if settings.frontier > 0 {
             // Sweeps start after the step that did something new (`Frontier`).
@@ -317,6 +318,7 @@ mod walk {
             hit_counts: false,
             harness_coverage: false,
             frontier: 0,
+            prefix_cache: 0,
             jujuc: jujuc.is_file().then_some(jujuc),
         };
         let mut fuzzer = LifecycleFuzzer::new(settings, charm.clone()).unwrap();
@@ -364,6 +366,7 @@ mod walk {
             hit_counts: false,
             harness_coverage: false,
             frontier: 100,
+            prefix_cache: 0,
             jujuc: jujuc.is_file().then_some(jujuc),
         };
         let mut fuzzer = LifecycleFuzzer::new(settings, charm.clone()).unwrap();

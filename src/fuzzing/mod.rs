@@ -45,12 +45,13 @@
 //! | `CHARMFUZZ_PYTHON` | the charm's interpreter | `[target] python`, the charm's venv, the project's `.venv` |
 //! | `CHARMFUZZ_MODE` | `fork` or `exec` | `[target] mode`, fork |
 //! | `CHARMFUZZ_TIMEOUT` | seconds per hook | `[target] timeout`, 30 |
-//! | `CHARMFUZZ_MAX_STEPS` | actions the mutator lets a story grow to, at most 64 (it cuts the inputs it writes: any command replays them as the same story, [`Charm::fit`]) | 64 |
+//! | `CHARMFUZZ_MAX_STEPS` | actions the mutator lets a story grow to, at most 64 (it cuts the inputs it writes: any command replays them as the same story, [`Charm::fit`]) | 512 |
 //! | `CHARMFUZZ_ONLY` | hunt one bug: only a failure whose signature or title contains this is a finding; other failures are retried as Juju would and the story goes on | all |
 //! | `CHARMFUZZ_MUTATOR` | `structure` or `bytes` (libFuzzer's own) | structure |
 //! | `CHARMFUZZ_FEEDBACK` | what libFuzzer sees: `all` (the charm's code and the lifecycle features), `code` (the charm's code only), `0` (nothing) | all |
 //! | `CHARMFUZZ_COVER_OPS` | `1` to measure `ops` too | 0 |
 //! | `CHARMFUZZ_FRONTIER` | percent of the mutator's turns that tell one of the newest discoveries further ([`Frontier`]); 0 leaves every pick to libFuzzer | 25 |
+//! | `CHARMFUZZ_PREFIX_CACHE` | prefix snapshots kept: an input starts where the longest known prefix of its bytes left the unit, and plays only the rest (`target::runner::prefix`); 0 plays every input from the start | 512 |
 //! | `CHARMFUZZ_HIT_COUNTS` | `1` to show libFuzzer hit counts, not just what was hit (see [`CoverageMap::flatten`]) | 0 |
 //! | `CHARMFUZZ_HARNESS_COVERAGE` | `1` to let libFuzzer see charmfuzz's own Rust edges too | 0 |
 //! | `CHARMFUZZ_JUJUC` | the `charmfuzz` binary, used as the hook-tool executable | `target/release/charmfuzz` if built |
@@ -94,6 +95,6 @@ pub use mutation::{
 };
 pub use random::{SearchResult, SignatureSeen, random_search, random_story, random_story_len};
 pub use settings::{
-    DEFAULT_FRONTIER, DEFAULT_MAX_STEPS, Feedback, FuzzSettings, FuzzSetupError, bundle_dir,
-    default_charm_dir,
+    DEFAULT_FRONTIER, DEFAULT_MAX_STEPS, DEFAULT_PREFIX_CACHE, Feedback, FuzzSettings,
+    FuzzSetupError, bundle_dir, default_charm_dir,
 };

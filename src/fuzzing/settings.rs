@@ -58,8 +58,17 @@ pub struct FuzzSettings {
     ///
     /// [`Frontier`]: super::Frontier
     pub frontier: u8,
+    /// How many prefix snapshots the target keeps, so that an input starts where its
+    /// longest known prefix left the unit (`CHARMFUZZ_PREFIX_CACHE`, 0 is off; see
+    /// `target::runner::prefix`).
+    pub prefix_cache: usize,
     pub jujuc: Option<PathBuf>,
 }
+
+/// Prefix snapshots kept unless `CHARMFUZZ_PREFIX_CACHE` says otherwise: each holds the
+/// slots its story hit, what the charm wrote (the unit-state database above all) and the
+/// fake Pebble's or machine's state, some tens of KiB for the demo charms.
+pub const DEFAULT_PREFIX_CACHE: usize = 512;
 
 /// The frontier's share of the mutator's turns unless `CHARMFUZZ_FRONTIER` says otherwise.
 /// A quarter: enough to follow a path of new steps while it is fresh, and leaving three
@@ -224,6 +233,14 @@ impl FuzzSettings {
                         why: "expected a percentage, 0 to 100",
                     })?,
                 None => DEFAULT_FRONTIER,
+            },
+            prefix_cache: match var("CHARMFUZZ_PREFIX_CACHE") {
+                Some(v) => v.parse().map_err(|_| FuzzSetupError::Env {
+                    var: "CHARMFUZZ_PREFIX_CACHE",
+                    value: v,
+                    why: "expected a number of snapshots (0 turns the cache off)",
+                })?,
+                None => DEFAULT_PREFIX_CACHE,
             },
             jujuc,
         };

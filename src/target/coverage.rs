@@ -55,6 +55,21 @@ const STATE_SLOTS: usize = FEATURE_SLOTS / 4;
 #[error("cannot create the coverage bitmap: {0}")]
 pub struct CoverageError(#[from] std::io::Error);
 
+/// What [`CoverageMap::save`] keeps: the slots hit so far, each with its counter and the
+/// step it was first hit at (a story hits a few thousand of the map's slots at most, so
+/// this is far smaller than the map).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoverageState {
+    hit: Vec<(u32, u8, u16)>,
+}
+
+impl CoverageState {
+    /// The bytes it holds.
+    pub fn size(&self) -> usize {
+        self.hit.len() * std::mem::size_of::<(u32, u8, u16)>()
+    }
+}
+
 /// A shared bitmap (see the module docs).
 pub struct CoverageMap {
     fd: OwnedFd,
@@ -112,6 +127,29 @@ impl CoverageMap {
     pub fn clear(&mut self) {
         self.map.fill(0);
         self.first_step.fill(u16::MAX);
+    }
+
+    /// The counters and first steps as they are now (a prefix snapshot's coverage).
+    pub fn save(&self) -> CoverageState {
+        let hit = (self.map.iter().enumerate())
+            .filter(|(_, c)| **c != 0)
+            .map(|(i, &c)| {
+                let first = self.first_step.get(i).copied().unwrap_or(u16::MAX);
+                (i as u32, c, first)
+            })
+            .collect();
+        CoverageState { hit }
+    }
+
+    /// Put the counters and first steps back as [`CoverageMap::save`] had them.
+    pub fn restore(&mut self, state: &CoverageState) {
+        self.clear();
+        for &(i, c, first) in &state.hit {
+            self.map[i as usize] = c;
+            if let Some(f) = self.first_step.get_mut(i as usize) {
+                *f = first;
+            }
+        }
     }
 
     /// Note, from now on, the step at which each slot is first hit in a run

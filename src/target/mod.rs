@@ -36,5 +36,7 @@ pub use config::{Mode, TargetConfig};
 pub use outcome::{
     EventOutcome, Exit, Finding, FindingClass, FindingKind, Lack, LackKind, PyException,
 };
-pub use runner::{PythonSource, RunReport, Target, TargetError, UnitSnapshot, find_python};
+pub use runner::{
+    CacheStats, PythonSource, RunReport, Target, TargetError, UnitSnapshot, find_python,
+};
 pub mod coverage;

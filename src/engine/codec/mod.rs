@@ -160,7 +160,74 @@ pub struct Extension {
 /// The decoder: a [`Driver`] reading fuzzer bytes.
 pub type Decoder<'a, 'v> = Driver<'v, ByteTape<'a>>;
 
+/// A decoder between two events, to go on from later with other bytes that begin with
+/// the same [`DecoderState::position`] bytes ([`Decoder::resume`]): what the story is so
+/// far follows from those bytes (and the charm's outcomes) alone, so any input that shares
+/// them shares it.
+///
+/// Taken only where the decoder has read no byte past its position and not found the tape
+/// empty ([`Decoder::save`] says `None` otherwise): an input that ran out of bytes there
+/// wound the story down, which a longer one would not.
+#[derive(Debug, Clone)]
+pub struct DecoderState {
+    position: usize,
+    world: World,
+    trace: Trace,
+    max_steps: Option<usize>,
+    step_starts: Vec<usize>,
+    step_ends: Vec<usize>,
+}
+
+impl DecoderState {
+    /// How many bytes of the input it stands for.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+    /// The world at that point.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+    /// How many steps the story had there.
+    pub fn steps(&self) -> usize {
+        self.trace.steps.len()
+    }
+    /// The step limit it was decoding under.
+    pub fn max_steps(&self) -> Option<usize> {
+        self.max_steps
+    }
+}
+
 impl<'a, 'v> Decoder<'a, 'v> {
+    /// Go on from `state` with `bytes`, whose first [`DecoderState::position`] bytes are
+    /// those the state was saved from: the story then tells on exactly as it would have
+    /// decoding `bytes` from the start with the same outcomes.
+    pub fn resume(
+        state: DecoderState,
+        weights: &'v Weights,
+        vocab: &'v Vocabulary,
+        bytes: &'a [u8],
+    ) -> Self {
+        Driver {
+            tape: ByteTape::at(bytes, state.position),
+            world: state.world,
+            weights,
+            vocab,
+            trace: state.trace,
+            script: None,
+            cursor: (0, 0),
+            ended: false,
+            winding_down: false,
+            max_steps: state.max_steps,
+            step_starts: state.step_starts,
+            decision_start: state.position,
+            settle: false,
+            step_ends: state.step_ends,
+            extension: None,
+            ended_at: None,
+            choice_points: None,
+        }
+    }
+
     pub fn from_bytes(
         spec: Arc<CharmSpec>,
         opts: EngineOptions,
@@ -268,6 +335,11 @@ impl<'v, T: Tape> Driver<'v, T> {
         self
     }
 
+    /// The step limit ([`Driver::with_max_steps`]).
+    pub fn max_steps(&self) -> Option<usize> {
+        self.max_steps
+    }
+
     pub fn world(&self) -> &World {
         &self.world
     }
@@ -305,6 +377,27 @@ impl<'v, T: Tape> Driver<'v, T> {
     /// How many bytes the story has read (or written) so far.
     pub fn position(&self) -> usize {
         self.tape.position()
+    }
+
+    /// The state to resume from, if this decoder (not an encoder) is between events and has read only its
+    /// own bytes (see [`DecoderState`]).
+    pub fn save(&self) -> Option<DecoderState> {
+        let clean = !self.ended
+            && !self.winding_down
+            && self.tape.short() == 0
+            && !self.tape.exhausted()
+            && self.world.in_flight().is_none()
+            && self.script.is_none()
+            && self.choice_points.is_none()
+            && self.extension.is_none();
+        clean.then(|| DecoderState {
+            position: self.tape.position(),
+            world: self.world.clone(),
+            trace: self.trace.clone(),
+            max_steps: self.max_steps,
+            step_starts: self.step_starts.clone(),
+            step_ends: self.step_ends.clone(),
+        })
     }
 
     /// The trace so far.

@@ -89,6 +89,16 @@ impl<'a> ByteTape<'a> {
             short: 0,
         }
     }
+
+    /// A tape of `bytes` whose first `position` bytes have been read.
+    pub fn at(bytes: &'a [u8], position: usize) -> Self {
+        let position = position.min(bytes.len());
+        ByteTape {
+            u: Unstructured::new(&bytes[position..]),
+            total: bytes.len(),
+            short: 0,
+        }
+    }
 }
 
 impl Tape for ByteTape<'_> {

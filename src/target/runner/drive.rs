@@ -3,7 +3,7 @@
 //! that the next event follows from the charm's real behaviour. Between events the fake
 //! Pebble is kept in step with what happened to the workloads in the engine's world.
 
-use super::{Played, Target, TargetError};
+use super::{Progress, Target, TargetError};
 use crate::engine::action::Effect;
 use crate::engine::{Action, Driver, Step, Tape, WorkloadFault, World};
 use crate::target::outcome::{EventOutcome, Finding, FindingClass};
@@ -12,13 +12,40 @@ use std::collections::BTreeMap;
 
 impl Target {
     /// Deliver the driver's events to the charm one by one, completing each with what the
-    /// charm did, until the story ends (or a finding ends it).
-    pub(super) fn drive<T: Tape>(&mut self, d: &mut Driver<'_, T>) -> Result<Played, TargetError> {
-        let mut outcomes: Vec<EventOutcome> = Vec::new();
-        let mut finding = None;
-        let mut environment = Vec::new();
-        let mut failures_in_a_row = 0;
-        while let Some(event) = d.next_event()? {
+    /// charm did, until the story ends (or a finding ends it). `progress` is what the input
+    /// has played already (nothing, or a resumed prefix's); with the input's `bytes` and the
+    /// prefix cache on, the unit is kept at each event boundary ([`super::prefix`]).
+    pub(super) fn drive<T: Tape>(
+        &mut self,
+        d: &mut Driver<'_, T>,
+        mut progress: Progress,
+        bytes: Option<&[u8]>,
+    ) -> Result<Progress, TargetError> {
+        let mut failures_in_a_row = progress.failures_in_a_row;
+        let resumed_at = d.position();
+        // Hook time played since the last snapshot was taken (see `snapshot_due`).
+        let mut since_snapshot = 0.0;
+        loop {
+            if let Some(bytes) = bytes.filter(|_| self.prefix_cache.is_some())
+                && self.scene_before.is_none()
+                && progress.finding.is_none()
+                && d.position() > resumed_at
+                && self.snapshot_due(since_snapshot, bytes.len() - d.position())
+                && let Some(state) = d.save()
+            {
+                progress.failures_in_a_row = failures_in_a_row;
+                self.take_prefix(bytes, state, &progress)?;
+                since_snapshot = 0.0;
+            }
+            let Some(event) = d.next_event()? else {
+                break;
+            };
+            let Progress {
+                outcomes,
+                finding,
+                environment,
+                ..
+            } = &mut progress;
             // What happened to the machine and the workloads since the last event.
             let steps = &d.trace().steps;
             let new = &steps[self.synced_steps.min(steps.len())..];
@@ -49,7 +76,7 @@ impl Target {
                 break;
             }
             if let Some(cov) = self.coverage.as_mut().filter(|_| self.lifecycle_features) {
-                cov.record_event(outcomes.last(), &out);
+                cov.record_event(outcomes.last().map(|o| &**o), &out);
             }
             let mut effects = out.agent.effects.clone();
             effects.extend(self.pebble_effects(d.world())?);
@@ -62,7 +89,7 @@ impl Target {
                 cov.mark_step(step);
             }
             if finding.is_none() {
-                finding = Finding::from_outcome(&out, step, outcomes.len())
+                *finding = Finding::from_outcome(&out, step, outcomes.len())
                     .filter(|f| self.only.as_deref().is_none_or(|p| f.matches(p)));
                 if let Some(f) = finding
                     .take_if(|f| f.class == FindingClass::Environment && !self.environment_findings)
@@ -76,22 +103,22 @@ impl Target {
             let failed_again = !out.exit.ok()
                 && outcomes
                     .last()
-                    .is_some_and(|p: &EventOutcome| !p.exit.ok() && p.hook == out.hook);
+                    .is_some_and(|p: &std::sync::Arc<EventOutcome>| {
+                        !p.exit.ok() && p.hook == out.hook
+                    });
             failures_in_a_row = if failed_again {
                 failures_in_a_row + 1
             } else {
                 0
             };
-            outcomes.push(out);
+            since_snapshot += out.seconds;
+            outcomes.push(std::sync::Arc::new(out));
             if finding.is_some() && self.stop_at_finding || failures_in_a_row >= 3 {
                 break;
             }
         }
-        Ok(Played {
-            outcomes,
-            finding,
-            environment,
-        })
+        progress.failures_in_a_row = failures_in_a_row;
+        Ok(progress)
     }
 
     /// Apply to a machine charm's machine what happened to it in the `new` steps: a

@@ -50,11 +50,13 @@ use std::sync::Arc;
 mod drive;
 mod embedded;
 mod event;
+mod prefix;
 mod process;
 mod python;
 mod scene;
 mod setup;
 pub use embedded::{CLOCK_PY, WORKER_PY};
+pub use prefix::{CacheStats, PrefixCache};
 pub use python::{PythonSource, find_python};
 
 /// Harness trouble: never the charm's fault.
@@ -142,12 +144,17 @@ pub struct RunReport {
     pub bytes_read: usize,
 }
 
-/// What [`Target::drive`] played: each event's outcome, the finding that ended the story
-/// (if one did), and the `environment` findings it went on past.
-struct Played {
-    outcomes: Vec<EventOutcome>,
+/// What [`Target::drive`] has played of an input: each event's outcome, the finding that
+/// ended the story (if one did), the `environment` findings it went on past, and how many
+/// times in a row the last hook has failed.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Progress {
+    /// Shared with the prefix snapshots taken along the way (each holds the outcomes up
+    /// to it without a copy of its own).
+    outcomes: Vec<Arc<EventOutcome>>,
     finding: Option<Finding>,
     environment: Vec<Finding>,
+    failures_in_a_row: u32,
 }
 
 /// The unit after an event, to resume from later instead of replaying the prefix.
@@ -213,6 +220,10 @@ pub struct Target {
     /// (a reproducer that replays the whole story).
     pub scene_every_event: bool,
     scenes: Vec<Scene>,
+    /// Prefix snapshots of the inputs played ([`Target::set_prefix_cache`]).
+    prefix_cache: Option<PrefixCache>,
+    /// The settings the cache's snapshots were taken under.
+    prefix_settings_seen: Option<String>,
     /// The worker was (re)started this many times.
     pub worker_starts: u32,
     coverage: Option<CoverageMap>,
@@ -444,19 +455,47 @@ impl Target {
         bytes: &[u8],
         max_steps: Option<usize>,
     ) -> Result<RunReport, TargetError> {
-        self.reset()?;
         let charm = self.charm.clone();
         let mut d = charm.decoder(bytes, max_steps);
-        let Played {
+        // Resume from the longest prefix of `bytes` kept (with the same step limit), or
+        // start afresh.
+        self.check_prefix_settings();
+        // A reproducer's scenes are captured as the events run: none may be skipped.
+        let scenes = self.scene_before.is_some();
+        let resumed = (self.prefix_cache.as_mut().filter(|_| !scenes))
+            .and_then(|c| c.longest(bytes))
+            .filter(|s| s.decoder.max_steps() == d.max_steps());
+        let progress = match resumed {
+            Some(snap) => {
+                self.resume_prefix(&snap)?;
+                d = crate::engine::Decoder::resume(
+                    snap.decoder.clone(),
+                    &charm.weights,
+                    &charm.vocab,
+                    bytes,
+                );
+                snap.progress.clone()
+            }
+            None => {
+                self.reset()?;
+                Progress::default()
+            }
+        };
+        let before = progress.outcomes.len();
+        let Progress {
             outcomes,
             finding,
             environment,
-        } = self.drive(&mut d)?;
+            ..
+        } = self.drive(&mut d, progress, Some(bytes))?;
+        if let Some(c) = self.prefix_cache.as_mut() {
+            c.count_run(outcomes.len() - before);
+        }
         Ok(RunReport {
             step_starts: d.step_starts().to_vec(),
             bytes_read: d.position().min(bytes.len()),
             trace: d.into_trace(),
-            outcomes,
+            outcomes: outcomes.into_iter().map(Arc::unwrap_or_clone).collect(),
             finding,
             environment,
         })
@@ -471,11 +510,12 @@ impl Target {
         let charm = self.charm.clone();
         let mut d =
             StoryEncoder::for_story(story, charm.spec.clone(), &charm.weights, &charm.vocab);
-        let Played {
+        let Progress {
             outcomes,
             finding,
             environment,
-        } = self.drive(&mut d)?;
+            ..
+        } = self.drive(&mut d, Progress::default(), None)?;
         if finding.is_none() && d.replayed() < story.steps.len() {
             return Err(TargetError::Engine(EncodeError::Invalid {
                 step: d.replayed(),
@@ -487,7 +527,7 @@ impl Target {
             step_starts: d.step_starts().to_vec(),
             bytes_read: bytes.len(),
             trace: d.into_trace(),
-            outcomes,
+            outcomes: outcomes.into_iter().map(Arc::unwrap_or_clone).collect(),
             finding,
             environment,
         };

@@ -96,6 +96,8 @@ impl Target {
             scene_before: None,
             scene_every_event: false,
             scenes: Vec::new(),
+            prefix_cache: None,
+            prefix_settings_seen: None,
             want_state: true,
             worker_starts: 0,
             coverage: None,

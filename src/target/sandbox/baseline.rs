@@ -18,6 +18,13 @@
 //! unchanged bytes. Directories are compared by inode and mode and walked into, so that a
 //! directory holding a mount point (a storage location under `/var/lib/juju`, bwrap's
 //! stub for a path bound read-only) is never removed from under the mount.
+//!
+//! The same comparison tells what a story has written so far: [`Baseline::capture`]
+//! keeps, in memory, every entry that differs from the baseline (with the content of the
+//! files) and every baseline entry that is gone, and [`Baseline::apply`] makes the trees
+//! so again after a restore. That is the disk half of a prefix snapshot: an input that
+//! shares its first steps with an earlier one starts where those steps left the unit
+//! (`crate::target::runner` resumes from it).
 
 use std::collections::{BTreeMap, HashSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
@@ -147,6 +154,216 @@ impl Baseline {
         }
         Ok(done)
     }
+}
+
+/// What the writable trees hold that the baseline did not: the disk after some steps of
+/// a story, to come back to ([`Baseline::capture`], [`Baseline::apply`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Layers {
+    trees: Vec<TreeDelta>,
+}
+
+impl Layers {
+    /// The bytes of file content it holds (the snapshot cache's measure of size).
+    pub fn content_bytes(&self) -> usize {
+        (self.trees.iter())
+            .flat_map(|t| &t.changed)
+            .map(|(_, e)| match e {
+                Saved::File { content, .. } => content.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct TreeDelta {
+    /// Baseline entries that are gone (a directory with everything in it).
+    gone: Vec<PathBuf>,
+    /// Entries that are new or changed, parents before children.
+    changed: Vec<(PathBuf, Saved)>,
+}
+
+/// One entry as a capture saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Saved {
+    Dir {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    },
+    File {
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        mtime: (i64, i64),
+        content: Vec<u8>,
+    },
+    Symlink(PathBuf),
+}
+
+impl Baseline {
+    /// What differs now from the baseline, in every tree. Read only: nothing changes.
+    pub fn capture(&self) -> std::io::Result<Layers> {
+        let mut trees = Vec::new();
+        for tree in &self.trees {
+            let mut delta = TreeDelta::default();
+            let mut seen = HashSet::new();
+            compare(tree, Path::new(""), &mut seen, &mut delta)?;
+            delta.gone = (tree.entries.keys())
+                .filter(|rel| !seen.contains(*rel))
+                // A directory that is gone takes its entries with it.
+                .filter(|rel| {
+                    !rel.ancestors().skip(1).any(|a| {
+                        tree.entries.contains_key(a) && !seen.contains(a) && a != Path::new("")
+                    })
+                })
+                .cloned()
+                .collect();
+            trees.push(delta);
+        }
+        Ok(Layers { trees })
+    }
+
+    /// Make the trees what `layers` captured, from the baseline (call right after
+    /// [`Baseline::restore`]).
+    pub fn apply(&mut self, layers: &Layers) -> std::io::Result<()> {
+        for (tree, delta) in self.trees.iter().zip(&layers.trees) {
+            for rel in &delta.gone {
+                let path = tree.live.join(rel);
+                if let Ok(now) = Entry::of(&path) {
+                    remove(&path, &now)?;
+                }
+            }
+            for (rel, saved) in &delta.changed {
+                let path = tree.live.join(rel);
+                let now = Entry::of(&path).ok();
+                match saved {
+                    Saved::Dir { mode, uid, gid } => {
+                        match now {
+                            Some(e) if e.kind == Kind::Dir => {}
+                            Some(e) => {
+                                remove(&path, &e)?;
+                                std::fs::create_dir(&path)?;
+                            }
+                            None => std::fs::create_dir(&path)?,
+                        }
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode))?;
+                        std::os::unix::fs::lchown(&path, Some(*uid), Some(*gid))?;
+                    }
+                    Saved::File {
+                        mode,
+                        uid,
+                        gid,
+                        mtime,
+                        content,
+                    } => {
+                        if let Some(e) = now {
+                            remove(&path, &e)?;
+                        }
+                        std::fs::write(&path, content)?;
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode))?;
+                        std::os::unix::fs::lchown(&path, Some(*uid), Some(*gid))?;
+                        let t = std::time::UNIX_EPOCH
+                            + std::time::Duration::new(mtime.0.max(0) as u64, mtime.1 as u32);
+                        std::fs::File::options()
+                            .write(true)
+                            .open(&path)
+                            .and_then(|f| f.set_modified(t))?;
+                    }
+                    Saved::Symlink(target) => {
+                        if let Some(e) = now {
+                            remove(&path, &e)?;
+                        }
+                        symlink(target, &path)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Note in `delta` what in `rel` is not as the baseline had it (and in `seen` what is).
+fn compare(
+    tree: &Tree,
+    rel: &Path,
+    seen: &mut HashSet<PathBuf>,
+    delta: &mut TreeDelta,
+) -> std::io::Result<()> {
+    let mut names: Vec<_> = std::fs::read_dir(tree.live.join(rel))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    for name in names {
+        let rel = rel.join(name);
+        let path = tree.live.join(&rel);
+        let now = Entry::of(&path)?;
+        match tree.entries.get(&rel) {
+            Some(was) if was.unchanged(&now) => {
+                seen.insert(rel.clone());
+                if now.kind == Kind::Dir {
+                    compare(tree, &rel, seen, delta)?;
+                }
+            }
+            // The same directory with another mode or owner: note that, look inside.
+            Some(was) if was.kind == Kind::Dir && now.kind == Kind::Dir && was.ino == now.ino => {
+                seen.insert(rel.clone());
+                delta.changed.push((rel.clone(), saved_dir(&now)));
+                compare(tree, &rel, seen, delta)?;
+            }
+            // New, or changed: saved whole (a directory with all it holds).
+            _ => save_all(tree, &rel, &now, delta)?,
+        }
+    }
+    Ok(())
+}
+
+fn saved_dir(e: &Entry) -> Saved {
+    Saved::Dir {
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+    }
+}
+
+fn save_all(tree: &Tree, rel: &Path, now: &Entry, delta: &mut TreeDelta) -> std::io::Result<()> {
+    let path = tree.live.join(rel);
+    match &now.kind {
+        Kind::Dir => {
+            delta.changed.push((rel.to_path_buf(), saved_dir(now)));
+            let mut names: Vec<_> = std::fs::read_dir(&path)?
+                .map(|e| e.map(|e| e.file_name()))
+                .collect::<Result<_, _>>()?;
+            names.sort();
+            for name in names {
+                let child = rel.join(name);
+                let e = Entry::of(&tree.live.join(&child))?;
+                save_all(tree, &child, &e, delta)?;
+            }
+        }
+        Kind::File => {
+            let m = std::fs::symlink_metadata(&path)?;
+            delta.changed.push((
+                rel.to_path_buf(),
+                Saved::File {
+                    mode: now.mode,
+                    uid: now.uid,
+                    gid: now.gid,
+                    mtime: (m.mtime(), m.mtime_nsec()),
+                    content: std::fs::read(&path)?,
+                },
+            ));
+        }
+        Kind::Symlink(target) => {
+            delta
+                .changed
+                .push((rel.to_path_buf(), Saved::Symlink(target.clone())));
+        }
+        // A socket or fifo the charm made: nothing to bring back (see `remake`).
+        Kind::Other => {}
+    }
+    Ok(())
 }
 
 fn record(
@@ -340,5 +557,82 @@ mod tests {
         std::fs::write(&elsewhere, b"print('through a link')\n").unwrap();
         b.restore().unwrap();
         assert_eq!(read(&live.join("src/charm.py")), "print('pristine')\n");
+    }
+
+    /// Every entry under `root`: path, kind, mode and content (a file's bytes, a link's
+    /// target), to compare two trees.
+    fn listing(root: &Path) -> Vec<(PathBuf, String, u32)> {
+        let mut out = Vec::new();
+        let mut stack = vec![PathBuf::new()];
+        while let Some(rel) = stack.pop() {
+            for e in std::fs::read_dir(root.join(&rel)).unwrap() {
+                let rel = rel.join(e.unwrap().file_name());
+                let path = root.join(&rel);
+                let m = std::fs::symlink_metadata(&path).unwrap();
+                let what = if m.is_symlink() {
+                    format!("-> {}", std::fs::read_link(&path).unwrap().display())
+                } else if m.is_dir() {
+                    stack.push(rel.clone());
+                    "dir".into()
+                } else {
+                    String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned()
+                };
+                out.push((rel, what, m.mode() & 0o7777));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_capture_brings_the_trees_back_to_what_a_story_wrote() {
+        let (_d, live, store) = tree();
+        let mut b = Baseline::take(std::slice::from_ref(&live), &store).unwrap();
+        let pristine = listing(&live);
+        assert_eq!(
+            b.capture().unwrap(),
+            Layers {
+                trees: vec![TreeDelta::default()]
+            }
+        );
+
+        // What some steps of a story wrote: every kind of change.
+        std::fs::write(live.join("src/charm.py"), b"print('rewritten')\n").unwrap();
+        std::fs::write(live.join("state.db"), b"\x00sqlite").unwrap();
+        std::fs::create_dir_all(live.join("src/deep/new/er")).unwrap();
+        std::fs::write(live.join("src/deep/new/er/conf"), b"a = 1\n").unwrap();
+        std::fs::remove_file(live.join("src/deep/empty")).unwrap();
+        std::fs::remove_file(live.join("link")).unwrap();
+        symlink("/etc/passwd", live.join("link")).unwrap();
+        std::fs::set_permissions(live.join("src"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(
+            live.join("state.db"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
+        let written = listing(&live);
+        let layers = b.capture().unwrap();
+        assert!(layers.content_bytes() > 0);
+        assert_eq!(listing(&live), written, "a capture changes nothing");
+
+        // A later input: back to the baseline, then to the capture.
+        b.restore().unwrap();
+        assert_eq!(listing(&live), pristine);
+        b.apply(&layers).unwrap();
+        assert_eq!(listing(&live), written);
+        // From there a story goes on, and the next input starts clean again.
+        std::fs::write(live.join("more"), b"x").unwrap();
+        b.restore().unwrap();
+        assert_eq!(listing(&live), pristine);
+        // A directory the story replaced by a file, and back.
+        std::fs::remove_dir_all(live.join("src/deep")).unwrap();
+        std::fs::write(live.join("src/deep"), b"a file now").unwrap();
+        let replaced = listing(&live);
+        let layers = b.capture().unwrap();
+        b.restore().unwrap();
+        b.apply(&layers).unwrap();
+        assert_eq!(listing(&live), replaced);
+        b.restore().unwrap();
+        assert_eq!(listing(&live), pristine);
     }
 }

@@ -398,6 +398,23 @@ impl Sandbox {
         }
     }
 
+    /// What the charm has written so far, beyond the baseline (nothing without one).
+    pub fn capture_layers(&self) -> std::io::Result<baseline::Layers> {
+        match self.baseline.as_ref() {
+            Some(b) => b.capture(),
+            None => Ok(baseline::Layers::default()),
+        }
+    }
+
+    /// Back to the baseline, then to what `layers` captured.
+    pub fn restore_layers(&mut self, layers: &baseline::Layers) -> std::io::Result<()> {
+        self.restore_baseline()?;
+        match self.baseline.as_mut() {
+            Some(b) => b.apply(layers),
+            None => Ok(()),
+        }
+    }
+
     /// Keep `path` visible inside the walls, read-only (it may live under `/tmp`, which
     /// is a private layer there).
     pub fn expose(&mut self, path: &Path) {
