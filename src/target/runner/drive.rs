@@ -25,17 +25,23 @@ impl Target {
         let resumed_at = d.position();
         // Hook time played since the last snapshot was taken (see `snapshot_due`).
         let mut since_snapshot = 0.0;
+        let mut events_since_snapshot = 0;
         loop {
             if let Some(bytes) = bytes.filter(|_| self.prefix_cache.is_some())
                 && self.scene_before.is_none()
                 && progress.finding.is_none()
                 && d.position() > resumed_at
-                && self.snapshot_due(since_snapshot, bytes.len() - d.position())
+                && self.snapshot_due(
+                    since_snapshot,
+                    events_since_snapshot,
+                    bytes.len() - d.position(),
+                )
                 && let Some(state) = d.save()
             {
                 progress.failures_in_a_row = failures_in_a_row;
                 self.take_prefix(bytes, state, &progress)?;
                 since_snapshot = 0.0;
+                events_since_snapshot = 0;
             }
             let Some(event) = d.next_event()? else {
                 break;
@@ -112,6 +118,7 @@ impl Target {
                 0
             };
             since_snapshot += out.seconds;
+            events_since_snapshot += 1;
             outcomes.push(std::sync::Arc::new(out));
             if finding.is_some() && self.stop_at_finding || failures_in_a_row >= 3 {
                 break;

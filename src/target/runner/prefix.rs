@@ -50,6 +50,9 @@ use std::sync::Arc;
 /// Bytes left unread under which an event boundary counts as near the end of its input.
 const NEAR_THE_END: usize = 24;
 
+/// The most events between two snapshots of one input.
+const MAX_SPACING: usize = 4;
+
 /// The unit, and the story, at an event boundary of an input.
 pub struct PrefixSnapshot {
     pub(super) decoder: DecoderState,
@@ -128,6 +131,10 @@ struct Entry {
 /// Snapshots by the bytes that lead to them, the least recently used forgotten first.
 pub struct PrefixCache {
     capacity: usize,
+    /// The least a snapshot has cost to take so far: what one costs on this charm, from
+    /// the fastest sample (the first one reads files the page cache does not hold yet, and
+    /// a loaded machine slows some).
+    cheapest_take: Option<f64>,
     entries: HashMap<Vec<u8>, Entry>,
     /// How many keys there are of each length (the lengths to try, longest first).
     lengths: BTreeMap<usize, usize>,
@@ -140,6 +147,7 @@ impl PrefixCache {
     pub fn new(capacity: usize) -> PrefixCache {
         PrefixCache {
             capacity,
+            cheapest_take: None,
             entries: HashMap::new(),
             lengths: BTreeMap::new(),
             clock: 0,
@@ -260,19 +268,21 @@ impl Target {
         }
     }
 
-    /// Whether to take a snapshot at this event boundary, `since` seconds of hooks after the
-    /// last one, with `left` bytes of the input unread. A snapshot costs a walk of every
+    /// Whether to take a snapshot at this event boundary, `since` seconds of hooks and
+    /// `events` events after the last one, with `left` bytes of the input unread. A snapshot costs a walk of every
     /// place the charm can write: a millisecond for a Kubernetes charm, ten or more for a
     /// machine charm, whose `/etc` is a copy of the host's. Taking one only once the
-    /// hooks played since the last have cost ten times what a snapshot does keeps that
-    /// under a tenth of the run; near the end of the input (where the mutator most often
-    /// tells the story further) one is always taken.
-    pub(super) fn snapshot_due(&self, since: f64, left: usize) -> bool {
+    /// hooks played since the last have cost ten times what a snapshot does (at best, so
+    /// that one slow sample does not space them out for good) keeps that under a tenth of
+    /// the run; near the end of the input (where the mutator most often tells the story
+    /// further) one is always taken, and never fewer than one every [`MAX_SPACING`] events
+    /// (a story often ends by choice, far from the end of its bytes).
+    pub(super) fn snapshot_due(&self, since: f64, events: usize, left: usize) -> bool {
         let Some(c) = self.prefix_cache.as_ref() else {
             return false;
         };
-        let cost = c.stats.take_seconds / c.stats.taken.max(1) as f64;
-        left <= NEAR_THE_END || since >= 10.0 * cost
+        let cost = c.cheapest_take.unwrap_or(0.0);
+        left <= NEAR_THE_END || since >= 10.0 * cost || events >= MAX_SPACING
     }
 
     /// Keep the unit as it is now, with the decoder's `state` and what the input has
@@ -304,7 +314,9 @@ impl Target {
         let key = key.to_vec();
         if let Some(c) = self.prefix_cache.as_mut() {
             c.insert(key, snap);
-            c.stats.take_seconds += start.elapsed().as_secs_f64();
+            let took = start.elapsed().as_secs_f64();
+            c.stats.take_seconds += took;
+            c.cheapest_take = Some(c.cheapest_take.map_or(took, |t| t.min(took)));
         }
         Ok(())
     }
