@@ -37,6 +37,6 @@ pub use outcome::{
     EventOutcome, Exit, Finding, FindingClass, FindingKind, Lack, LackKind, PyException,
 };
 pub use runner::{
-    CacheStats, PythonSource, RunReport, Target, TargetError, UnitSnapshot, find_python,
+    CacheStats, PythonSource, RunReport, Target, TargetError, UnitSnapshot, UnitState, find_python,
 };
 pub mod coverage;

@@ -49,84 +49,87 @@ const WITH_VALUE: &[(char, &str)] = &[
     ('U', "other-user"),
 ];
 
+/// sudo's options without a value that change what runs, by short letter and long name.
+const FLAGS: &[(char, &str)] = &[
+    ('i', "login"),
+    ('s', "shell"),
+    ('H', "set-home"),
+    ('l', "list"),
+    ('v', "validate"),
+    ('k', "reset-timestamp"),
+    ('K', "remove-timestamp"),
+];
+
+/// The long name of the short option `ch` (empty for one that changes nothing here).
+fn long_name(ch: char) -> &'static str {
+    (WITH_VALUE.iter().chain(FLAGS))
+        .find(|(c, _)| *c == ch)
+        .map_or("", |(_, l)| l)
+}
+
 /// Read sudo's command line (without `sudo` itself).
 pub fn parse(args: &[String]) -> Result<SudoCall, String> {
     let mut call = SudoCall::default();
+    let takes_value = |name: &str| WITH_VALUE.iter().any(|(_, l)| *l == name);
     let mut i = 0;
-    let take = |name: &str, c: &mut SudoCall, value: String| match name {
-        "user" => c.user = Some(value),
-        "group" => c.group = Some(value),
-        _ => {}
-    };
-    while i < args.len() {
-        let a = &args[i];
+    while let Some(a) = args.get(i) {
         if a == "--" {
             i += 1;
             break;
         }
-        if let Some(long) = a.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (long, None),
-            };
-            if WITH_VALUE.iter().any(|(_, l)| *l == name) {
+        // The argument's options by long name, each with the value written into it
+        // (`--user=x`, `-ux`) if any.
+        let options: Vec<(&str, Option<String>)> = if let Some(long) = a.strip_prefix("--") {
+            match long.split_once('=') {
+                Some((n, v)) => vec![(n, Some(v.to_string()))],
+                None => vec![(long, None)],
+            }
+        } else if let Some(shorts) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
+            let mut out = Vec::new();
+            for (k, ch) in shorts.char_indices() {
+                let name = long_name(ch);
+                if takes_value(name) {
+                    let rest = &shorts[k + ch.len_utf8()..];
+                    out.push((name, (!rest.is_empty()).then(|| rest.to_string())));
+                    break;
+                }
+                out.push((name, None));
+            }
+            out
+        } else {
+            break;
+        };
+        i += 1;
+        for (name, inline) in options {
+            if takes_value(name) {
                 let value = match inline {
                     Some(v) => v,
                     None => {
+                        let v = args.get(i).cloned();
                         i += 1;
-                        args.get(i)
-                            .cloned()
-                            .ok_or(format!("option '--{name}' requires an argument"))?
+                        v.ok_or(format!("option '{a}' requires an argument"))?
                     }
                 };
-                take(name, &mut call, value);
-            } else {
                 match name {
-                    "login" => {
-                        call.shell = true;
-                        call.set_home = true;
-                    }
-                    "shell" => call.shell = true,
-                    "set-home" => call.set_home = true,
-                    "list" | "validate" | "reset-timestamp" | "remove-timestamp" => {
-                        call.nothing_to_run = true
-                    }
+                    "user" => call.user = Some(value),
+                    "group" => call.group = Some(value),
                     _ => {}
                 }
+                continue;
             }
-            i += 1;
-            continue;
-        }
-        if let Some(shorts) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
-            for (k, ch) in shorts.char_indices() {
-                if let Some((_, name)) = WITH_VALUE.iter().find(|(c, _)| *c == ch) {
-                    let rest = &shorts[k + ch.len_utf8()..];
-                    let value = if rest.is_empty() {
-                        i += 1;
-                        args.get(i)
-                            .cloned()
-                            .ok_or(format!("option requires an argument -- '{ch}'"))?
-                    } else {
-                        rest.to_string()
-                    };
-                    take(name, &mut call, value);
-                    break;
+            match name {
+                "login" => {
+                    call.shell = true;
+                    call.set_home = true;
                 }
-                match ch {
-                    'i' => {
-                        call.shell = true;
-                        call.set_home = true;
-                    }
-                    's' => call.shell = true,
-                    'H' => call.set_home = true,
-                    'l' | 'v' | 'k' | 'K' => call.nothing_to_run = true,
-                    _ => {}
+                "shell" => call.shell = true,
+                "set-home" => call.set_home = true,
+                "list" | "validate" | "reset-timestamp" | "remove-timestamp" => {
+                    call.nothing_to_run = true
                 }
+                _ => {}
             }
-            i += 1;
-            continue;
         }
-        break;
     }
     while let Some((k, v)) = args.get(i).and_then(|a| a.split_once('=')) {
         if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -164,39 +167,21 @@ pub fn sudo_main(args: Vec<String>) -> i32 {
         }
         return 0;
     }
-    let shell = std::env::var_os("SHELL").unwrap_or_else(|| OsString::from("/bin/sh"));
-    let mut cmd = match (call.shell, call.command.split_first()) {
-        (false, None) => {
-            eprintln!("usage: sudo [-u user] [-g group] [-i|-s] [command [arg ...]]");
-            return 1;
-        }
-        (true, _) => {
-            let mut c = Command::new(&shell);
-            if !call.command.is_empty() {
-                c.arg("-c").arg(call.command.join(" "));
-            }
-            c
-        }
-        (false, Some((program, rest))) => {
-            let mut c = Command::new(program);
-            c.args(rest);
-            c
-        }
-    };
-    cmd.envs(call.env.iter().map(|(k, v)| (k, v)));
-    let user = call.user.as_deref().map(|u| (u, lookup("/etc/passwd", u)));
-    if let Some((name, entry)) = &user {
-        let Some(entry) = entry else {
-            eprintln!("sudo: unknown user {name}");
-            return 1;
-        };
-        if call.set_home {
-            cmd.env("HOME", entry.get(5).map_or("/", String::as_str));
-        }
-        cmd.env("USER", &entry[0]).env("LOGNAME", &entry[0]);
-    } else if call.set_home {
-        cmd.env("HOME", "/root");
+    if !call.shell && call.command.is_empty() {
+        eprintln!("usage: sudo [-u user] [-g group] [-i|-s] [command [arg ...]]");
+        return 1;
     }
+    // The user's passwd entry (name, x, uid, gid, gecos, home, shell).
+    let user = match call.user.as_deref() {
+        Some(u) => match lookup("/etc/passwd", u) {
+            Some(entry) => Some(entry),
+            None => {
+                eprintln!("sudo: unknown user {u}");
+                return 1;
+            }
+        },
+        None => None,
+    };
     let group = match call.group.as_deref() {
         Some(g) => match lookup("/etc/group", g) {
             Some(e) => e[2].parse::<u32>().ok(),
@@ -205,43 +190,53 @@ pub fn sudo_main(args: Vec<String>) -> i32 {
                 return 1;
             }
         },
-        None => user
-            .as_ref()
-            .and_then(|(_, e)| e.as_ref()?.get(3)?.parse().ok()),
+        None => user.as_ref().and_then(|e| e.get(3)?.parse().ok()),
     };
-    let uid = user
-        .as_ref()
-        .and_then(|(_, e)| e.as_ref()?.get(2)?.parse::<u32>().ok());
-    if uid.is_some() || group.is_some() {
-        let mut as_user = Command::new(cmd.get_program());
-        as_user.args(cmd.get_args());
-        for (k, v) in cmd.get_envs() {
-            match v {
-                Some(v) => as_user.env(k, v),
-                None => as_user.env_remove(k),
-            };
+    let uid = user.as_ref().and_then(|e| e.get(2)?.parse::<u32>().ok());
+    // The command, as `identity` says: as the user and group asked for, or as the caller.
+    let command = |identity: bool| {
+        let mut c = if call.shell {
+            let shell = std::env::var_os("SHELL").unwrap_or_else(|| OsString::from("/bin/sh"));
+            let mut c = Command::new(shell);
+            if !call.command.is_empty() {
+                c.arg("-c").arg(call.command.join(" "));
+            }
+            c
+        } else {
+            let mut c = Command::new(&call.command[0]);
+            c.args(&call.command[1..]);
+            c
+        };
+        c.envs(call.env.iter().map(|(k, v)| (k, v)));
+        match &user {
+            Some(e) => {
+                if call.set_home {
+                    c.env("HOME", e.get(5).map_or("/", String::as_str));
+                }
+                c.env("USER", &e[0]).env("LOGNAME", &e[0]);
+            }
+            None if call.set_home => {
+                c.env("HOME", "/root");
+            }
+            None => {}
         }
-        if let Some(g) = group {
-            as_user.gid(g);
+        if identity {
+            if let Some(g) = group {
+                c.gid(g);
+            }
+            if let Some(u) = uid {
+                c.uid(u);
+            }
         }
-        if let Some(u) = uid {
-            as_user.uid(u);
-        }
-        let err = as_user.exec();
-        // Only a refusal to change identity falls back to the charm's own user.
-        if !matches!(err.raw_os_error(), Some(libc::EPERM | libc::EINVAL)) {
-            eprintln!(
-                "sudo: {}: {err}",
-                call.command.first().map_or("", String::as_str)
-            );
-            return if err.kind() == std::io::ErrorKind::NotFound {
-                1
-            } else {
-                126
-            };
-        }
+        c
+    };
+    let mut err = command(true).exec();
+    // Only a refusal to change identity falls back to the charm's own user.
+    if (uid.is_some() || group.is_some())
+        && matches!(err.raw_os_error(), Some(libc::EPERM | libc::EINVAL))
+    {
+        err = command(false).exec();
     }
-    let err = cmd.exec();
     eprintln!(
         "sudo: {}: {err}",
         call.command.first().map_or("", String::as_str)

@@ -109,6 +109,17 @@ pub struct HostConfig {
     pub source_services: BTreeSet<String>,
 }
 
+/// Whether `path` lies in snap `name`'s own directories (`/snap/<name>/…`,
+/// `/var/snap/<name>/…`), with no way out of them (`..`).
+pub fn snap_owns(name: &str, path: &str) -> bool {
+    let inside = |top: &str| {
+        path.strip_prefix(top)
+            .and_then(|r| r.strip_prefix(name))
+            .is_some_and(|r| r.starts_with('/'))
+    };
+    (inside("/snap/") || inside("/var/snap/")) && !path.split('/').any(|c| c == "..")
+}
+
 /// The version a store or archive entry has when the configuration does not say: the
 /// same for the same name every time.
 pub(crate) fn default_version(name: &str) -> String {
@@ -144,11 +155,8 @@ impl HostConfig {
             )));
         }
         for (name, s) in &self.snaps {
-            let ours = [format!("/snap/{name}/"), format!("/var/snap/{name}/")];
             for (key, paths) in [("files", &s.files), ("running-files", &s.running_files)] {
-                if let Some(p) = paths.keys().find(|p| {
-                    !ours.iter().any(|o| p.starts_with(o)) || p.split('/').any(|c| c == "..")
-                }) {
+                if let Some(p) = paths.keys().find(|p| !snap_owns(name, p)) {
                     return Err(HostConfigError(format!(
                         "snap {name}: {key} path {p:?} is not under /snap/{name}/ or \
                          /var/snap/{name}/ (a snap's files are its own)"

@@ -188,18 +188,22 @@ pub fn snap_unit_file(fs: &dyn HostFs, snap: &str, app: &str) {
 /// Put the files a snap ships (`path` → content) where its directories are; a path
 /// outside `/snap/<name>/` and `/var/snap/<name>/` is not the snap's and is left out.
 pub fn snap_files(fs: &dyn HostFs, name: &str, files: &BTreeMap<String, String>) {
-    let ours = [format!("/snap/{name}/"), format!("/var/snap/{name}/")];
     for (path, content) in files {
-        if !ours.iter().any(|p| path.starts_with(p)) || path.contains("/../") {
+        if !crate::config::snap_owns(name, path) {
             continue;
         }
         if let Some(p) = fs.locate(Path::new(path)) {
-            if let Some(parent) = p.parent() {
-                let _ = std::fs::create_dir_all(parent);
-            }
-            let _ = std::fs::write(&p, content);
+            write_with_parents(&p, content);
         }
     }
+}
+
+/// Write `content` at `path`, making its directories first.
+fn write_with_parents(path: &Path, content: &str) {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::write(path, content);
 }
 
 /// The files each snap's services make while they run (`running-files`): written where
@@ -218,21 +222,15 @@ pub fn sync_running_files(
         let prefix = format!("snap.{name}.");
         let running = st.snaps.contains_key(name)
             && (st.units.iter()).any(|(u, unit)| u.starts_with(&prefix) && unit.is_active());
-        let ours = [format!("/snap/{name}/"), format!("/var/snap/{name}/")];
         for (path, content) in &cfg.running_files {
-            if !ours.iter().any(|p| path.starts_with(p)) || path.contains("/../") {
+            if !crate::config::snap_owns(name, path) {
                 continue;
             }
             let Some(p) = fs.locate(Path::new(path)) else {
                 continue;
             };
             match (running, p.symlink_metadata().is_ok()) {
-                (true, false) => {
-                    if let Some(parent) = p.parent() {
-                        let _ = std::fs::create_dir_all(parent);
-                    }
-                    let _ = std::fs::write(&p, content);
-                }
+                (true, false) => write_with_parents(&p, content),
                 (false, true) => {
                     let _ = std::fs::remove_file(&p);
                 }

@@ -191,10 +191,6 @@ impl DecoderState {
     pub fn steps(&self) -> usize {
         self.trace.steps.len()
     }
-    /// The step limit it was decoding under.
-    pub fn max_steps(&self) -> Option<usize> {
-        self.max_steps
-    }
 }
 
 impl<'a, 'v> Decoder<'a, 'v> {
@@ -333,11 +329,6 @@ impl<'v, T: Tape> Driver<'v, T> {
     pub fn with_max_steps(mut self, n: usize) -> Self {
         self.max_steps = Some(n);
         self
-    }
-
-    /// The step limit ([`Driver::with_max_steps`]).
-    pub fn max_steps(&self) -> Option<usize> {
-        self.max_steps
     }
 
     pub fn world(&self) -> &World {

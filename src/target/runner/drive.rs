@@ -21,7 +21,6 @@ impl Target {
         mut progress: Progress,
         bytes: Option<&[u8]>,
     ) -> Result<Progress, TargetError> {
-        let mut failures_in_a_row = progress.failures_in_a_row;
         let resumed_at = d.position();
         // Hook time played since the last snapshot was taken (see `snapshot_due`).
         let mut since_snapshot = 0.0;
@@ -38,7 +37,6 @@ impl Target {
                 )
                 && let Some(state) = d.save()
             {
-                progress.failures_in_a_row = failures_in_a_row;
                 self.take_prefix(bytes, state, &progress)?;
                 since_snapshot = 0.0;
                 events_since_snapshot = 0;
@@ -50,7 +48,7 @@ impl Target {
                 outcomes,
                 finding,
                 environment,
-                ..
+                failures_in_a_row,
             } = &mut progress;
             // What happened to the machine and the workloads since the last event.
             let steps = &d.trace().steps;
@@ -112,19 +110,18 @@ impl Target {
                     .is_some_and(|p: &std::sync::Arc<EventOutcome>| {
                         !p.exit.ok() && p.hook == out.hook
                     });
-            failures_in_a_row = if failed_again {
-                failures_in_a_row + 1
+            *failures_in_a_row = if failed_again {
+                *failures_in_a_row + 1
             } else {
                 0
             };
             since_snapshot += out.seconds;
             events_since_snapshot += 1;
             outcomes.push(std::sync::Arc::new(out));
-            if finding.is_some() && self.stop_at_finding || failures_in_a_row >= 3 {
+            if finding.is_some() && self.stop_at_finding || *failures_in_a_row >= 3 {
                 break;
             }
         }
-        progress.failures_in_a_row = failures_in_a_row;
         Ok(progress)
     }
 

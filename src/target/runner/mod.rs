@@ -28,12 +28,13 @@
 
 use super::cgroup::ProcessLimit;
 use super::config::{Mode, TargetConfig};
-use super::coverage::CoverageMap;
+use super::coverage::{CoverageMap, CoverageState};
 use super::hooktools::UnitAgent;
 use super::kube::KubeApi;
 use super::kube::store::Cluster;
 use super::outcome::{EventOutcome, Finding};
 use super::pebble::{FakePebble, PebbleError, PebbleSnapshot};
+use super::sandbox::baseline::Layers;
 use super::sandbox::{Sandbox, SandboxError};
 use super::worker::{CoverageSpec, LinesSpec, Worker, WorkerError, WorkerInfo};
 use super::workload_http::{HttpConfigError, WorkloadHttp};
@@ -157,20 +158,50 @@ pub(super) struct Progress {
     failures_in_a_row: u32,
 }
 
-/// The unit after an event, to resume from later instead of replaying the prefix.
+/// The unit after an event, to resume from later instead of replaying the prefix: the
+/// engine's world, and everything of the unit's ([`UnitState`]).
 #[derive(Debug, Clone)]
 pub struct UnitSnapshot {
     pub world: World,
-    pub agent: UnitAgent,
-    /// `.unit-state.db` (None before the first hook created it).
-    pub unit_state: Option<Vec<u8>>,
-    pub pebble: Option<PebbleSnapshot>,
-    /// A machine charm's machine (snaps, units, packages).
-    pub host: Option<crate::target::host::HostState>,
-    /// The Kubernetes cluster's objects.
-    pub kube: Option<Cluster>,
-    /// Pebble's ids of the custom notices recorded so far.
-    pub notice_ids: BTreeMap<(String, String), String>,
+    pub unit: UnitState,
+}
+
+/// Everything of a unit between two events that is not the engine's: the unit agent (its
+/// clock too), every file the charm wrote (the unit-state database among them), the fake
+/// Pebble's containers, the fake machine, the Kubernetes objects, Pebble's notice ids,
+/// how far the workloads have been kept in step, and the coverage bitmap.
+#[derive(Debug, Clone)]
+pub struct UnitState {
+    agent: UnitAgent,
+    layers: Layers,
+    pebble: Option<PebbleSnapshot>,
+    host: Option<crate::target::host::HostState>,
+    kube: Option<Cluster>,
+    notice_ids: BTreeMap<(String, String), String>,
+    synced_steps: usize,
+    coverage: Option<CoverageState>,
+}
+
+impl UnitState {
+    /// Roughly how many bytes it holds beyond its fixed size.
+    pub fn size(&self) -> usize {
+        self.layers.content_bytes() + self.coverage.as_ref().map_or(0, CoverageState::size)
+    }
+
+    /// A unit with nothing in it (for tests of what holds snapshots).
+    #[cfg(test)]
+    pub(super) fn bare() -> UnitState {
+        UnitState {
+            agent: UnitAgent::new(PathBuf::from("/nonexistent")),
+            layers: Layers::default(),
+            pebble: None,
+            host: None,
+            kube: None,
+            notice_ids: BTreeMap::new(),
+            synced_steps: 0,
+            coverage: None,
+        }
+    }
 }
 
 /// One unit of the charm under test. See the module docs.
@@ -456,29 +487,27 @@ impl Target {
         max_steps: Option<usize>,
     ) -> Result<RunReport, TargetError> {
         let charm = self.charm.clone();
-        let mut d = charm.decoder(bytes, max_steps);
-        // Resume from the longest prefix of `bytes` kept (with the same step limit), or
-        // start afresh.
-        self.check_prefix_settings();
+        // Resume from the longest prefix of `bytes` kept, or start afresh. The step limit
+        // shapes the story, so snapshots taken under another are no use.
+        self.check_prefix_settings(max_steps);
         // A reproducer's scenes are captured as the events run: none may be skipped.
         let scenes = self.scene_before.is_some();
-        let resumed = (self.prefix_cache.as_mut().filter(|_| !scenes))
-            .and_then(|c| c.longest(bytes))
-            .filter(|s| s.decoder.max_steps() == d.max_steps());
-        let progress = match resumed {
+        let resumed =
+            (self.prefix_cache.as_mut().filter(|_| !scenes)).and_then(|c| c.longest(bytes));
+        let (mut d, progress) = match resumed {
             Some(snap) => {
                 self.resume_prefix(&snap)?;
-                d = crate::engine::Decoder::resume(
+                let d = crate::engine::Decoder::resume(
                     snap.decoder.clone(),
                     &charm.weights,
                     &charm.vocab,
                     bytes,
                 );
-                snap.progress.clone()
+                (d, snap.progress.clone())
             }
             None => {
                 self.reset()?;
-                Progress::default()
+                (charm.decoder(bytes, max_steps), Progress::default())
             }
         };
         let before = progress.outcomes.len();
@@ -536,40 +565,59 @@ impl Target {
 
     /// Capture the unit as it is now (between events), with the engine's `world`.
     pub fn snapshot(&self, world: &World) -> Result<UnitSnapshot, TargetError> {
-        let db = self.sandbox.charm_dir().join(".unit-state.db");
         Ok(UnitSnapshot {
             world: world.clone(),
-            agent: self.agent.clone(),
-            unit_state: std::fs::read(&db).ok(),
-            pebble: self.pebble.as_ref().map(|p| p.snapshot()).transpose()?,
-            host: self.host.as_ref().map(|h| h.snapshot()),
-            kube: self.kube.as_ref().map(|(api, _)| api.snapshot()),
-            notice_ids: self.notice_ids.clone(),
+            unit: self.save_unit()?,
         })
     }
 
     /// Put the unit back as `snap` captured it; returns the world to continue with.
     pub fn restore(&mut self, snap: &UnitSnapshot) -> Result<World, TargetError> {
-        let db = self.sandbox.charm_dir().join(".unit-state.db");
-        match &snap.unit_state {
-            Some(bytes) => std::fs::write(&db, bytes).map_err(io("restoring the unit state"))?,
-            None => {
-                let _ = std::fs::remove_file(&db);
-            }
+        self.restore_unit(&snap.unit)?;
+        Ok(snap.world.clone())
+    }
+
+    /// The unit as it is now (between events).
+    fn save_unit(&self) -> Result<UnitState, TargetError> {
+        Ok(UnitState {
+            agent: self.agent.clone(),
+            layers: (self.sandbox.capture_layers())
+                .map_err(io("keeping what the charm wrote for a snapshot"))?,
+            pebble: self.pebble.as_ref().map(|p| p.snapshot()).transpose()?,
+            host: self.host.as_ref().map(|h| h.snapshot()),
+            kube: self.kube.as_ref().map(|(api, _)| api.snapshot()),
+            notice_ids: self.notice_ids.clone(),
+            synced_steps: self.synced_steps,
+            coverage: self.coverage.as_ref().map(|c| c.save()),
+        })
+    }
+
+    /// Put the unit back as [`Target::save_unit`] found it.
+    fn restore_unit(&mut self, unit: &UnitState) -> Result<(), TargetError> {
+        self.scenes.clear();
+        self.sandbox
+            .restore_layers(&unit.layers)
+            .map_err(io("putting back what the charm wrote before the snapshot"))?;
+        self.agent = unit.agent.clone();
+        self.synced_steps = unit.synced_steps;
+        self.notice_ids = unit.notice_ids.clone();
+        if let (Some(cov), Some(state)) = (self.coverage.as_mut(), &unit.coverage) {
+            cov.restore(state);
         }
-        self.agent = snap.agent.clone();
-        self.notice_ids = snap.notice_ids.clone();
-        if let (Some(p), Some(s)) = (&self.pebble, &snap.pebble) {
+        if let (Some(p), Some(s)) = (&self.pebble, &unit.pebble) {
             p.restore(s)?;
         }
-        if let (Some((api, _)), Some(c)) = (&self.kube, &snap.kube) {
+        if let (Some((api, _)), Some(c)) = (&self.kube, &unit.kube) {
             api.restore(c);
         }
-        if let (Some(h), Some(s)) = (&self.host, &snap.host) {
+        if let (Some(h), Some(s)) = (&self.host, &unit.host) {
             h.restore(s);
             self.link_host_commands();
         }
-        Ok(snap.world.clone())
+        if let Some(h) = &self.workload_http {
+            h.forget_story();
+        }
+        Ok(())
     }
 
     /// Run the event the `world` has in flight (after [`World::deliver`]) and report it;

@@ -36,14 +36,8 @@
 //! taken only in fork mode, where each hook is a fresh child of a worker that never
 //! changes.
 
-use super::{Progress, Target, TargetError, io};
+use super::{Progress, Target, TargetError, UnitState};
 use crate::engine::DecoderState;
-use crate::target::coverage::CoverageState;
-use crate::target::hooktools::UnitAgent;
-use crate::target::host::HostState;
-use crate::target::kube::store::Cluster;
-use crate::target::pebble::PebbleSnapshot;
-use crate::target::sandbox::baseline::Layers;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -56,23 +50,14 @@ const MAX_SPACING: usize = 4;
 /// The unit, and the story, at an event boundary of an input.
 pub struct PrefixSnapshot {
     pub(super) decoder: DecoderState,
-    agent: UnitAgent,
-    layers: Layers,
-    pebble: Option<PebbleSnapshot>,
-    host: Option<HostState>,
-    kube: Option<Cluster>,
-    notice_ids: BTreeMap<(String, String), String>,
-    synced_steps: usize,
-    coverage: Option<CoverageState>,
+    unit: UnitState,
     pub(super) progress: Progress,
 }
 
 impl PrefixSnapshot {
     /// Roughly how many bytes it holds.
     fn size(&self) -> usize {
-        self.layers.content_bytes()
-            + self.coverage.as_ref().map_or(0, CoverageState::size)
-            + 8 * self.progress.outcomes.len()
+        self.unit.size() + 8 * self.progress.outcomes.len()
     }
 }
 
@@ -243,11 +228,11 @@ impl Target {
         self.prefix_cache.as_ref().map(PrefixCache::stats)
     }
 
-    /// What decides how a story plays, besides its bytes: snapshots taken under other
-    /// settings are no use.
-    fn prefix_settings(&self) -> String {
+    /// What decides how a story plays, besides its bytes (the step limit the input is
+    /// decoded under, and the target's settings): snapshots taken under others are no use.
+    fn prefix_settings(&self, max_steps: Option<usize>) -> String {
         format!(
-            "{:?}|{}|{}|{}|{}|{}",
+            "{max_steps:?}|{:?}|{}|{}|{}|{}|{}",
             self.only,
             self.stop_at_finding,
             self.environment_findings,
@@ -258,8 +243,8 @@ impl Target {
     }
 
     /// Clear the cache if the settings that shape a story changed since it was filled.
-    pub(super) fn check_prefix_settings(&mut self) {
-        let now = self.prefix_settings();
+    pub(super) fn check_prefix_settings(&mut self, max_steps: Option<usize>) {
+        let now = self.prefix_settings(max_steps);
         if self.prefix_settings_seen.as_deref() != Some(now.as_str()) {
             if let Some(c) = self.prefix_cache.as_mut() {
                 c.clear();
@@ -299,15 +284,7 @@ impl Target {
         }
         let start = std::time::Instant::now();
         let snap = PrefixSnapshot {
-            agent: self.agent.clone(),
-            layers: (self.sandbox.capture_layers())
-                .map_err(io("keeping what the charm wrote for a prefix snapshot"))?,
-            pebble: self.pebble.as_ref().map(|p| p.snapshot()).transpose()?,
-            host: self.host.as_ref().map(|h| h.snapshot()),
-            kube: self.kube.as_ref().map(|(api, _)| api.snapshot()),
-            notice_ids: self.notice_ids.clone(),
-            synced_steps: self.synced_steps,
-            coverage: self.coverage.as_ref().map(|c| c.save()),
+            unit: self.save_unit()?,
             progress: progress.clone(),
             decoder: state,
         };
@@ -324,29 +301,7 @@ impl Target {
     /// Put the unit back as `snap` has it (the input then goes on from its decoder).
     pub(super) fn resume_prefix(&mut self, snap: &PrefixSnapshot) -> Result<(), TargetError> {
         let start = std::time::Instant::now();
-        self.scenes.clear();
-        self.sandbox.restore_layers(&snap.layers).map_err(io(
-            "putting back what the charm wrote before the resumed step",
-        ))?;
-        self.agent = snap.agent.clone();
-        self.synced_steps = snap.synced_steps;
-        self.notice_ids = snap.notice_ids.clone();
-        if let (Some(cov), Some(state)) = (self.coverage.as_mut(), &snap.coverage) {
-            cov.restore(state);
-        }
-        if let (Some(p), Some(s)) = (&self.pebble, &snap.pebble) {
-            p.restore(s)?;
-        }
-        if let (Some((api, _)), Some(c)) = (&self.kube, &snap.kube) {
-            api.restore(c);
-        }
-        if let (Some(h), Some(s)) = (&self.host, &snap.host) {
-            h.restore(s);
-            self.link_host_commands();
-        }
-        if let Some(h) = &self.workload_http {
-            h.forget_story();
-        }
+        self.restore_unit(&snap.unit)?;
         if let Some(c) = self.prefix_cache.as_mut() {
             c.stats.resume_seconds += start.elapsed().as_secs_f64();
         }
@@ -371,14 +326,7 @@ mod tests {
             )
             .save()
             .expect("a fresh decoder can be saved"),
-            agent: UnitAgent::new(std::path::PathBuf::from("/nonexistent")),
-            layers: Layers::default(),
-            pebble: None,
-            host: None,
-            kube: None,
-            notice_ids: BTreeMap::new(),
-            synced_steps: 0,
-            coverage: None,
+            unit: UnitState::bare(),
             progress: Progress::default(),
         };
         c.insert(vec![1, 2, 3], snap());
